@@ -1,0 +1,48 @@
+# Bulwark — run `make help` for the targets.
+GO       ?= go
+GOBIN    := $(shell $(GO) env GOPATH)/bin
+PKGS     := ./...
+# Core packages also tested under the race detector.
+RACE_PKGS := ./agent/... ./collector/... ./internal/wire/... ./internal/config/...
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build bulwark and bulwark-agent into bin/.
+	$(GO) build -o bin/ ./cmd/...
+
+.PHONY: deps
+deps: ## Install the real components the tests use (apt-get as root, go install).
+	./.ci/install-deps
+
+.PHONY: test
+test: deps lint ## Install what the tests need, lint, then run the whole suite (with -race on core packages).
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+.PHONY: lint
+lint: ## gofmt, go vet and staticcheck.
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GOBIN)/staticcheck $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for 30s.
+	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 30s ./internal/wire
+	$(GO) test -run XXX -fuzz FuzzIngestBody -fuzztime 30s ./collector/ingest
+	$(GO) test -run XXX -fuzz FuzzLoad -fuzztime 30s ./agent/config
+
+.PHONY: bench
+bench: ## Run the Go benchmarks and the ingest comparison (see docs/BENCHMARKS.md).
+	WITH_BENCH_DEPS=1 ./.ci/install-deps
+	$(GO) test -run XXX -bench . -benchmem $(PKGS)
+	$(GO) run ./cmd/bulwark-bench ingest
+
+.PHONY: demo
+demo: ## Run the demo world on embedded defaults.
+	$(GO) run ./cmd/bulwark demo

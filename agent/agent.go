@@ -1,0 +1,200 @@
+// Package agent runs the probes of one vantage point on their schedules and
+// hands the samples to the pusher. It imports nothing of the collector.
+package agent
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/probe"
+	"github.com/bulwarkhq/bulwark/agent/push"
+	"github.com/bulwarkhq/bulwark/agent/scheduler"
+	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/wire"
+)
+
+// Options configure an Agent.
+type Options struct {
+	Config *config.Config
+	// Token authenticates to the collector (overrides the config's token source).
+	Token string
+	// RootCAs, when set, replaces the roots read from network.ca_file.
+	RootCAs *x509.CertPool
+	// PushClient, when set, sends the remote-write requests.
+	PushClient *http.Client
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Agent probes targets and pushes the results.
+type Agent struct {
+	opts    Options
+	env     *probe.Env
+	pusher  *push.Pusher
+	metrics *metrics
+}
+
+type metrics struct {
+	probes   *prometheus.CounterVec
+	lateness prometheus.Histogram
+	skipped  prometheus.Counter
+}
+
+// New validates opts and builds an Agent.
+func New(opts Options) (*Agent, error) {
+	if opts.Config == nil {
+		return nil, errors.New("agent: Config is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	c := opts.Config
+	env := &probe.Env{Resolver: c.Network.Resolver, RootCAs: opts.RootCAs, Logger: opts.Logger}
+	if c.Network.SourceAddress != "" {
+		a, err := netip.ParseAddr(c.Network.SourceAddress)
+		if err != nil {
+			return nil, fmt.Errorf("agent: source address: %w", err)
+		}
+		env.SourceAddr = a
+	}
+	if env.RootCAs == nil && c.Network.CAFile != "" {
+		pool, err := loadRoots(c.Network.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("agent: network.ca_file: %w", err)
+		}
+		env.RootCAs = pool
+	}
+	token := opts.Token
+	if token == "" {
+		var err error
+		if token, err = c.Collector.Token(); err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+	}
+	client := opts.PushClient
+	if client == nil && c.Collector.CAFile != "" {
+		pool, err := loadRoots(c.Collector.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("agent: collector.ca_file: %w", err)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig.RootCAs = pool
+		client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	}
+	p, err := push.New(push.Options{
+		URL:        strings.TrimRight(c.Collector.URL, "/") + "/api/v1/write",
+		Token:      token,
+		Client:     client,
+		BatchSize:  c.Collector.BatchSize,
+		MaxSamples: c.Collector.BufferSamples,
+		Logger:     opts.Logger,
+		Registerer: opts.Registerer,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	f := promauto.With(opts.Registerer)
+	m := &metrics{
+		probes: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_total",
+			Help: "Probes run, by check and result."}, []string{"check", "result"}),
+		lateness: f.NewHistogram(prometheus.HistogramOpts{Namespace: "bulwark", Subsystem: "agent", Name: "schedule_lateness_seconds",
+			Help: "How late probes started against their schedule.", Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5}}),
+		skipped: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_skipped_total",
+			Help: "Probes not started because the previous run of the same target was still going."}),
+	}
+	return &Agent{opts: opts, env: env, pusher: p, metrics: m}, nil
+}
+
+func loadRoots(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// Run probes and pushes until ctx ends, then flushes for up to 5 seconds.
+func (a *Agent) Run(ctx context.Context) error {
+	var jobs []scheduler.Job
+	for i := range a.opts.Config.Targets {
+		t := &a.opts.Config.Targets[i]
+		sched, err := scheduler.Parse(t.Schedule)
+		if err != nil {
+			return fmt.Errorf("agent: target %s: %w", t.ID, err)
+		}
+		jobs = append(jobs, scheduler.Job{Key: t.ID, Schedule: sched, Run: func(ctx context.Context, _ time.Time) {
+			a.pusher.Add(a.ProbeOnce(ctx, t)...)
+		}})
+	}
+	s := scheduler.New(scheduler.Options{
+		Logger:  a.opts.Logger,
+		Observe: func(d time.Duration) { a.metrics.lateness.Observe(d.Seconds()) },
+		Skipped: func(string) { a.metrics.skipped.Inc() },
+	})
+	g, gctx := errgroup.WithContext(ctx)
+	pushCtx, stopPush := context.WithCancel(context.WithoutCancel(ctx))
+	g.Go(func() error {
+		defer stopPush() // the pusher outlives the probes to flush their last samples
+		return s.Run(gctx, jobs)
+	})
+	g.Go(func() error { return a.pusher.Run(pushCtx, 5*time.Second) })
+	return g.Wait()
+}
+
+// ProbeOnce runs the checks of t once and returns the samples as series.
+func (a *Agent) ProbeOnce(ctx context.Context, t *target.Target) []wire.Series {
+	res := probe.Run(ctx, "http", t, a.env)
+	result := "success"
+	if !res.Success {
+		result = "failure"
+		a.opts.Logger.Debug("probe failed", "target", t.ID, "check", res.Check, "err", res.Err)
+	}
+	a.metrics.probes.WithLabelValues(res.Check, result).Inc()
+	return Series(t, res, time.Now())
+}
+
+// Series turns a probe result into sorted-label series stamped at ts.
+func Series(t *target.Target, res probe.Result, ts time.Time) []wire.Series {
+	ms := ts.UnixMilli()
+	out := make([]wire.Series, 0, len(res.Metrics))
+	for _, m := range res.Metrics {
+		ls := make([]wire.Label, 0, 4+len(m.Labels)/2+len(t.Labels))
+		ls = append(ls, wire.Label{Name: "__name__", Value: m.Name},
+			wire.Label{Name: "check", Value: res.Check},
+			wire.Label{Name: "sector", Value: t.Sector},
+			wire.Label{Name: "target", Value: t.ID})
+		for i := 0; i+1 < len(m.Labels); i += 2 {
+			ls = append(ls, wire.Label{Name: m.Labels[i], Value: m.Labels[i+1]})
+		}
+		for k, v := range t.Labels {
+			ls = append(ls, wire.Label{Name: k, Value: v})
+		}
+		slices.SortFunc(ls, func(a, b wire.Label) int { return strings.Compare(a.Name, b.Name) })
+		out = append(out, wire.Series{Labels: ls, Samples: []wire.Sample{{Value: m.Value, Timestamp: ms}}})
+	}
+	return out
+}
+
+// Pusher exposes the agent's pusher (for tests and the bench command).
+func (a *Agent) Pusher() *push.Pusher { return a.pusher }

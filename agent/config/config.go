@@ -1,0 +1,145 @@
+// Package config is the agent's configuration file: where to push, how to
+// reach the network, and which targets to probe on which schedule.
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/agent/scheduler"
+	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
+
+// Config is the whole agent configuration file.
+type Config struct {
+	Collector Collector       `yaml:"collector"`
+	Network   Network         `yaml:"network"`
+	Defaults  Defaults        `yaml:"defaults"`
+	Targets   []target.Target `yaml:"targets"`
+}
+
+// Collector says where samples go and how the agent proves who it is.
+type Collector struct {
+	// URL is the collector's base URL; samples go to URL/api/v1/write.
+	URL string `yaml:"url"`
+	// TokenFile or TokenEnv hold the agent's bearer token.
+	TokenFile string `yaml:"token_file"`
+	TokenEnv  string `yaml:"token_env"`
+	// CAFile verifies an HTTPS collector.
+	CAFile string `yaml:"ca_file"`
+	// BatchSize is the most series per request (default 2000).
+	BatchSize int `yaml:"batch_size"`
+	// BufferSamples bounds the samples kept while the collector is away (default 1,000,000).
+	BufferSamples int `yaml:"buffer_samples"`
+}
+
+// Network is how probes reach the targets.
+type Network struct {
+	// Resolver is a DNS server "host:port" used for every lookup (default: the system's).
+	Resolver string `yaml:"resolver"`
+	// SourceAddress is the local address probes dial from.
+	SourceAddress string `yaml:"source_address"`
+	// CAFile adds roots for verifying probed services (the system roots otherwise).
+	CAFile string `yaml:"ca_file"`
+}
+
+// Defaults apply to every target that does not set its own.
+type Defaults struct {
+	Schedule string          `yaml:"schedule"`
+	Timeout  target.Duration `yaml:"timeout"`
+}
+
+// Default values of a new Config.
+var Default = Config{
+	Collector: Collector{BatchSize: 2000, BufferSamples: 1_000_000},
+	Defaults:  Defaults{Schedule: "@every 30s", Timeout: target.Duration(10 * time.Second)},
+}
+
+// UnmarshalYAML fills in defaults before decoding.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = Default
+	type plain Config
+	return unmarshal((*plain)(c))
+}
+
+// Load reads and validates an agent configuration file.
+func Load(path string) (*Config, error) {
+	c := Default
+	if err := config.LoadFile(path, &c); err != nil {
+		return nil, err
+	}
+	c.applyDefaults()
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		if t.Schedule == "" {
+			t.Schedule = c.Defaults.Schedule
+		}
+		if t.Timeout == 0 {
+			t.Timeout = c.Defaults.Timeout
+		}
+	}
+}
+
+// Validate reports every problem of the configuration.
+func (c *Config) Validate() []config.Problem {
+	var ps []config.Problem
+	p := func(path config.Path, f string, a ...any) { ps = append(ps, config.At(path, f, a...)) }
+	if c.Collector.URL == "" {
+		p(config.Path{"collector"}, "url is required")
+	} else if u, err := url.Parse(c.Collector.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p(config.Path{"collector", "url"}, "%q is not an http or https URL", c.Collector.URL)
+	}
+	if c.Collector.TokenFile != "" && c.Collector.TokenEnv != "" {
+		p(config.Path{"collector", "token_env"}, "set token_file or token_env, not both")
+	}
+	if c.Collector.BatchSize <= 0 {
+		p(config.Path{"collector", "batch_size"}, "must be positive")
+	}
+	if c.Collector.BufferSamples <= 0 {
+		p(config.Path{"collector", "buffer_samples"}, "must be positive")
+	}
+	if c.Network.SourceAddress != "" {
+		if _, err := netip.ParseAddr(c.Network.SourceAddress); err != nil {
+			p(config.Path{"network", "source_address"}, "%q is not an IP address", c.Network.SourceAddress)
+		}
+	}
+	if _, err := scheduler.Parse(c.Defaults.Schedule); err != nil {
+		p(config.Path{"defaults", "schedule"}, "%v", err)
+	}
+	if len(c.Targets) == 0 {
+		p(nil, "no targets: add at least one under targets")
+	}
+	seen := map[string]int{}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		for _, tp := range t.Validate() {
+			p(config.Path{"targets", i, tp.Field}, "%s", tp.Msg)
+		}
+		if t.Schedule != "" {
+			if _, err := scheduler.Parse(t.Schedule); err != nil {
+				p(config.Path{"targets", i, "schedule"}, "%v", err)
+			}
+		}
+		if j, dup := seen[t.ID]; dup && t.ID != "" {
+			p(config.Path{"targets", i, "id"}, "duplicate id %q (first at targets[%d])", t.ID, j)
+		}
+		seen[t.ID] = i
+	}
+	return ps
+}
+
+// Token reads the agent's bearer token from its file or environment variable.
+func (c *Collector) Token() (string, error) {
+	tok, err := config.Secret(c.TokenFile, c.TokenEnv)
+	if err != nil {
+		return "", fmt.Errorf("collector token: %w", err)
+	}
+	return tok, nil
+}

@@ -1,0 +1,133 @@
+// Package probe holds the probers, one file per kind, behind one small
+// contract: a ProbeFn measures a target, records samples and returns nil on
+// success or an error that says what failed.
+package probe
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
+
+// Env is what the probers share: how to resolve and from where to dial.
+type Env struct {
+	// Resolver is the "host:port" of the DNS server used for every lookup;
+	// empty means the system resolver.
+	Resolver string
+	// SourceAddr, when valid, is the local address probes dial from.
+	SourceAddr netip.Addr
+	// RootCAs verify TLS servers; nil means the system roots.
+	RootCAs *x509.CertPool
+	// MaxBodyBytes bounds what an HTTP probe reads of a body (default 10 MiB).
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+}
+
+// Metric is one recorded value with its labels as name/value pairs.
+type Metric struct {
+	Name   string
+	Labels []string
+	Value  float64
+}
+
+// Recorder collects the metrics of one probe run.
+type Recorder struct {
+	Metrics []Metric
+}
+
+// Set records name=value with labels given as name, value pairs.
+func (r *Recorder) Set(name string, v float64, labels ...string) {
+	r.Metrics = append(r.Metrics, Metric{Name: name, Labels: labels, Value: v})
+}
+
+// ProbeFn probes t, records into r, and returns nil when the target is up.
+type ProbeFn func(ctx context.Context, t *target.Target, env *Env, r *Recorder) error
+
+// Probers maps a check kind to its implementation.
+var Probers = map[string]ProbeFn{
+	"http": ProbeHTTP,
+}
+
+// DefaultTimeout applies to targets that set none.
+const DefaultTimeout = 10 * time.Second
+
+// Result is the outcome of one probe run.
+type Result struct {
+	Check    string
+	Success  bool
+	Err      error
+	Duration time.Duration
+	Metrics  []Metric
+}
+
+// Run probes t with the prober of kind check within the target's timeout
+// and adds probe_success and probe_duration_seconds{phase="total"}.
+func Run(ctx context.Context, check string, t *target.Target, env *Env) Result {
+	fn, ok := Probers[check]
+	if !ok {
+		return Result{Check: check, Err: fmt.Errorf("unknown check %q", check)}
+	}
+	timeout := time.Duration(t.Timeout)
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var r Recorder
+	start := time.Now()
+	err := fn(ctx, t, env, &r)
+	d := time.Since(start)
+	success := 0.0
+	if err == nil {
+		success = 1
+	}
+	r.Set("probe_success", success)
+	r.Set("probe_duration_seconds", d.Seconds(), "phase", "total")
+	return Result{Check: check, Success: err == nil, Err: err, Duration: d, Metrics: r.Metrics}
+}
+
+// resolve looks host up through env's resolver, IPv4 first.
+func (env *Env) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	r := net.DefaultResolver
+	if env.Resolver != "" {
+		r = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, env.Resolver)
+		}}
+	}
+	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", host, err)
+	}
+	// IPv4 first: most national services still answer there best.
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		if a.Unmap().Is4() {
+			out = append(out, a.Unmap())
+		}
+	}
+	for _, a := range addrs {
+		if !a.Unmap().Is4() {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// dialer returns a net.Dialer bound to env's source address, if any.
+func (env *Env) dialer() *net.Dialer {
+	d := &net.Dialer{}
+	if env.SourceAddr.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: env.SourceAddr.AsSlice()}
+	}
+	return d
+}

@@ -1,0 +1,86 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	for _, ok := range []string{"@every 30s", "*/5 * * * *", "0 */2 * * * *", "@hourly"} {
+		if _, err := Parse(ok); err != nil {
+			t.Errorf("Parse(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "every 30s", "@every 500ms", "61 * * * *"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) succeeded, want error", bad)
+		}
+	}
+}
+
+// 1,000 jobs on one schedule spread over the whole period, each at a stable
+// offset, each run once per period.
+func TestSpreadAndPeriod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sched, _ := Parse("@every 10s")
+		var mu sync.Mutex
+		starts := map[string][]time.Time{}
+		jobs := make([]Job, 1000)
+		for i := range jobs {
+			key := fmt.Sprintf("t%d", i)
+			jobs[i] = Job{Key: key, Schedule: sched, Run: func(ctx context.Context, at time.Time) {
+				mu.Lock()
+				starts[key] = append(starts[key], time.Now())
+				mu.Unlock()
+			}}
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 35*time.Second)
+		defer cancel()
+		New(Options{Concurrency: 8}).Run(ctx, jobs)
+		buckets := make([]int, 10) // per second of the period
+		for key, ts := range starts {
+			if len(ts) < 3 || len(ts) > 4 {
+				t.Fatalf("%s ran %d times in 35s of a 10s schedule", key, len(ts))
+			}
+			for i := 1; i < len(ts); i++ {
+				if d := ts[i].Sub(ts[i-1]); d != 10*time.Second {
+					t.Fatalf("%s: interval %v, want 10s", key, d)
+				}
+			}
+			buckets[ts[0].UnixNano()%int64(10*time.Second)/int64(time.Second)]++
+		}
+		for i, n := range buckets {
+			if n < 50 || n > 150 { // 100 expected per second
+				t.Errorf("second %d of the period holds %d of 1000 jobs: not spread", i, n)
+			}
+		}
+	})
+}
+
+// A job still running at its next start is skipped, not stacked.
+func TestSkipWhileRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sched, _ := Parse("@every 1s")
+		var runs, skips int
+		var mu sync.Mutex
+		jobs := []Job{{Key: "slow", Schedule: sched, Run: func(ctx context.Context, _ time.Time) {
+			mu.Lock()
+			runs++
+			mu.Unlock()
+			select {
+			case <-time.After(2500 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}}}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		New(Options{Skipped: func(string) { mu.Lock(); skips++; mu.Unlock() }}).Run(ctx, jobs)
+		if runs < 3 || runs > 4 || skips < 5 {
+			t.Fatalf("runs=%d skips=%d over 10s of a 1s schedule with 2.5s jobs", runs, skips)
+		}
+	})
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bulwarkhq/bulwark/agent"
+	agentconfig "github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/collector"
+	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/testenv"
+)
+
+// demoOptions configure a demo run.
+type demoOptions struct {
+	Listen     string
+	DataDir    string
+	Schedule   string
+	DriftAfter time.Duration
+	Logger     *slog.Logger
+	// Ready, when set, receives the collector's address once it serves.
+	Ready func(addr string)
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:9400", "collector listen `address`")
+	data := fs.String("data", "", "data `directory` (a temporary one, removed at exit, when empty)")
+	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	drift := fs.Duration("drift-after", 2*time.Minute, "when the drifting service's DNS moves abroad")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	dir := *data
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "bulwark-demo-"); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		defer os.RemoveAll(dir)
+	}
+	return demo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DriftAfter: *drift, Logger: logger,
+		Ready: func(addr string) {
+			fmt.Fprintf(stdout, `Bulwark demo: the nation of Arcadia, %d critical services, 2 agents (home, abroad).
+  Console:   http://%s/
+  Query API: http://%s/api/v1/query?query=count(probe_success)
+  Metrics:   http://%s/metrics
+  Data:      %s
+Press Ctrl-C to stop.
+`, testenv.ServiceCount(), addr, addr, addr, dir)
+		}})
+}
+
+// demo runs the demo world, a collector and a home and an abroad agent
+// until ctx ends.
+func demo(ctx context.Context, o demoOptions) error {
+	worldDir := filepath.Join(o.DataDir, "world")
+	if err := os.MkdirAll(worldDir, 0o755); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	world, err := testenv.Start(testenv.Options{Dir: worldDir, DriftAfter: o.DriftAfter, Logger: o.Logger})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer world.Close()
+
+	vantages := []struct {
+		id, vantage, country string
+		source               string
+	}{
+		{"home-1", "home", "XA", testenv.HomeSource.String()},
+		{"abroad-1", "abroad", "XC", testenv.AbroadSource.String()},
+	}
+	agents := auth.NewAgents()
+	tokens := map[string]string{}
+	for _, v := range vantages {
+		tokens[v.id] = rand.Text()
+		if err := agents.Add(tokens[v.id], auth.Identity{Agent: v.id, Vantage: v.vantage, Country: v.country}); err != nil {
+			return err
+		}
+	}
+	cfg := config.Default
+	cfg.Listen = o.Listen
+	cfg.DataDir = o.DataDir
+	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Logger: o.Logger.With("component", "collector")})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		app.Stop(context.Background())
+		return fmt.Errorf("demo: listen: %w", err)
+	}
+	if err := app.Start(ln); err != nil {
+		app.Stop(context.Background())
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := app.Stop(sctx); err != nil {
+			o.Logger.Error("collector stop", "err", err)
+		}
+	}()
+
+	var targets []target.Target
+	for _, s := range world.Services {
+		targets = append(targets, target.Target{ID: s.ID, Name: s.Name, Sector: s.Sector, Operator: s.Operator,
+			Criticality: s.Criticality, URL: s.URL, Schedule: o.Schedule, Timeout: target.Duration(5 * time.Second)})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, v := range vantages {
+		ac := agentconfig.Default
+		ac.Collector.URL = "http://" + app.Addr()
+		ac.Network = agentconfig.Network{Resolver: world.DNS.Addr, SourceAddress: v.source}
+		ac.Targets = targets
+		a, err := agent.New(agent.Options{Config: &ac, Token: tokens[v.id], RootCAs: world.Roots,
+			Logger: o.Logger.With("component", "agent", "agent", v.id), Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return a.Run(gctx) })
+	}
+	if o.Ready != nil {
+		o.Ready(app.Addr())
+	}
+	g.Go(func() error {
+		select {
+		case <-gctx.Done():
+			return nil
+		case err := <-app.Done():
+			return fmt.Errorf("collector: %w", err)
+		}
+	})
+	return g.Wait()
+}

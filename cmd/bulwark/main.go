@@ -1,0 +1,132 @@
+// Command bulwark is the Bulwark collector and the operator's CLI.
+//
+//	bulwark collector --config FILE   run the collector
+//	bulwark demo                      run the demo world on embedded defaults
+//	bulwark check --config FILE       validate a collector configuration
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/collector"
+	"github.com/bulwarkhq/bulwark/collector/config"
+)
+
+const usage = `Usage: bulwark <command> [flags]
+
+Commands:
+  collector --config FILE   run the collector
+  demo [--listen ADDR] [--data DIR]
+                            run a simulated nation, a collector and two agents
+  check --config FILE       validate a collector configuration and exit
+  version                   print the version
+
+Run "bulwark <command> -h" for the flags of a command.
+`
+
+// Version is set at build time.
+var Version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "bulwark:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "collector":
+		return runCollector(ctx, args[1:], stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
+	case "check":
+		return runCheck(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "bulwark", Version)
+		return nil
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func runCollector(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "bulwark.yml", "collector configuration `file`")
+	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(*file)
+	if err != nil {
+		return err
+	}
+	app, err := collector.New(collector.Options{Config: cfg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := app.Start(nil); err != nil {
+		app.Stop(context.Background())
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-app.Done():
+		logger.Error("server stopped", "err", err)
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return app.Stop(sctx)
+}
+
+func runCheck(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "bulwark.yml", "collector configuration `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*file)
+	if err != nil {
+		return err
+	}
+	if _, err := cfg.AgentTable(); err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d agents)\n", *file, len(cfg.Agents))
+	return nil
+}

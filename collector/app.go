@@ -1,0 +1,159 @@
+// Package collector is the Bulwark collector as an embeddable app:
+// New(Options), Start, Stop(ctx). It receives samples, stores them, and
+// serves the query API, the console and its own metrics.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/console"
+	"github.com/bulwarkhq/bulwark/collector/ingest"
+	"github.com/bulwarkhq/bulwark/collector/query"
+	"github.com/bulwarkhq/bulwark/collector/store"
+)
+
+// Options configure an App.
+type Options struct {
+	Config *config.Config
+	// Agents overrides the token table built from Config.Agents.
+	Agents *auth.Agents
+	Logger *slog.Logger
+}
+
+// App is a running collector.
+type App struct {
+	opts     Options
+	store    *store.TSDB
+	registry *prometheus.Registry
+	server   *http.Server
+	ln       net.Listener
+	serveErr chan error
+	ready    atomic.Bool
+}
+
+// New opens the store and builds the HTTP handlers; nothing listens yet.
+func New(opts Options) (*App, error) {
+	if opts.Config == nil {
+		return nil, errors.New("collector: Config is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := opts.Config
+	agents := opts.Agents
+	if agents == nil {
+		var err error
+		if agents, err = c.AgentTable(); err != nil {
+			return nil, fmt.Errorf("collector: %w", err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st, err := store.OpenTSDB(filepath.Join(c.DataDir, "tsdb"), store.Options{
+		Retention:        time.Duration(c.Storage.Retention),
+		OutOfOrderWindow: time.Duration(c.Storage.OutOfOrderWindow),
+	}, opts.Logger.With("component", "tsdb"), reg)
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	a := &App{opts: opts, store: st, registry: reg, serveErr: make(chan error, 1)}
+	mux, err := a.routes(agents)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.server = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
+	ing, err := ingest.New(ingest.Options{Store: a.store, Agents: agents, Limits: a.opts.Config.Limits,
+		Logger: a.opts.Logger.With("component", "ingest"), Registerer: a.registry})
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	api, err := query.New(query.Options{Queryable: a.store, Logger: a.opts.Logger.With("component", "query"),
+		Registerer: a.registry})
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/write", ing)
+	api.Register(mux)
+	con.Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))
+	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Bulwark is healthy.") })
+	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.ready.Load() {
+			http.Error(w, "Bulwark is not ready.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Bulwark is ready.")
+	})
+	return mux, nil
+}
+
+// Start listens on the configured address (or ln, when given) and serves.
+func (a *App) Start(ln net.Listener) error {
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.opts.Config.Listen); err != nil {
+			return fmt.Errorf("collector: listen: %w", err)
+		}
+	}
+	a.ln = ln
+	a.ready.Store(true)
+	go func() { a.serveErr <- a.server.Serve(ln) }()
+	a.opts.Logger.Info("collector listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr is the address the collector listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Store is the collector's series store.
+func (a *App) Store() *store.TSDB { return a.store }
+
+// Registry is the collector's own metrics registry.
+func (a *App) Registry() *prometheus.Registry { return a.registry }
+
+// Done reports a serving error (such as the listener failing).
+func (a *App) Done() <-chan error { return a.serveErr }
+
+// Stop finishes in-flight requests, so what was accepted is stored, then
+// closes the store, which writes its head to disk.
+func (a *App) Stop(ctx context.Context) error {
+	a.ready.Store(false)
+	var errs []error
+	if a.ln != nil {
+		if err := a.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if err := a.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	return errors.Join(errs...)
+}

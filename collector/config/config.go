@@ -1,0 +1,137 @@
+// Package config is the collector's configuration file.
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/collector/ingest"
+	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
+
+// Config is the whole collector configuration.
+type Config struct {
+	// Listen is the HTTP address (default 127.0.0.1:9400).
+	Listen string `yaml:"listen"`
+	// DataDir holds the TSDB and the state database (default ./data).
+	DataDir string        `yaml:"data_dir"`
+	Storage Storage       `yaml:"storage"`
+	Limits  ingest.Limits `yaml:"limits"`
+	Agents  []Agent       `yaml:"agents"`
+}
+
+// Storage configures the embedded TSDB.
+type Storage struct {
+	Retention        target.Duration `yaml:"retention"`
+	OutOfOrderWindow target.Duration `yaml:"out_of_order_window"`
+}
+
+// Agent is one agent allowed to push. Its token comes from a file, an
+// environment variable, or is given as its SHA-256 (never inline).
+type Agent struct {
+	ID          string `yaml:"id"`
+	Vantage     string `yaml:"vantage"`
+	Country     string `yaml:"country"`
+	TokenFile   string `yaml:"token_file"`
+	TokenEnv    string `yaml:"token_env"`
+	TokenSHA256 string `yaml:"token_sha256"`
+}
+
+// Default is the configuration of an empty file.
+var Default = Config{
+	Listen:  "127.0.0.1:9400",
+	DataDir: "data",
+	Storage: Storage{
+		Retention:        target.Duration(15 * 24 * time.Hour),
+		OutOfOrderWindow: target.Duration(6 * time.Hour),
+	},
+}
+
+// UnmarshalYAML fills in defaults before decoding.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	*c = Default
+	type plain Config
+	return unmarshal((*plain)(c))
+}
+
+// Load reads and validates a collector configuration file.
+func Load(path string) (*Config, error) {
+	c := Default
+	if err := config.LoadFile(path, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
+var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+
+// Validate reports every problem of the configuration.
+func (c *Config) Validate() []config.Problem {
+	var ps []config.Problem
+	p := func(path config.Path, f string, a ...any) { ps = append(ps, config.At(path, f, a...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		p(config.Path{"listen"}, "%q is not host:port", c.Listen)
+	}
+	if c.DataDir == "" {
+		p(config.Path{"data_dir"}, "must not be empty")
+	}
+	if c.Storage.Retention <= 0 {
+		p(config.Path{"storage", "retention"}, "must be positive")
+	}
+	if c.Storage.OutOfOrderWindow < 0 {
+		p(config.Path{"storage", "out_of_order_window"}, "must not be negative")
+	}
+	seen := map[string]int{}
+	for i, a := range c.Agents {
+		if !slugRE.MatchString(a.ID) {
+			p(config.Path{"agents", i, "id"}, "agent id %q must be lower-case letters, digits and dashes", a.ID)
+		}
+		if j, dup := seen[a.ID]; dup {
+			p(config.Path{"agents", i, "id"}, "duplicate agent id %q (first at agents[%d])", a.ID, j)
+		}
+		seen[a.ID] = i
+		if a.Vantage == "" {
+			p(config.Path{"agents", i}, "agent %q needs a vantage (home, abroad, an ISP name)", a.ID)
+		}
+		if a.Country != "" && !countryRE.MatchString(a.Country) {
+			p(config.Path{"agents", i, "country"}, "%q is not a two-letter country code", a.Country)
+		}
+		n := 0
+		for _, s := range []string{a.TokenFile, a.TokenEnv, a.TokenSHA256} {
+			if s != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			p(config.Path{"agents", i}, "agent %q needs exactly one of token_file, token_env, token_sha256", a.ID)
+		}
+	}
+	return ps
+}
+
+// AgentTable builds the token table, reading token files and variables.
+func (c *Config) AgentTable() (*auth.Agents, error) {
+	t := auth.NewAgents()
+	for _, a := range c.Agents {
+		id := auth.Identity{Agent: a.ID, Vantage: a.Vantage, Country: a.Country}
+		if a.TokenSHA256 != "" {
+			if err := t.AddHash(a.TokenSHA256, id); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		tok, err := config.Secret(a.TokenFile, a.TokenEnv)
+		if err != nil {
+			return nil, fmt.Errorf("agent %q: %w", a.ID, err)
+		}
+		if err := t.Add(tok, id); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}

@@ -1,0 +1,207 @@
+// Package console serves the operator's web console: server-rendered HTML
+// with no script and no asset from outside, so it works air-gapped.
+package console
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/storage"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Options configure the console.
+type Options struct {
+	Engine    *promql.Engine
+	Queryable storage.Queryable
+	Logger    *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Console renders the pages.
+type Console struct {
+	opts Options
+	tmpl *template.Template
+}
+
+// New parses the templates and returns a Console.
+func New(opts Options) (*Console, error) {
+	if opts.Engine == nil || opts.Queryable == nil {
+		return nil, errors.New("console: Engine and Queryable are required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	t, err := template.New("").Funcs(template.FuncMap{
+		"ms": func(s float64) string { return fmt.Sprintf("%.0f ms", s*1000) },
+	}).ParseFS(templates, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	return &Console{opts: opts, tmpl: t}, nil
+}
+
+// Register adds the console's routes to mux.
+func (c *Console) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", c.overview)
+}
+
+// Check is the last result of one target from one vantage point.
+type Check struct {
+	Vantage  string
+	Agent    string
+	Up       bool
+	Latency  float64 // seconds
+	Status   int
+	CertDays float64 // days to certificate expiry, 0 when unknown
+}
+
+// Service is one target with its checks.
+type Service struct {
+	Target string
+	Checks []Check
+	// State is "up" (every vantage up), "partial" or "down".
+	State string
+}
+
+// Sector groups services.
+type Sector struct {
+	Name     string
+	Services []*Service
+	Down     int
+}
+
+type overviewPage struct {
+	Now      time.Time
+	Sectors  []*Sector
+	Services int
+	Down     int
+	Err      string
+}
+
+func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
+	page := overviewPage{Now: c.opts.Now().UTC()}
+	sectors, err := c.Overview(r.Context(), page.Now)
+	if err != nil {
+		page.Err = err.Error()
+		c.opts.Logger.Error("console: overview", "err", err)
+	}
+	page.Sectors = sectors
+	for _, s := range sectors {
+		page.Services += len(s.Services)
+		page.Down += s.Down
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := c.tmpl.ExecuteTemplate(w, "overview.html", page); err != nil {
+		c.opts.Logger.Error("console: render", "err", err)
+	}
+}
+
+// Overview evaluates the state of every probed service at ts, by sector.
+func (c *Console) Overview(ctx context.Context, ts time.Time) ([]*Sector, error) {
+	up, err := c.instant(ctx, `last_over_time(probe_success[2m])`, ts)
+	if err != nil {
+		return nil, err
+	}
+	lat, err := c.instant(ctx, `last_over_time(probe_duration_seconds{phase="total"}[2m])`, ts)
+	if err != nil {
+		return nil, err
+	}
+	status, err := c.instant(ctx, `last_over_time(probe_http_status_code[2m])`, ts)
+	if err != nil {
+		return nil, err
+	}
+	expiry, err := c.instant(ctx, `last_over_time(probe_tls_cert_expiry_timestamp_seconds[2m])`, ts)
+	if err != nil {
+		return nil, err
+	}
+	key := func(s promql.Sample) string {
+		return s.Metric.Get("target") + "\x00" + s.Metric.Get("agent")
+	}
+	index := func(v promql.Vector) map[string]float64 {
+		m := make(map[string]float64, len(v))
+		for _, s := range v {
+			m[key(s)] = s.F
+		}
+		return m
+	}
+	latBy, statusBy, expBy := index(lat), index(status), index(expiry)
+	bySector := map[string]*Sector{}
+	byTarget := map[string]*Service{}
+	for _, s := range up {
+		sec, tgt := s.Metric.Get("sector"), s.Metric.Get("target")
+		if bySector[sec] == nil {
+			bySector[sec] = &Sector{Name: sec}
+		}
+		svc := byTarget[tgt]
+		if svc == nil {
+			svc = &Service{Target: tgt}
+			byTarget[tgt] = svc
+			bySector[sec].Services = append(bySector[sec].Services, svc)
+		}
+		k := key(s)
+		ch := Check{Vantage: s.Metric.Get("vantage"), Agent: s.Metric.Get("agent"), Up: s.F == 1,
+			Latency: latBy[k], Status: int(statusBy[k])}
+		if e, ok := expBy[k]; ok {
+			ch.CertDays = time.Unix(int64(e), 0).Sub(ts).Hours() / 24
+		}
+		svc.Checks = append(svc.Checks, ch)
+	}
+	var out []*Sector
+	for _, sec := range bySector {
+		for _, svc := range sec.Services {
+			slices.SortFunc(svc.Checks, func(a, b Check) int { return cmp.Compare(a.Vantage+a.Agent, b.Vantage+b.Agent) })
+			ups := 0
+			for _, ch := range svc.Checks {
+				if ch.Up {
+					ups++
+				}
+			}
+			switch ups {
+			case len(svc.Checks):
+				svc.State = "up"
+			case 0:
+				svc.State = "down"
+				sec.Down++
+			default:
+				svc.State = "partial"
+			}
+		}
+		slices.SortFunc(sec.Services, func(a, b *Service) int { return cmp.Compare(a.Target, b.Target) })
+		out = append(out, sec)
+	}
+	slices.SortFunc(out, func(a, b *Sector) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (c *Console) instant(ctx context.Context, q string, ts time.Time) (promql.Vector, error) {
+	qry, err := c.opts.Engine.NewInstantQuery(ctx, c.opts.Queryable, nil, q, ts)
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
+	}
+	defer qry.Close()
+	res := qry.Exec(ctx)
+	if res.Err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, res.Err)
+	}
+	v, err := res.Vector()
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", q, err)
+	}
+	return slices.Clone(v), nil
+}

@@ -1,0 +1,434 @@
+// Package query serves the subset of the Prometheus HTTP API that Grafana's
+// Prometheus data source and promtool use, in the same JSON shapes:
+// /api/v1/query, query_range, series, labels and label/<name>/values.
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/storage"
+	"github.com/prometheus/prometheus/util/annotations"
+)
+
+// Options configure an API.
+type Options struct {
+	Queryable storage.Queryable
+	Logger    *slog.Logger
+	// Registerer receives the engine's metrics (optional).
+	Registerer prometheus.Registerer
+	// Timeout bounds a query (default 2m); MaxSamples bounds what it loads (default 50M).
+	Timeout    time.Duration
+	MaxSamples int
+	// LookbackDelta is how far back an instant selector looks (default 5m).
+	LookbackDelta time.Duration
+}
+
+// API is the query HTTP API.
+type API struct {
+	opts   Options
+	engine *promql.Engine
+	parser parser.Parser
+}
+
+// New returns an API over opts.Queryable.
+func New(opts Options) (*API, error) {
+	if opts.Queryable == nil {
+		return nil, errors.New("query: Queryable is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 2 * time.Minute
+	}
+	if opts.MaxSamples <= 0 {
+		opts.MaxSamples = 50_000_000
+	}
+	if opts.LookbackDelta <= 0 {
+		opts.LookbackDelta = 5 * time.Minute
+	}
+	p := parser.NewParser(parser.Options{})
+	engine := promql.NewEngine(promql.EngineOpts{
+		Logger:               opts.Logger,
+		Reg:                  opts.Registerer,
+		MaxSamples:           opts.MaxSamples,
+		Timeout:              opts.Timeout,
+		LookbackDelta:        opts.LookbackDelta,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		Parser:               p,
+	})
+	return &API{opts: opts, engine: engine, parser: p}, nil
+}
+
+// Engine returns the PromQL engine (the console and tests evaluate with it).
+func (a *API) Engine() *promql.Engine { return a.engine }
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("/api/v1/query", a.wrap(a.query))
+	mux.HandleFunc("/api/v1/query_range", a.wrap(a.queryRange))
+	mux.HandleFunc("/api/v1/series", a.wrap(a.series))
+	mux.HandleFunc("/api/v1/labels", a.wrap(a.labelNames))
+	mux.HandleFunc("/api/v1/label/{name}/values", a.wrap(a.labelValues))
+	mux.HandleFunc("/api/v1/status/buildinfo", a.wrap(a.buildInfo))
+}
+
+// apiError is an error with a Prometheus errorType and HTTP status.
+type apiError struct {
+	typ    string
+	status int
+	err    error
+}
+
+func (e *apiError) Error() string { return e.err.Error() }
+
+func badData(format string, a ...any) *apiError {
+	return &apiError{"bad_data", http.StatusBadRequest, fmt.Errorf(format, a...)}
+}
+
+// response is what a handler produces: data written by writeData, and warnings.
+type response struct {
+	data     func(*jsonWriter)
+	warnings annotations.Annotations
+}
+
+func (a *API) wrap(h func(*http.Request) (response, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			writeError(w, &apiError{"bad_data", http.StatusMethodNotAllowed, errors.New("use GET or POST")})
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			writeError(w, badData("parse form: %v", err))
+			return
+		}
+		res, err := h(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		var jw jsonWriter
+		jw.raw(`{"status":"success","data":`)
+		res.data(&jw)
+		if ws, _ := res.warnings.AsStrings("", 10, 10); len(ws) > 0 {
+			jw.raw(`,"warnings":[`)
+			for i, s := range ws {
+				if i > 0 {
+					jw.raw(",")
+				}
+				jw.str(s)
+			}
+			jw.raw("]")
+		}
+		jw.raw("}")
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(jw.b)
+	}
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = &apiError{"internal", http.StatusInternalServerError, err}
+	}
+	var jw jsonWriter
+	jw.raw(`{"status":"error","errorType":`)
+	jw.str(ae.typ)
+	jw.raw(`,"error":`)
+	jw.str(ae.err.Error())
+	jw.raw("}")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ae.status)
+	w.Write(jw.b)
+}
+
+func (a *API) query(r *http.Request) (response, error) {
+	ts, err := parseTimeParam(r, "time", time.Now())
+	if err != nil {
+		return response{}, err
+	}
+	ctx, cancel, err := a.timeoutCtx(r)
+	if err != nil {
+		return response{}, err
+	}
+	defer cancel()
+	q, err := a.engine.NewInstantQuery(ctx, a.opts.Queryable, promql.NewPrometheusQueryOpts(false, 0, nil), r.FormValue("query"), ts)
+	if err != nil {
+		return response{}, badData("%v", err)
+	}
+	return a.exec(ctx, q)
+}
+
+// maxPoints is the most points a range query may return per series.
+const maxPoints = 11000
+
+func (a *API) queryRange(r *http.Request) (response, error) {
+	start, err := parseTime(r.FormValue("start"), "start")
+	if err != nil {
+		return response{}, err
+	}
+	end, err := parseTime(r.FormValue("end"), "end")
+	if err != nil {
+		return response{}, err
+	}
+	if end.Before(start) {
+		return response{}, badData("end timestamp must not be before start time")
+	}
+	step, err := parseDuration(r.FormValue("step"))
+	if err != nil {
+		return response{}, badData("invalid parameter \"step\": %v", err)
+	}
+	if step <= 0 {
+		return response{}, badData("zero or negative query resolution step widths are not accepted. Try a positive integer")
+	}
+	if end.Sub(start)/step > maxPoints {
+		return response{}, badData("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", maxPoints)
+	}
+	ctx, cancel, err := a.timeoutCtx(r)
+	if err != nil {
+		return response{}, err
+	}
+	defer cancel()
+	q, err := a.engine.NewRangeQuery(ctx, a.opts.Queryable, promql.NewPrometheusQueryOpts(false, 0, nil), r.FormValue("query"), start, end, step)
+	if err != nil {
+		return response{}, badData("%v", err)
+	}
+	return a.exec(ctx, q)
+}
+
+func (a *API) timeoutCtx(r *http.Request) (context.Context, context.CancelFunc, error) {
+	if t := r.FormValue("timeout"); t != "" {
+		d, err := parseDuration(t)
+		if err != nil {
+			return nil, nil, badData("invalid parameter \"timeout\": %v", err)
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		return ctx, cancel, nil
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	return ctx, cancel, nil
+}
+
+func (a *API) exec(ctx context.Context, q promql.Query) (response, error) {
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		q.Close()
+		return response{}, execError(res.Err)
+	}
+	return response{warnings: res.Warnings, data: func(jw *jsonWriter) {
+		defer q.Close()
+		writeValue(jw, res.Value)
+	}}, nil
+}
+
+func execError(err error) error {
+	var (
+		timeout  promql.ErrQueryTimeout
+		canceled promql.ErrQueryCanceled
+		storErr  promql.ErrStorage
+	)
+	switch {
+	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
+		return &apiError{"timeout", http.StatusServiceUnavailable, err}
+	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
+		return &apiError{"canceled", http.StatusServiceUnavailable, err}
+	case errors.As(err, &storErr):
+		return &apiError{"internal", http.StatusInternalServerError, err}
+	}
+	return &apiError{"execution", http.StatusUnprocessableEntity, err}
+}
+
+func (a *API) matchers(r *http.Request, required bool) ([][]*labels.Matcher, error) {
+	ms := r.Form["match[]"]
+	if len(ms) == 0 {
+		if required {
+			return nil, badData("no match[] parameter provided")
+		}
+		return nil, nil
+	}
+	sets, err := a.parser.ParseMetricSelectors(ms)
+	if err != nil {
+		return nil, badData("invalid parameter \"match[]\": %v", err)
+	}
+	return sets, nil
+}
+
+func (a *API) timeRange(r *http.Request) (int64, int64, error) {
+	start, err := parseTimeParam(r, "start", time.UnixMilli(math.MinInt64/2))
+	if err != nil {
+		return 0, 0, err
+	}
+	end, err := parseTimeParam(r, "end", time.UnixMilli(math.MaxInt64/2))
+	if err != nil {
+		return 0, 0, err
+	}
+	return start.UnixMilli(), end.UnixMilli(), nil
+}
+
+func (a *API) series(r *http.Request) (response, error) {
+	sets, err := a.matchers(r, true)
+	if err != nil {
+		return response{}, err
+	}
+	mint, maxt, err := a.timeRange(r)
+	if err != nil {
+		return response{}, err
+	}
+	q, err := a.opts.Queryable.Querier(mint, maxt)
+	if err != nil {
+		return response{}, &apiError{"internal", http.StatusInternalServerError, err}
+	}
+	defer q.Close()
+	hints := &storage.SelectHints{Start: mint, End: maxt, Func: "series"}
+	var sets2 []storage.SeriesSet
+	for _, ms := range sets {
+		sets2 = append(sets2, q.Select(r.Context(), len(sets) > 1, hints, ms...))
+	}
+	set := storage.NewMergeSeriesSet(sets2, 0, storage.ChainedSeriesMerge)
+	var out []labels.Labels
+	for set.Next() {
+		out = append(out, set.At().Labels())
+	}
+	if err := set.Err(); err != nil {
+		return response{}, execError(err)
+	}
+	return response{warnings: set.Warnings(), data: func(jw *jsonWriter) {
+		jw.raw("[")
+		for i, l := range out {
+			if i > 0 {
+				jw.raw(",")
+			}
+			jw.labels(l)
+		}
+		jw.raw("]")
+	}}, nil
+}
+
+func (a *API) labelNames(r *http.Request) (response, error) {
+	return a.labelQuery(r, "")
+}
+
+func (a *API) labelValues(r *http.Request) (response, error) {
+	name := r.PathValue("name")
+	if !model.LegacyValidation.IsValidLabelName(name) && name != model.MetricNameLabel {
+		return response{}, badData("invalid label name: %q", name)
+	}
+	return a.labelQuery(r, name)
+}
+
+// labelQuery returns label names (name == "") or the values of label name.
+func (a *API) labelQuery(r *http.Request, name string) (response, error) {
+	sets, err := a.matchers(r, false)
+	if err != nil {
+		return response{}, err
+	}
+	mint, maxt, err := a.timeRange(r)
+	if err != nil {
+		return response{}, err
+	}
+	q, err := a.opts.Queryable.Querier(mint, maxt)
+	if err != nil {
+		return response{}, &apiError{"internal", http.StatusInternalServerError, err}
+	}
+	defer q.Close()
+	if len(sets) == 0 {
+		sets = [][]*labels.Matcher{nil}
+	}
+	seen := map[string]struct{}{}
+	var warnings annotations.Annotations
+	for _, ms := range sets {
+		var vals []string
+		var ws annotations.Annotations
+		if name == "" {
+			vals, ws, err = q.LabelNames(r.Context(), nil, ms...)
+		} else {
+			vals, ws, err = q.LabelValues(r.Context(), name, nil, ms...)
+		}
+		if err != nil {
+			return response{}, execError(err)
+		}
+		warnings.Merge(ws)
+		for _, v := range vals {
+			seen[v] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for v := range seen {
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return response{warnings: warnings, data: func(jw *jsonWriter) {
+		jw.raw("[")
+		for i, v := range out {
+			if i > 0 {
+				jw.raw(",")
+			}
+			jw.str(v)
+		}
+		jw.raw("]")
+	}}, nil
+}
+
+func (a *API) buildInfo(*http.Request) (response, error) {
+	return response{data: func(jw *jsonWriter) {
+		jw.raw(`{"version":"2.42.0","revision":"bulwark","branch":"","buildUser":"","buildDate":"","goVersion":`)
+		jw.str(strings.TrimPrefix(goVersion(), "go"))
+		jw.raw("}")
+	}}, nil
+}
+
+func parseTimeParam(r *http.Request, name string, def time.Time) (time.Time, error) {
+	v := r.FormValue(name)
+	if v == "" {
+		return def, nil
+	}
+	return parseTime(v, name)
+}
+
+// parseTime reads a Unix time in (fractional) seconds or RFC 3339.
+func parseTime(s, name string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, badData("invalid parameter %q: missing", name)
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e13 {
+			return time.Time{}, badData("invalid parameter %q: %q is out of range", name, s)
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(math.Round(frac*1000))*int64(time.Millisecond)).UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, badData("invalid parameter %q: cannot parse %q to a valid timestamp", name, s)
+}
+
+// parseDuration reads seconds ("15", "0.5") or a Prometheus duration ("15s", "1m").
+func parseDuration(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f*float64(time.Second) > math.MaxInt64 {
+			return 0, fmt.Errorf("cannot parse %q to a valid duration", s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := model.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("cannot parse %q to a valid duration", s)
+	}
+	return time.Duration(d), nil
+}
