@@ -297,7 +297,7 @@ func (a *API) series(r *http.Request) (response, error) {
 	hints := &storage.SelectHints{Start: mint, End: maxt, Func: "series"}
 	var sets2 []storage.SeriesSet
 	for _, ms := range sets {
-		sets2 = append(sets2, q.Select(r.Context(), len(sets) > 1, hints, ms...))
+		sets2 = append(sets2, q.Select(r.Context(), true, hints, ms...))
 	}
 	set := storage.NewMergeSeriesSet(sets2, 0, storage.ChainedSeriesMerge)
 	var out []labels.Labels
