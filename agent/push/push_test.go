@@ -1,0 +1,195 @@
+package push
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/bulwarkhq/bulwark/internal/wire"
+)
+
+// recorder is a remote-write receiver that fails the first `failures`
+// requests with code and records the samples of the rest.
+type recorder struct {
+	mu       sync.Mutex
+	failures int
+	code     int
+	got      []int64 // sample timestamps in arrival order
+	tokens   []string
+}
+
+func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.tokens = append(rc.tokens, r.Header.Get("Authorization"))
+	if rc.failures > 0 {
+		rc.failures--
+		http.Error(w, "not now", rc.code)
+		return
+	}
+	var req wire.WriteRequest
+	if _, err := wire.DecodeBody(body, nil, 1<<24, &req); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	for _, s := range req.Series {
+		for _, smp := range s.Samples {
+			rc.got = append(rc.got, smp.Timestamp)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (rc *recorder) received() []int64 {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]int64(nil), rc.got...)
+}
+
+func samples(from, n int) []wire.Series {
+	out := make([]wire.Series, n)
+	for i := range out {
+		out[i] = wire.Series{Labels: []wire.Label{{Name: "__name__", Value: "probe_success"}},
+			Samples: []wire.Sample{{Value: 1, Timestamp: int64(from + i)}}}
+	}
+	return out
+}
+
+func newPusher(t *testing.T, url string, o Options) *Pusher {
+	t.Helper()
+	o.URL, o.Token = url, "tok"
+	if o.MinBackoff == 0 {
+		o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	}
+	o.FlushInterval = 10 * time.Millisecond
+	p, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// While the collector answers 503, samples wait; once it is back they
+// arrive in order, each once.
+func TestRetryUntilCollectorBack(t *testing.T) {
+	rc := &recorder{failures: 5, code: http.StatusServiceUnavailable}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	p := newPusher(t, srv.URL, Options{BatchSize: 7})
+	p.Add(samples(1, 50)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, time.Second) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rc.received()) < 50 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	got := rc.received()
+	if len(got) != 50 {
+		t.Fatalf("received %d samples, want 50", len(got))
+	}
+	for i, ts := range got {
+		if ts != int64(i+1) {
+			t.Fatalf("sample %d has timestamp %d: out of order or duplicated", i, ts)
+		}
+	}
+	if rc.tokens[0] != "Bearer tok" {
+		t.Fatalf("Authorization = %q", rc.tokens[0])
+	}
+	if v := testutil.ToFloat64(p.metrics.requests.WithLabelValues("503")); v != 5 {
+		t.Errorf("503 requests counted %v, want 5", v)
+	}
+	if v := testutil.ToFloat64(p.metrics.pushed); v != 50 {
+		t.Errorf("pushed = %v", v)
+	}
+}
+
+// A collector that is not listening at all: the pusher keeps the samples
+// and delivers them once a server appears on that address.
+func TestCollectorAway(t *testing.T) {
+	rc := &recorder{}
+	srv := httptest.NewUnstartedServer(rc)
+	p := newPusher(t, "http://"+srv.Listener.Addr().String(), Options{})
+	p.Add(samples(1, 10)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx, 0)
+	time.Sleep(200 * time.Millisecond)
+	if p.Buffered() != 10 {
+		t.Fatalf("buffered %d while collector away, want 10", p.Buffered())
+	}
+	srv.Start()
+	defer srv.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.Buffered() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := rc.received(); len(got) != 10 {
+		t.Fatalf("received %d, want 10", len(got))
+	}
+}
+
+// A 400 will not get better by retrying: the batch is dropped and counted.
+func TestRejectedBatchDropped(t *testing.T) {
+	rc := &recorder{failures: 1, code: http.StatusBadRequest}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	p := newPusher(t, srv.URL, Options{BatchSize: 5})
+	p.Add(samples(1, 8)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go p.Run(ctx, 0)
+	for p.Buffered() > 0 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v := testutil.ToFloat64(p.metrics.dropped.WithLabelValues("rejected")); v != 5 {
+		t.Errorf("rejected = %v, want 5", v)
+	}
+	if got := rc.received(); len(got) != 3 || got[0] != 6 {
+		t.Errorf("received %v, want samples 6..8", got)
+	}
+}
+
+// The buffer is bounded: the oldest samples go first, and are counted.
+func TestBufferBound(t *testing.T) {
+	p := newPusher(t, "http://127.0.0.1:1", Options{MaxSamples: 10})
+	p.Add(samples(1, 15)...)
+	if p.Buffered() != 10 {
+		t.Fatalf("buffered %d, want 10", p.Buffered())
+	}
+	if v := testutil.ToFloat64(p.metrics.dropped.WithLabelValues("buffer_full")); v != 5 {
+		t.Fatalf("dropped = %v, want 5", v)
+	}
+	if p.buf[0].Samples[0].Timestamp != 6 {
+		t.Fatalf("oldest kept sample is %d, want 6", p.buf[0].Samples[0].Timestamp)
+	}
+}
+
+// On shutdown the pusher flushes what is buffered.
+func TestFinalFlush(t *testing.T) {
+	rc := &recorder{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	p := newPusher(t, srv.URL, Options{})
+	p.opts.FlushInterval = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, 5*time.Second) }()
+	p.Add(samples(1, 3)...)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := rc.received(); len(got) != 3 {
+		t.Fatalf("received %d after shutdown flush, want 3", len(got))
+	}
+}

@@ -1,0 +1,50 @@
+package config
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.Storage.Retention) != 30*24*time.Hour || c.Limits.MaxSeriesPerRequest != 5000 || len(c.Agents) != 2 {
+		t.Fatalf("loaded %+v", c)
+	}
+	t.Setenv("BULWARK_TEST_ABROAD_TOKEN", "abroad-secret")
+	if _, err := c.AgentTable(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BULWARK_TEST_ABROAD_TOKEN", "")
+	if _, err := c.AgentTable(); err == nil || err.Error() != `agent "abroad-1": environment variable BULWARK_TEST_ABROAD_TOKEN is empty or unset` {
+		t.Fatalf("AgentTable with empty env: %v", err)
+	}
+}
+
+func TestLoadInvalid(t *testing.T) {
+	cases := map[string]string{
+		"invalid-unknown-key.yml":     `testdata/invalid-unknown-key.yml:3: unknown key "retension"`,
+		"invalid-listen.yml":          `testdata/invalid-listen.yml:1: listen: "9400" is not host:port`,
+		"invalid-duplicate-agent.yml": `testdata/invalid-duplicate-agent.yml:5: agents[1].id: duplicate agent id "home-1" (first at agents[0])`,
+		"invalid-no-vantage.yml":      `testdata/invalid-no-vantage.yml:2: agents[0]: agent "home-1" needs a vantage (home, abroad, an ISP name)`,
+		"invalid-two-tokens.yml":      `testdata/invalid-two-tokens.yml:2: agents[0]: agent "home-1" needs exactly one of token_file, token_env, token_sha256`,
+		"invalid-country.yml":         `testdata/invalid-country.yml:4: agents[0].country: "Arcadia" is not a two-letter country code`,
+		"invalid-retention.yml":       `testdata/invalid-retention.yml:2: invalid duration "forever"`,
+		"invalid-agent-id.yml":        `testdata/invalid-agent-id.yml:2: agents[0].id: agent id "Home_1" must be lower-case letters, digits and dashes`,
+	}
+	files, _ := filepath.Glob("testdata/invalid-*.yml")
+	if len(files) != len(cases) {
+		t.Errorf("%d invalid-*.yml files but %d cases", len(files), len(cases))
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", name))
+			if err == nil || err.Error() != want {
+				t.Errorf("error\n got: %v\nwant: %s", err, want)
+			}
+		})
+	}
+}
