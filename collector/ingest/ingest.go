@@ -92,6 +92,7 @@ type Handler struct {
 	limits  Limits
 	metrics *metrics
 	pool    sync.Pool // *state
+	cache   *seriesCache
 }
 
 type metrics struct {
@@ -130,7 +131,7 @@ func New(opts Options) (*Handler, error) {
 		rejected: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "ingest", Name: "rejected_requests_total",
 			Help: "Requests refused, by reason."}, []string{"reason"}),
 	}
-	return &Handler{opts: opts, limits: opts.Limits.withDefaults(), metrics: m}, nil
+	return &Handler{opts: opts, limits: opts.Limits.withDefaults(), metrics: m, cache: newSeriesCache(4 << 20)}, nil
 }
 
 // refusal is an error answered with a status code and a reason label.
@@ -332,21 +333,24 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 	var firstOld error
 	for i := range st.req.Series {
 		s := &st.req.Series[i]
-		b := &st.builder
-		b.Reset()
-		for _, lb := range s.Labels {
-			if lb.Name == "agent" || lb.Name == "vantage" || lb.Value == "" {
-				continue // the collector owns these; empty values mean absent
+		k := key(id.Agent, s.Labels)
+		e, hit := h.cache.get(k, id.Agent, s.Labels)
+		if !hit {
+			b := &st.builder
+			b.Reset()
+			for _, lb := range s.Labels {
+				if !skipLabel(lb) {
+					b.Add(lb.Name, lb.Value)
+				}
 			}
-			b.Add(lb.Name, lb.Value)
+			b.Add("agent", id.Agent)
+			if id.Vantage != "" {
+				b.Add("vantage", id.Vantage)
+			}
+			b.Sort()
+			e.lset = b.Labels() // a copy: the incoming strings alias a reused buffer
 		}
-		b.Add("agent", id.Agent)
-		if id.Vantage != "" {
-			b.Add("vantage", id.Vantage)
-		}
-		b.Sort()
-		lset := b.Labels()
-		var ref storage.SeriesRef
+		lset, ref := e.lset, e.ref
 		for _, smp := range s.Samples {
 			var err error
 			ref, err = app.Append(ref, lset, smp.Timestamp, smp.Value)
@@ -363,6 +367,9 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 				app.Rollback()
 				return 0, fmt.Errorf("append: %w", err)
 			}
+		}
+		if ref != 0 && (!hit || ref != e.ref) {
+			h.cache.put(k, cacheEntry{lset: lset, ref: ref})
 		}
 	}
 	if err := app.Commit(); err != nil {

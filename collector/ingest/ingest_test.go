@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -226,4 +227,54 @@ func FuzzIngestBody(f *testing.F) {
 			t.Fatalf("server error %d: %s", rec.Code, rec.Body)
 		}
 	})
+}
+
+// Labels decoded without copying must not leak into the store: after many
+// requests reuse the decode buffers, every stored series keeps its labels,
+// and the same labels from two agents are two series.
+func TestStoredLabelsSurviveBufferReuse(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ts := f.now.UnixMilli()
+	for i := range 50 {
+		target := fmt.Sprintf("svc-%02d", i)
+		if code, msg := f.post(t, "home-token", body(series("probe_success", target, ts, 1), series("probe_success", target, ts, 1))); code != http.StatusNoContent {
+			t.Fatalf("%d %s", code, msg)
+		}
+		// The same series again hits the cache.
+		if code, msg := f.post(t, "home-token", body(series("probe_success", target, ts+1000, 1))); code != http.StatusNoContent {
+			t.Fatalf("%d %s", code, msg)
+		}
+	}
+	q, _ := f.db.Querier(0, math.MaxInt64)
+	defer q.Close()
+	set := q.Select(context.Background(), true, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", "probe_success"))
+	var got []string
+	for set.Next() {
+		got = append(got, set.At().Labels().Get("target"))
+	}
+	if len(got) != 50 {
+		t.Fatalf("%d series stored, want 50", len(got))
+	}
+	for i, tg := range got {
+		if want := fmt.Sprintf("svc-%02d", i); tg != want {
+			t.Fatalf("series %d has target %q, want %q: labels corrupted", i, tg, want)
+		}
+	}
+}
+
+func TestSameLabels(t *testing.T) {
+	in := []wire.Label{{Name: "__name__", Value: "up"}, {Name: "agent", Value: "spoofed"}, {Name: "empty", Value: ""}, {Name: "target", Value: "x"}}
+	lset := labels.FromStrings("__name__", "up", "agent", "a1", "target", "x", "vantage", "home")
+	if !sameLabels(lset, "a1", in) {
+		t.Fatal("equal label sets reported different")
+	}
+	if sameLabels(lset, "a2", in) {
+		t.Fatal("another agent's series matched")
+	}
+	if sameLabels(lset, "a1", in[:2]) || sameLabels(lset, "a1", append(in, wire.Label{Name: "zz", Value: "1"})) {
+		t.Fatal("different label sets reported equal")
+	}
+	if key("a1", in) == key("a2", in) {
+		t.Fatal("agents share a cache key")
+	}
 }

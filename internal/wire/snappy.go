@@ -16,6 +16,8 @@ func Compress(buf []byte, r *WriteRequest) []byte {
 // DecodeBody decompresses a snappy block body into scratch (reused when
 // large enough), refusing bodies that would decompress past maxDecoded
 // bytes, and decodes it into r. It returns the scratch buffer for reuse.
+// Label strings in r alias that buffer (see DecodeNoCopy): copy what must
+// outlive its next use.
 func DecodeBody(body, scratch []byte, maxDecoded int, r *WriteRequest) ([]byte, error) {
 	n, err := snappy.DecodedLen(body)
 	if err != nil {
@@ -31,7 +33,7 @@ func DecodeBody(body, scratch []byte, maxDecoded int, r *WriteRequest) ([]byte, 
 	if err != nil {
 		return scratch, fmt.Errorf("snappy: %w", err)
 	}
-	if err := Decode(pb, r); err != nil {
+	if err := DecodeNoCopy(pb, r); err != nil {
 		return scratch, fmt.Errorf("protobuf: %w", err)
 	}
 	return scratch, nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // Label is one name/value pair of a series.
@@ -148,6 +149,17 @@ func varintSize(v uint64) int {
 // Decode parses the protobuf body b into r, reusing r's slices. Label
 // strings are copied out of b, so b may be reused after Decode returns.
 func Decode(b []byte, r *WriteRequest) error {
+	return decode(b, r, false)
+}
+
+// DecodeNoCopy is Decode with label strings that alias b: they are valid
+// only while b is neither modified nor reused. It saves two allocations per
+// label on the collector's hot path.
+func DecodeNoCopy(b []byte, r *WriteRequest) error {
+	return decode(b, r, true)
+}
+
+func decode(b []byte, r *WriteRequest, noCopy bool) error {
 	r.Reset()
 	for len(b) > 0 {
 		field, typ, n, err := readTag(b)
@@ -166,7 +178,7 @@ func Decode(b []byte, r *WriteRequest) error {
 			} else {
 				r.Series = append(r.Series, Series{})
 			}
-			if err := decodeSeries(msg, &r.Series[len(r.Series)-1]); err != nil {
+			if err := decodeSeries(msg, &r.Series[len(r.Series)-1], noCopy); err != nil {
 				return fmt.Errorf("timeseries %d: %w", len(r.Series)-1, err)
 			}
 			continue
@@ -178,7 +190,7 @@ func Decode(b []byte, r *WriteRequest) error {
 	return nil
 }
 
-func decodeSeries(b []byte, s *Series) error {
+func decodeSeries(b []byte, s *Series, noCopy bool) error {
 	for len(b) > 0 {
 		field, typ, n, err := readTag(b)
 		if err != nil {
@@ -192,7 +204,7 @@ func decodeSeries(b []byte, s *Series) error {
 				return err
 			}
 			b = rest
-			l, err := decodeLabel(msg)
+			l, err := decodeLabel(msg, noCopy)
 			if err != nil {
 				return fmt.Errorf("label %d: %w", len(s.Labels), err)
 			}
@@ -217,7 +229,7 @@ func decodeSeries(b []byte, s *Series) error {
 	return nil
 }
 
-func decodeLabel(b []byte) (Label, error) {
+func decodeLabel(b []byte, noCopy bool) (Label, error) {
 	var l Label
 	for len(b) > 0 {
 		field, typ, n, err := readTag(b)
@@ -231,10 +243,18 @@ func decodeLabel(b []byte) (Label, error) {
 				return l, err
 			}
 			b = rest
+			str := ""
+			switch {
+			case len(v) == 0:
+			case noCopy:
+				str = unsafe.String(&v[0], len(v))
+			default:
+				str = string(v)
+			}
 			if field == 1 {
-				l.Name = string(v)
+				l.Name = str
 			} else {
-				l.Value = string(v)
+				l.Value = str
 			}
 			continue
 		}

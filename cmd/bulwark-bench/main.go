@@ -1,0 +1,100 @@
+// Command bulwark-bench measures the collector side by side with Debian's
+// Prometheus and VictoriaMetrics on the same pre-encoded payloads, each
+// running as its own process on loopback:
+//
+//	bulwark-bench ingest   remote-write samples per second and per CPU-second
+//	bulwark-bench query    latency of a dashboard query over 10,000 series
+//
+// It prints a Markdown table for docs/BENCHMARKS.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bulwark-bench:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	engines             []string
+	series, batch       int
+	rounds, conns, reps int
+	bulwark             string
+	dir                 string
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 || (args[0] != "ingest" && args[0] != "query") {
+		return errors.New("usage: bulwark-bench ingest|query [flags]")
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	var o options
+	engines := fs.String("engines", "bulwark,prometheus,victoriametrics", "comma-separated engines to measure")
+	fs.IntVar(&o.series, "series", 60000, "series per round (ingest) or in the store (query: default 10000)")
+	fs.IntVar(&o.batch, "batch", 2000, "series per request")
+	fs.IntVar(&o.rounds, "rounds", 10, "rounds of one sample per series (ingest)")
+	fs.IntVar(&o.conns, "conns", 2, "concurrent connections")
+	fs.IntVar(&o.reps, "reps", 20, "query repetitions (query)")
+	fs.StringVar(&o.bulwark, "bulwark", "", "bulwark binary (default: built from this module)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	o.engines = strings.Split(*engines, ",")
+	if args[0] == "query" && !flagSet(fs, "series") {
+		o.series = 10000
+	}
+	dir, err := os.MkdirTemp("", "bulwark-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	o.dir = dir
+	if o.bulwark == "" {
+		o.bulwark = filepath.Join(dir, "bin", "bulwark")
+		build := exec.CommandContext(ctx, "go", "build", "-o", o.bulwark, "./cmd/bulwark")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build bulwark (run from the module root): %w", err)
+		}
+	}
+	if args[0] == "ingest" {
+		return benchIngest(ctx, o, out)
+	}
+	return benchQuery(ctx, o, out)
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores visible, %s", cpu, numCPU(), time.Now().UTC().Format("2006-01-02"))
+}

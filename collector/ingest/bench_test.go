@@ -1,0 +1,65 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/internal/wire"
+)
+
+// BenchmarkIngestKnownSeries measures one 2,000-series request of
+// probe-shaped series already in the head, the steady state of a collector.
+func BenchmarkIngestKnownSeries(b *testing.B) {
+	o := tsdb.DefaultOptions()
+	o.OutOfOrderTimeWindow = time.Hour.Milliseconds()
+	db, err := tsdb.Open(b.TempDir(), nil, nil, o, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	agents := auth.NewAgents()
+	agents.Add("tok", auth.Identity{Agent: "bench", Vantage: "home"})
+	h, _ := New(Options{Store: db, Agents: agents})
+	const n = 2000
+	start := time.Now().Add(-30 * time.Minute)
+	body := func(round int) []byte {
+		var req wire.WriteRequest
+		for i := range n {
+			req.Series = append(req.Series, wire.Series{Labels: []wire.Label{
+				{Name: "__name__", Value: "probe_duration_seconds"}, {Name: "agent", Value: "bench"}, {Name: "check", Value: "http"},
+				{Name: "phase", Value: "connect"}, {Name: "sector", Value: "energy"},
+				{Name: "target", Value: fmt.Sprintf("service-%05d", i)}, {Name: "vantage", Value: "home"},
+			}, Samples: []wire.Sample{{Value: 0.1, Timestamp: start.Add(time.Duration(round) * time.Millisecond).UnixMilli()}}})
+		}
+		return wire.Compress(nil, &req)
+	}
+	bodies := make([][]byte, 1000)
+	for i := range bodies {
+		bodies[i] = body(i)
+	}
+	post := func(b0 []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/write", bytes.NewReader(b0))
+		req.Header.Set("Authorization", "Bearer tok")
+		req.Header.Set("Content-Encoding", "snappy")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNoContent {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	post(bodies[0])
+	b.ReportAllocs()
+	i := 1
+	for b.Loop() {
+		post(bodies[i%len(bodies)])
+		i++
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "samples/s")
+}
