@@ -67,7 +67,7 @@ func startEngine(ctx context.Context, name string, o options) (*engine, error) {
 			"--web.listen-address="+addr, "--web.enable-remote-write-receiver", "--log.level=warn")
 	case "victoriametrics":
 		e.cmd = exec.CommandContext(ctx, "victoria-metrics", "-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "data"),
-			"-search.latencyOffset=0s", "-loggerLevel=ERROR")
+			"-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=ERROR")
 	default:
 		return nil, fmt.Errorf("unknown engine %q", name)
 	}

@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -92,14 +93,7 @@ type Service struct {
 }
 
 // Has tells whether s has trait t.
-func (s *Service) Has(t Trait) bool {
-	for _, x := range s.Traits {
-		if x == t {
-			return true
-		}
-	}
-	return false
-}
+func (s *Service) Has(t Trait) bool { return slices.Contains(s.Traits, t) }
 
 // services is the catalogue of Arcadia's critical services.
 func services() []*Service {
