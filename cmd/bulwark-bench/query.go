@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -44,11 +46,11 @@ func benchQuery(ctx context.Context, o options, out io.Writer) error {
 		}
 		bodies = append(bodies, wire.Compress(nil, &req))
 	}
-	fmt.Fprintf(out, "Query: %s over %d series of %d samples (1h at 15s), %d repetitions after one warm-up.\nMachine: %s\n\n",
+	fmt.Fprintf(out, "Query: %s over %d series of %d samples (1h at 15s), %d repetitions once all data is searchable; every engine's answer checked against the first's.\nMachine: %s\n\n",
 		q, o.series, points, o.reps, machine())
 	fmt.Fprintln(out, "| engine | median | p90 | min |")
 	fmt.Fprintln(out, "|---|---:|---:|---:|")
-	var want string
+	var want map[string]float64
 	for _, name := range o.engines {
 		e, err := startEngine(ctx, name, o)
 		if err != nil {
@@ -58,9 +60,22 @@ func benchQuery(ctx context.Context, o options, out io.Writer) error {
 			e.stop()
 			return err
 		}
-		u := e.base + "/api/v1/query?query=" + url.QueryEscape(q) + "&time=" + strconv.FormatInt(end.Unix(), 10)
+		u := e.base + "/api/v1/query?query=" + url.QueryEscape(q) + "&time=" + strconv.FormatInt(end.Unix()-7, 10)
+		// Wait until every sample is searchable (VictoriaMetrics buffers
+		// new data for a moment), and check the answer against the first engine's.
+		got, err := waitResult(u, len(sectors), 60*time.Second)
+		if err != nil {
+			e.stop()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if want == nil {
+			want = got
+		} else if !sameResult(want, got) {
+			e.stop()
+			return fmt.Errorf("%s answers %v, the first engine %v", name, got, want)
+		}
 		var lat []time.Duration
-		for i := range o.reps + 1 {
+		for range o.reps {
 			t0 := time.Now()
 			resp, err := http.Get(u)
 			if err != nil {
@@ -74,12 +89,6 @@ func benchQuery(ctx context.Context, o options, out io.Writer) error {
 				e.stop()
 				return fmt.Errorf("%s: %d %s", name, resp.StatusCode, body)
 			}
-			if i == 0 {
-				if want == "" {
-					want = string(body)
-				}
-				continue
-			}
 			lat = append(lat, d)
 		}
 		e.stop()
@@ -88,4 +97,52 @@ func benchQuery(ctx context.Context, o options, out io.Writer) error {
 			lat[len(lat)*9/10].Round(10*time.Microsecond), lat[0].Round(10*time.Microsecond))
 	}
 	return nil
+}
+
+// waitResult polls u until its vector has n elements and returns them by sector.
+func waitResult(u string, n int, timeout time.Duration) (map[string]float64, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(u)
+		if err != nil {
+			return nil, err
+		}
+		var pr struct {
+			Data struct {
+				Result []struct {
+					Metric map[string]string `json:"metric"`
+					Value  [2]any            `json:"value"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&pr)
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if len(pr.Data.Result) == n {
+			out := map[string]float64{}
+			for _, r := range pr.Data.Result {
+				s, _ := r.Value[1].(string)
+				out[r.Metric["sector"]], _ = strconv.ParseFloat(s, 64)
+			}
+			return out, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%d of %d results after %s", len(pr.Data.Result), n, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func sameResult(a, b map[string]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if math.Abs(v-b[k]) > 1e-6*math.Max(1, math.Abs(v)) {
+			return false
+		}
+	}
+	return true
 }
