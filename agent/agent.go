@@ -22,6 +22,7 @@ import (
 	"github.com/bulwarkhq/bulwark/agent/config"
 	"github.com/bulwarkhq/bulwark/agent/probe"
 	"github.com/bulwarkhq/bulwark/agent/push"
+	"github.com/bulwarkhq/bulwark/agent/queue"
 	"github.com/bulwarkhq/bulwark/agent/scheduler"
 	"github.com/bulwarkhq/bulwark/internal/target"
 	"github.com/bulwarkhq/bulwark/internal/wire"
@@ -44,6 +45,7 @@ type Options struct {
 type Agent struct {
 	opts    Options
 	env     *probe.Env
+	queue   *queue.Queue
 	pusher  *push.Pusher
 	metrics *metrics
 }
@@ -98,16 +100,22 @@ func New(opts Options) (*Agent, error) {
 		tr.TLSClientConfig.RootCAs = pool
 		client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	}
+	q, err := queue.Open(queue.Options{Dir: c.Queue.Dir, MaxBytes: c.Queue.MaxBytes, MaxAge: time.Duration(c.Queue.MaxAge),
+		Logger: opts.Logger, Registerer: opts.Registerer})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	p, err := push.New(push.Options{
 		URL:        strings.TrimRight(c.Collector.URL, "/") + "/api/v1/write",
 		Token:      token,
+		Queue:      q,
 		Client:     client,
 		BatchSize:  c.Collector.BatchSize,
-		MaxSamples: c.Collector.BufferSamples,
 		Logger:     opts.Logger,
 		Registerer: opts.Registerer,
 	})
 	if err != nil {
+		q.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	f := promauto.With(opts.Registerer)
@@ -119,7 +127,7 @@ func New(opts Options) (*Agent, error) {
 		skipped: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_skipped_total",
 			Help: "Probes not started because the previous run of the same target was still going."}),
 	}
-	return &Agent{opts: opts, env: env, pusher: p, metrics: m}, nil
+	return &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m}, nil
 }
 
 func loadRoots(file string) (*x509.CertPool, error) {
@@ -134,8 +142,10 @@ func loadRoots(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// Run probes and pushes until ctx ends, then flushes for up to 5 seconds.
+// Run probes and pushes until ctx ends. What is not delivered by then
+// stays in the disk queue for the next start.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.queue.Close()
 	var jobs []scheduler.Job
 	for i := range a.opts.Config.Targets {
 		t := &a.opts.Config.Targets[i]
@@ -144,7 +154,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("agent: target %s: %w", t.ID, err)
 		}
 		jobs = append(jobs, scheduler.Job{Key: t.ID, Schedule: sched, Run: func(ctx context.Context, _ time.Time) {
-			a.pusher.Add(a.ProbeOnce(ctx, t)...)
+			if err := a.queue.Append(a.ProbeOnce(ctx, t)); err != nil {
+				a.opts.Logger.Error("queue refused probe results", "target", t.ID, "err", err)
+			}
 		}})
 	}
 	s := scheduler.New(scheduler.Options{
@@ -153,12 +165,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		Skipped: func(string) { a.metrics.skipped.Inc() },
 	})
 	g, gctx := errgroup.WithContext(ctx)
-	pushCtx, stopPush := context.WithCancel(context.WithoutCancel(ctx))
-	g.Go(func() error {
-		defer stopPush() // the pusher outlives the probes to flush their last samples
-		return s.Run(gctx, jobs)
-	})
-	g.Go(func() error { return a.pusher.Run(pushCtx, 5*time.Second) })
+	g.Go(func() error { return s.Run(gctx, jobs) })
+	g.Go(func() error { return a.pusher.Run(gctx) })
 	return g.Wait()
 }
 
@@ -196,5 +204,5 @@ func Series(t *target.Target, res probe.Result, ts time.Time) []wire.Series {
 	return out
 }
 
-// Pusher exposes the agent's pusher (for tests and the bench command).
-func (a *Agent) Pusher() *push.Pusher { return a.pusher }
+// Queue exposes the agent's disk queue.
+func (a *Agent) Queue() *queue.Queue { return a.queue }

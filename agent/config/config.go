@@ -16,6 +16,7 @@ import (
 // Config is the whole agent configuration file.
 type Config struct {
 	Collector Collector       `yaml:"collector"`
+	Queue     Queue           `yaml:"queue"`
 	Network   Network         `yaml:"network"`
 	Defaults  Defaults        `yaml:"defaults"`
 	Targets   []target.Target `yaml:"targets"`
@@ -32,8 +33,16 @@ type Collector struct {
 	CAFile string `yaml:"ca_file"`
 	// BatchSize is the most series per request (default 2000).
 	BatchSize int `yaml:"batch_size"`
-	// BufferSamples bounds the samples kept while the collector is away (default 1,000,000).
-	BufferSamples int `yaml:"buffer_samples"`
+}
+
+// Queue is the disk queue that holds samples until the collector has them.
+type Queue struct {
+	// Dir holds the queue's segments (default ./queue).
+	Dir string `yaml:"dir"`
+	// MaxBytes bounds the queue on disk; the oldest samples go first (default 256 MiB).
+	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxAge drops samples older than this (default 24h).
+	MaxAge target.Duration `yaml:"max_age"`
 }
 
 // Network is how probes reach the targets.
@@ -54,7 +63,8 @@ type Defaults struct {
 
 // Default values of a new Config.
 var Default = Config{
-	Collector: Collector{BatchSize: 2000, BufferSamples: 1_000_000},
+	Collector: Collector{BatchSize: 2000},
+	Queue:     Queue{Dir: "queue", MaxBytes: 256 << 20, MaxAge: target.Duration(24 * time.Hour)},
 	Defaults:  Defaults{Schedule: "@every 30s", Timeout: target.Duration(10 * time.Second)},
 }
 
@@ -102,8 +112,14 @@ func (c *Config) Validate() []config.Problem {
 	if c.Collector.BatchSize <= 0 {
 		p(config.Path{"collector", "batch_size"}, "must be positive")
 	}
-	if c.Collector.BufferSamples <= 0 {
-		p(config.Path{"collector", "buffer_samples"}, "must be positive")
+	if c.Queue.Dir == "" {
+		p(config.Path{"queue", "dir"}, "must not be empty")
+	}
+	if c.Queue.MaxBytes < 1<<20 {
+		p(config.Path{"queue", "max_bytes"}, "must be at least 1 MiB (1048576)")
+	}
+	if c.Queue.MaxAge < target.Duration(time.Minute) {
+		p(config.Path{"queue", "max_age"}, "must be at least 1m")
 	}
 	if c.Network.SourceAddress != "" {
 		if _, err := netip.ParseAddr(c.Network.SourceAddress); err != nil {

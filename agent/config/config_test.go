@@ -41,6 +41,7 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-yaml.yml":           `testdata/invalid-yaml.yml:5: invalid YAML: mapping values are not allowed in this context`,
 		"invalid-empty.yml":          `testdata/invalid-empty.yml:1: the file is empty`,
 		"invalid-criticality.yml":    `testdata/invalid-criticality.yml:6: targets[0].criticality: criticality 5 is not between 1 and 3`,
+		"invalid-queue.yml":          `testdata/invalid-queue.yml:4: queue.max_bytes: must be at least 1 MiB (1048576)`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yml")
 	if len(files) != len(cases) {

@@ -1,6 +1,8 @@
-// Package push delivers samples to the collector with the Prometheus
-// remote-write protocol: batched, in order, retried with backoff while the
-// collector is away, bounded in memory (oldest dropped first and counted).
+// Package push delivers the disk queue's samples to the collector with the
+// Prometheus remote-write protocol: batched, in order, retried with backoff
+// while the collector is away. A batch leaves the queue only once the
+// collector answered it; a retry after a lost answer is harmless because
+// the collector stores a repeated sample once.
 package push
 
 import (
@@ -13,12 +15,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/bulwarkhq/bulwark/agent/queue"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 
@@ -27,42 +29,36 @@ type Options struct {
 	// URL is the remote-write endpoint, such as http://127.0.0.1:9400/api/v1/write.
 	URL   string
 	Token string
+	// Queue holds what is to be delivered; required.
+	Queue *queue.Queue
 	// Client sends the requests (default: a client with a 30s timeout).
 	Client *http.Client
 	// BatchSize is the most series per request (default 2000).
 	BatchSize int
-	// MaxSamples bounds the buffer; the oldest samples go first (default 1,000,000).
-	MaxSamples int
-	// FlushInterval is how long samples may wait to fill a batch (default 1s).
-	FlushInterval time.Duration
+	// PollInterval is how often the queue is looked at when nothing signals (default 1s).
+	PollInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait between retries (default 250ms, 30s).
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
 	Registerer             prometheus.Registerer
 }
 
-// Pusher buffers series and sends them.
+// Pusher delivers the queue's batches in order.
 type Pusher struct {
 	opts    Options
 	metrics *metrics
-
-	mu      sync.Mutex
-	buf     []wire.Series
-	samples int
-	wake    chan struct{}
 }
 
 type metrics struct {
 	pushed   prometheus.Counter
-	dropped  *prometheus.CounterVec
+	rejected prometheus.Counter
 	requests *prometheus.CounterVec
-	buffered prometheus.Gauge
 }
 
 // New validates opts and returns a Pusher.
 func New(opts Options) (*Pusher, error) {
-	if opts.URL == "" {
-		return nil, errors.New("push: URL is required")
+	if opts.URL == "" || opts.Queue == nil {
+		return nil, errors.New("push: URL and Queue are required")
 	}
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: 30 * time.Second}
@@ -70,11 +66,8 @@ func New(opts Options) (*Pusher, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 2000
 	}
-	if opts.MaxSamples <= 0 {
-		opts.MaxSamples = 1_000_000
-	}
-	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = time.Second
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = time.Second
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 250 * time.Millisecond
@@ -92,103 +85,49 @@ func New(opts Options) (*Pusher, error) {
 	m := &metrics{
 		pushed: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "samples_pushed_total",
 			Help: "Samples the collector accepted."}),
-		dropped: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "samples_dropped_total",
-			Help: "Samples given up on, by reason (buffer_full, rejected)."}, []string{"reason"}),
+		rejected: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "samples_rejected_total",
+			Help: "Samples the collector refused with a 4xx (not retried)."}),
 		requests: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "push_requests_total",
 			Help: "Remote-write requests by HTTP status code (0: no answer)."}, []string{"code"}),
-		buffered: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent", Name: "buffered_samples",
-			Help: "Samples waiting to be delivered."}),
 	}
-	return &Pusher{opts: opts, metrics: m, wake: make(chan struct{}, 1)}, nil
+	return &Pusher{opts: opts, metrics: m}, nil
 }
 
-// Add buffers series for delivery. When the buffer is full the oldest
-// series are dropped and counted.
-func (p *Pusher) Add(series ...wire.Series) {
-	p.mu.Lock()
-	p.buf = append(p.buf, series...)
-	for _, s := range series {
-		p.samples += len(s.Samples)
-	}
-	dropped := 0
-	for p.samples > p.opts.MaxSamples && len(p.buf) > 0 {
-		n := len(p.buf[0].Samples)
-		p.samples -= n
-		dropped += n
-		p.buf[0] = wire.Series{}
-		p.buf = p.buf[1:]
-	}
-	full := len(p.buf) >= p.opts.BatchSize
-	p.metrics.buffered.Set(float64(p.samples))
-	p.mu.Unlock()
-	if dropped > 0 {
-		p.metrics.dropped.WithLabelValues("buffer_full").Add(float64(dropped))
-	}
-	if full {
-		select {
-		case p.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// Buffered returns the number of samples waiting.
-func (p *Pusher) Buffered() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.samples
-}
-
-// Run delivers until ctx ends, then tries once more to flush what is left
-// within flushTimeout.
-func (p *Pusher) Run(ctx context.Context, flushTimeout time.Duration) error {
-	tick := time.NewTicker(p.opts.FlushInterval)
+// Run delivers until ctx ends. What is not delivered stays in the queue
+// for the next run.
+func (p *Pusher) Run(ctx context.Context) error {
+	tick := time.NewTicker(p.opts.PollInterval)
 	defer tick.Stop()
 	backoff := time.Duration(0)
 	for {
-		if backoff > 0 {
-			select {
-			case <-ctx.Done():
-				return p.flush(flushTimeout)
-			case <-time.After(backoff + rand.N(backoff/4+1)):
-			}
-		} else {
-			select {
-			case <-ctx.Done():
-				return p.flush(flushTimeout)
-			case <-tick.C:
-			case <-p.wake:
-			}
-		}
-		backoff = 0
 		for {
 			sent, err := p.sendBatch(ctx)
 			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
 				backoff = min(max(backoff*2, p.opts.MinBackoff), p.opts.MaxBackoff)
 				p.opts.Logger.Warn("push failed, will retry", "url", p.opts.URL, "backoff", backoff, "err", err)
 				break
 			}
+			backoff = 0
 			if !sent {
 				break
 			}
 		}
-	}
-}
-
-func (p *Pusher) flush(timeout time.Duration) error {
-	if timeout <= 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for {
-		sent, err := p.sendBatch(ctx)
-		if err != nil {
-			left := p.Buffered()
-			return fmt.Errorf("push: final flush left %d samples: %w", left, err)
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff + rand.N(backoff/4+1)):
+			}
+			continue
 		}
-		if !sent {
+		select {
+		case <-ctx.Done():
 			return nil
+		case <-tick.C:
+		case <-p.opts.Queue.NotEmpty():
 		}
 	}
 }
@@ -198,34 +137,28 @@ var errRetry = errors.New("retryable")
 
 // sendBatch sends the oldest batch. It reports whether it sent anything.
 func (p *Pusher) sendBatch(ctx context.Context) (bool, error) {
-	p.mu.Lock()
-	n := min(len(p.buf), p.opts.BatchSize)
-	batch := append([]wire.Series(nil), p.buf[:n]...)
-	p.mu.Unlock()
-	if n == 0 {
-		return false, nil
+	b, err := p.opts.Queue.Read(p.opts.BatchSize)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", errRetry, err)
 	}
-	body := wire.Compress(nil, &wire.WriteRequest{Series: batch})
-	err := p.post(ctx, body)
+	if len(b.Request.Series) == 0 {
+		// Only expired or corrupt records were passed over: move on.
+		return false, p.opts.Queue.Commit(b)
+	}
+	body := wire.Compress(nil, &b.Request)
+	err = p.post(ctx, body)
 	if err != nil && errors.Is(err, errRetry) {
 		return false, err
 	}
-	samples := 0
-	for _, s := range batch {
-		samples += len(s.Samples)
-	}
-	p.mu.Lock()
-	clear(p.buf[:n])
-	p.buf = p.buf[n:]
-	p.samples -= samples
-	p.metrics.buffered.Set(float64(p.samples))
-	p.mu.Unlock()
 	if err != nil {
-		p.metrics.dropped.WithLabelValues("rejected").Add(float64(samples))
-		p.opts.Logger.Error("collector rejected a batch; dropped it", "samples", samples, "err", err)
-		return true, nil
+		p.metrics.rejected.Add(float64(b.Samples))
+		p.opts.Logger.Error("collector rejected a batch; dropped it", "samples", b.Samples, "err", err)
+	} else {
+		p.metrics.pushed.Add(float64(b.Samples))
 	}
-	p.metrics.pushed.Add(float64(samples))
+	if err := p.opts.Queue.Commit(b); err != nil {
+		return false, fmt.Errorf("%w: %w", errRetry, err)
+	}
 	return true, nil
 }
 

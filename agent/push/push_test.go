@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/bulwarkhq/bulwark/agent/queue"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 
@@ -62,18 +63,30 @@ func samples(from, n int) []wire.Series {
 	return out
 }
 
-func newPusher(t *testing.T, url string, o Options) *Pusher {
+func newPusher(t *testing.T, url string, o Options) (*Pusher, *queue.Queue) {
 	t.Helper()
-	o.URL, o.Token = url, "tok"
-	if o.MinBackoff == 0 {
-		o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	q, err := queue.Open(queue.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
 	}
-	o.FlushInterval = 10 * time.Millisecond
+	t.Cleanup(func() { q.Close() })
+	o.URL, o.Token, o.Queue = url, "tok", q
+	o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	o.PollInterval = 10 * time.Millisecond
 	p, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return p, q
+}
+
+func appendAll(t *testing.T, q *queue.Queue, ss []wire.Series) {
+	t.Helper()
+	for _, s := range ss {
+		if err := q.Append([]wire.Series{s}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // While the collector answers 503, samples wait; once it is back they
@@ -82,11 +95,11 @@ func TestRetryUntilCollectorBack(t *testing.T) {
 	rc := &recorder{failures: 5, code: http.StatusServiceUnavailable}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	p := newPusher(t, srv.URL, Options{BatchSize: 7})
-	p.Add(samples(1, 50)...)
+	p, q := newPusher(t, srv.URL, Options{BatchSize: 7})
+	appendAll(t, q, samples(1, 50))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, time.Second) }()
+	go func() { done <- p.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(rc.received()) < 50 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -113,24 +126,24 @@ func TestRetryUntilCollectorBack(t *testing.T) {
 	}
 }
 
-// A collector that is not listening at all: the pusher keeps the samples
-// and delivers them once a server appears on that address.
+// A collector that is not listening at all: the queue keeps the samples
+// and the pusher delivers them once a server appears on that address.
 func TestCollectorAway(t *testing.T) {
 	rc := &recorder{}
 	srv := httptest.NewUnstartedServer(rc)
-	p := newPusher(t, "http://"+srv.Listener.Addr().String(), Options{})
-	p.Add(samples(1, 10)...)
+	p, q := newPusher(t, "http://"+srv.Listener.Addr().String(), Options{})
+	appendAll(t, q, samples(1, 10))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go p.Run(ctx, 0)
+	go p.Run(ctx)
 	time.Sleep(200 * time.Millisecond)
-	if p.Buffered() != 10 {
-		t.Fatalf("buffered %d while collector away, want 10", p.Buffered())
+	if q.Pending() != 10 {
+		t.Fatalf("pending %d while collector away, want 10", q.Pending())
 	}
 	srv.Start()
 	defer srv.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	for p.Buffered() > 0 && time.Now().Before(deadline) {
+	for len(rc.received()) < 10 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if got := rc.received(); len(got) != 10 {
@@ -143,53 +156,18 @@ func TestRejectedBatchDropped(t *testing.T) {
 	rc := &recorder{failures: 1, code: http.StatusBadRequest}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	p := newPusher(t, srv.URL, Options{BatchSize: 5})
-	p.Add(samples(1, 8)...)
+	p, q := newPusher(t, srv.URL, Options{BatchSize: 5})
+	appendAll(t, q, samples(1, 8))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	go p.Run(ctx, 0)
-	for p.Buffered() > 0 && ctx.Err() == nil {
+	go p.Run(ctx)
+	for len(rc.received()) < 3 && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if v := testutil.ToFloat64(p.metrics.dropped.WithLabelValues("rejected")); v != 5 {
+	if v := testutil.ToFloat64(p.metrics.rejected); v != 5 {
 		t.Errorf("rejected = %v, want 5", v)
 	}
 	if got := rc.received(); len(got) != 3 || got[0] != 6 {
 		t.Errorf("received %v, want samples 6..8", got)
-	}
-}
-
-// The buffer is bounded: the oldest samples go first, and are counted.
-func TestBufferBound(t *testing.T) {
-	p := newPusher(t, "http://127.0.0.1:1", Options{MaxSamples: 10})
-	p.Add(samples(1, 15)...)
-	if p.Buffered() != 10 {
-		t.Fatalf("buffered %d, want 10", p.Buffered())
-	}
-	if v := testutil.ToFloat64(p.metrics.dropped.WithLabelValues("buffer_full")); v != 5 {
-		t.Fatalf("dropped = %v, want 5", v)
-	}
-	if p.buf[0].Samples[0].Timestamp != 6 {
-		t.Fatalf("oldest kept sample is %d, want 6", p.buf[0].Samples[0].Timestamp)
-	}
-}
-
-// On shutdown the pusher flushes what is buffered.
-func TestFinalFlush(t *testing.T) {
-	rc := &recorder{}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
-	p := newPusher(t, srv.URL, Options{})
-	p.opts.FlushInterval = time.Hour
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx, 5*time.Second) }()
-	p.Add(samples(1, 3)...)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if got := rc.received(); len(got) != 3 {
-		t.Fatalf("received %d after shutdown flush, want 3", len(got))
 	}
 }

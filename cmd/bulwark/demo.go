@@ -130,6 +130,7 @@ func demo(ctx context.Context, o demoOptions) error {
 		ac := agentconfig.Default
 		ac.Collector.URL = "http://" + app.Addr()
 		ac.Network = agentconfig.Network{Resolver: world.DNS.Addr, SourceAddress: v.source}
+		ac.Queue.Dir = filepath.Join(o.DataDir, "queue-"+v.id)
 		ac.Targets = targets
 		a, err := agent.New(agent.Options{Config: &ac, Token: tokens[v.id], RootCAs: world.Roots,
 			Logger: o.Logger.With("component", "agent", "agent", v.id), Registerer: prometheus.NewRegistry()})

@@ -1,0 +1,72 @@
+package collector_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	agentpush "github.com/bulwarkhq/bulwark/agent/push"
+	"github.com/bulwarkhq/bulwark/agent/queue"
+	"github.com/bulwarkhq/bulwark/internal/wire"
+)
+
+// An agent whose collector was away for an hour delivers the whole hour
+// from its disk queue once the collector is back, and a batch delivered
+// twice (a crash between the collector's answer and the queue's commit)
+// is stored once.
+func TestCollectorAwayForAnHour(t *testing.T) {
+	q, err := queue.Open(queue.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	end := time.Now()
+	const probes = 240 // every 15s for an hour
+	for i := probes; i > 0; i-- {
+		ts := end.Add(-time.Duration(i) * 15 * time.Second).UnixMilli()
+		if err := q.Append([]wire.Series{{
+			Labels:  []wire.Label{{Name: "__name__", Value: "probe_success"}, {Name: "check", Value: "http"}, {Name: "sector", Value: "energy"}, {Name: "target", Value: "grid-portal"}},
+			Samples: []wire.Sample{{Value: 1, Timestamp: ts}},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The collector comes back, already holding a newer sample of the
+	// series from before (so the hour arrives out of order).
+	app := startCollector(t)
+	base := "http://" + app.Addr()
+	push(t, base+"/api/v1/write", "home-token", &wire.WriteRequest{Series: []wire.Series{{
+		Labels:  []wire.Label{{Name: "__name__", Value: "probe_success"}, {Name: "check", Value: "http"}, {Name: "sector", Value: "energy"}, {Name: "target", Value: "grid-portal"}},
+		Samples: []wire.Sample{{Value: 1, Timestamp: end.UnixMilli()}},
+	}}})
+
+	// A crash after delivery, before commit: the first batch goes twice.
+	first, _ := q.Read(50)
+	push(t, base+"/api/v1/write", "home-token", &first.Request)
+
+	p, err := agentpush.New(agentpush.Options{URL: base + "/api/v1/write", Token: "home-token", Queue: q, BatchSize: 50,
+		PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for q.Pending() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	b, _ := q.Read(1)
+	cancel()
+	<-done
+	if len(b.Request.Series) != 0 {
+		t.Fatal("queue not drained within 20s")
+	}
+	q1 := url.QueryEscape(`count_over_time(probe_success{target="grid-portal"}[2h])`)
+	_, body := get(t, base+"/api/v1/query?query="+q1)
+	if !strings.Contains(body, `"241"`) {
+		t.Fatalf("stored samples: %s, want 241 (the hour plus the newer one, none twice)", body)
+	}
+}
