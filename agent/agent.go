@@ -142,22 +142,48 @@ func loadRoots(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// Jobs returns the scheduler jobs for targets: each target's checks on
+// its schedule, and its dependency observation on its deps schedule.
+func (a *Agent) Jobs(targets []target.Target) ([]scheduler.Job, error) {
+	var jobs []scheduler.Job
+	for i := range targets {
+		t := &targets[i]
+		sched, err := scheduler.Parse(t.Schedule)
+		if err != nil {
+			return nil, fmt.Errorf("agent: target %s: %w", t.ID, err)
+		}
+		if checks := t.EffectiveChecks(); len(checks) > 0 {
+			jobs = append(jobs, scheduler.Job{Key: t.ID, Schedule: sched, Run: func(ctx context.Context, _ time.Time) {
+				a.enqueue(t, a.ProbeOnce(ctx, t, checks...))
+			}})
+		}
+		if t.DepsSchedule == "" || t.DepsSchedule == "off" {
+			continue
+		}
+		deps, err := scheduler.Parse(t.DepsSchedule)
+		if err != nil {
+			return nil, fmt.Errorf("agent: target %s: deps: %w", t.ID, err)
+		}
+		jobs = append(jobs, scheduler.Job{Key: t.ID + "/deps", Schedule: deps, Run: func(ctx context.Context, _ time.Time) {
+			a.enqueue(t, a.ProbeOnce(ctx, t, "deps"))
+		}})
+	}
+	return jobs, nil
+}
+
+func (a *Agent) enqueue(t *target.Target, series []wire.Series) {
+	if err := a.queue.Append(series); err != nil {
+		a.opts.Logger.Error("queue refused probe results", "target", t.ID, "err", err)
+	}
+}
+
 // Run probes and pushes until ctx ends. What is not delivered by then
 // stays in the disk queue for the next start.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.queue.Close()
-	var jobs []scheduler.Job
-	for i := range a.opts.Config.Targets {
-		t := &a.opts.Config.Targets[i]
-		sched, err := scheduler.Parse(t.Schedule)
-		if err != nil {
-			return fmt.Errorf("agent: target %s: %w", t.ID, err)
-		}
-		jobs = append(jobs, scheduler.Job{Key: t.ID, Schedule: sched, Run: func(ctx context.Context, _ time.Time) {
-			if err := a.queue.Append(a.ProbeOnce(ctx, t)); err != nil {
-				a.opts.Logger.Error("queue refused probe results", "target", t.ID, "err", err)
-			}
-		}})
+	jobs, err := a.Jobs(a.opts.Config.Targets)
+	if err != nil {
+		return err
 	}
 	s := scheduler.New(scheduler.Options{
 		Logger:  a.opts.Logger,
@@ -170,13 +196,32 @@ func (a *Agent) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// ProbeOnce runs the checks of t once and returns the samples as series.
-func (a *Agent) ProbeOnce(ctx context.Context, t *target.Target) []wire.Series {
-	res := probe.Run(ctx, "http", t, a.env)
+// ProbeOnce runs the given checks of t once, one after the other, and
+// returns the samples as series.
+func (a *Agent) ProbeOnce(ctx context.Context, t *target.Target, checks ...string) []wire.Series {
+	var out []wire.Series
+	for _, check := range checks {
+		res := probe.Run(ctx, check, t, a.env)
+		out = append(out, a.record(t, res)...)
+	}
+	return out
+}
+
+// Results runs the checks of t and returns the raw results (for the
+// probe command).
+func (a *Agent) Results(ctx context.Context, t *target.Target, checks ...string) []probe.Result {
+	out := make([]probe.Result, 0, len(checks))
+	for _, check := range checks {
+		out = append(out, probe.Run(ctx, check, t, a.env))
+	}
+	return out
+}
+
+func (a *Agent) record(t *target.Target, res probe.Result) []wire.Series {
 	result := "success"
 	if !res.Success {
 		result = "failure"
-		a.opts.Logger.Debug("probe failed", "target", t.ID, "check", res.Check, "err", res.Err)
+		a.opts.Logger.Debug("probe failed", "target", t.ID, "check", res.Check, "reason", probe.Reason(res.Err), "err", res.Err)
 	}
 	a.metrics.probes.WithLabelValues(res.Check, result).Inc()
 	return Series(t, res, time.Now())

@@ -59,13 +59,15 @@ type Network struct {
 type Defaults struct {
 	Schedule string          `yaml:"schedule"`
 	Timeout  target.Duration `yaml:"timeout"`
+	// DepsSchedule is when dependencies are observed ("off": never).
+	DepsSchedule string `yaml:"deps_schedule"`
 }
 
 // Default values of a new Config.
 var Default = Config{
 	Collector: Collector{BatchSize: 2000},
 	Queue:     Queue{Dir: "queue", MaxBytes: 256 << 20, MaxAge: target.Duration(24 * time.Hour)},
-	Defaults:  Defaults{Schedule: "@every 30s", Timeout: target.Duration(10 * time.Second)},
+	Defaults:  Defaults{Schedule: "@every 30s", Timeout: target.Duration(10 * time.Second), DepsSchedule: "@hourly"},
 }
 
 // UnmarshalYAML fills in defaults before decoding.
@@ -93,6 +95,9 @@ func (c *Config) applyDefaults() {
 		}
 		if t.Timeout == 0 {
 			t.Timeout = c.Defaults.Timeout
+		}
+		if t.DepsSchedule == "" {
+			t.DepsSchedule = c.Defaults.DepsSchedule
 		}
 	}
 }
@@ -129,6 +134,11 @@ func (c *Config) Validate() []config.Problem {
 	if _, err := scheduler.Parse(c.Defaults.Schedule); err != nil {
 		p(config.Path{"defaults", "schedule"}, "%v", err)
 	}
+	if d := c.Defaults.DepsSchedule; d != "off" {
+		if _, err := scheduler.Parse(d); err != nil {
+			p(config.Path{"defaults", "deps_schedule"}, "%v", err)
+		}
+	}
 	if len(c.Targets) == 0 {
 		p(nil, "no targets: add at least one under targets")
 	}
@@ -141,6 +151,11 @@ func (c *Config) Validate() []config.Problem {
 		if t.Schedule != "" {
 			if _, err := scheduler.Parse(t.Schedule); err != nil {
 				p(config.Path{"targets", i, "schedule"}, "%v", err)
+			}
+		}
+		if d := t.DepsSchedule; d != "" && d != "off" {
+			if _, err := scheduler.Parse(d); err != nil {
+				p(config.Path{"targets", i, "deps_schedule"}, "%v", err)
 			}
 		}
 		if j, dup := seen[t.ID]; dup && t.ID != "" {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,58 +18,75 @@ import (
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
-const maxRedirects = 10
+const defaultMaxRedirects = 10
 
 // ProbeHTTP fetches the target URL over a fresh connection and records
-// probe_http_status_code, probe_http_content_length, probe_http_ssl,
-// probe_tls_cert_expiry_timestamp_seconds and the duration of each phase
-// in probe_duration_seconds{phase=resolve|connect|tls|processing|transfer}.
+// probe_http_status_code, probe_http_content_length, probe_http_redirects,
+// probe_http_ssl, probe_ip_protocol, probe_tls_cert_expiry_timestamp_seconds
+// and the duration of each phase in
+// probe_duration_seconds{phase=resolve|connect|tls|processing|transfer}.
+// Bodies are read up to Env.MaxBodyBytes: a longer body fails the probe.
 func ProbeHTTP(ctx context.Context, t *target.Target, env *Env, r *Recorder) error {
-	var resolveDur time.Duration
+	var bodyRE *regexp.Regexp
+	if t.HTTP.BodyRegex != "" {
+		var err error
+		if bodyRE, err = regexp.Compile(t.HTTP.BodyRegex); err != nil {
+			return fail("config", "body_regex: %w", err)
+		}
+	}
+	var tr phaseTimes
 	dialer := env.dialer()
 	transport := &http.Transport{
-		DisableKeepAlives:  true,
-		DisableCompression: true,
-		TLSClientConfig:    &tls.Config{RootCAs: env.RootCAs},
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		TLSClientConfig:        &tls.Config{RootCAs: env.RootCAs},
+		MaxResponseHeaderBytes: 64 << 10,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			host, port, err := net.SplitHostPort(addr)
 			if err != nil {
 				return nil, err
 			}
 			start := time.Now()
-			ips, err := env.resolve(ctx, host)
-			resolveDur += time.Since(start)
+			ip, err := env.resolveOne(ctx, host, t.HTTP.IPProtocol, !t.HTTP.NoFallback)
+			tr.locked(func() { tr.resolve += time.Since(start) })
 			if err != nil {
 				return nil, err
 			}
-			if len(ips) == 0 {
-				return nil, fmt.Errorf("resolve %s: no addresses", host)
-			}
-			return dialer.DialContext(ctx, "tcp", net.JoinHostPort(ips[0].String(), port))
+			tr.locked(func() { tr.ip6 = !ip.Is4() })
+			return dialer.DialContext(ctx, "tcp", net.JoinHostPort(ip.String(), port))
 		},
 	}
 	defer transport.CloseIdleConnections()
+	maxRedirects := t.HTTP.MaxRedirects
+	if maxRedirects == 0 {
+		maxRedirects = defaultMaxRedirects
+	}
+	redirects := 0
 	client := &http.Client{
 		Transport: transport,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if t.HTTP.NoFollowRedirect {
+			if maxRedirects < 0 {
 				return http.ErrUseLastResponse
 			}
-			if len(via) >= maxRedirects {
-				return fmt.Errorf("stopped after %d redirects", maxRedirects)
+			if len(via) > maxRedirects {
+				return fail("redirects", "more than %d redirects", maxRedirects)
 			}
+			redirects = len(via)
 			return nil
 		},
 	}
 
-	var tr phaseTimes
 	method := t.HTTP.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, tr.trace()), method, t.URL, nil)
+	var body io.Reader
+	if t.HTTP.Body != "" {
+		body = strings.NewReader(t.HTTP.Body)
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, tr.trace()), method, t.URL, body)
 	if err != nil {
-		return fmt.Errorf("request: %w", err)
+		return fail("config", "request: %w", err)
 	}
 	req.Header.Set("User-Agent", "Bulwark-Agent/1")
 	for k, v := range t.HTTP.Headers {
@@ -78,51 +96,61 @@ func ProbeHTTP(ctx context.Context, t *target.Target, env *Env, r *Recorder) err
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := client.Do(req)
-	phase := func(name string, d time.Duration) {
-		r.Set("probe_duration_seconds", max(d, 0).Seconds(), "phase", name)
-	}
 	defer func() {
-		phase("resolve", resolveDur)
 		tr.mu.Lock()
-		connect, tlsDur := tr.connect, tr.tls
-		tr.mu.Unlock()
-		phase("connect", connect)
-		phase("tls", tlsDur)
+		defer tr.mu.Unlock()
+		phase := func(name string, d time.Duration) {
+			r.Set("probe_duration_seconds", max(d, 0).Seconds(), "phase", name)
+		}
+		phase("resolve", tr.resolve)
+		phase("connect", tr.connect)
+		phase("tls", tr.tls)
 		phase("processing", tr.processing())
 		phase("transfer", tr.transfer())
+		ipProto := 4.0
+		if tr.ip6 {
+			ipProto = 6
+		}
+		r.Set("probe_ip_protocol", ipProto)
 	}()
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, t.URL, err)
 	}
 	defer resp.Body.Close()
-	limit := env.MaxBodyBytes
-	if limit <= 0 {
-		limit = 10 << 20
-	}
-	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, limit))
-	tr.locked(func() { tr.end = time.Now() })
 	r.Set("probe_http_status_code", float64(resp.StatusCode))
-	r.Set("probe_http_content_length", float64(n))
+	r.Set("probe_http_redirects", float64(redirects))
 	if resp.TLS != nil {
 		r.Set("probe_http_ssl", 1)
 		if len(resp.TLS.PeerCertificates) > 0 {
-			earliest := resp.TLS.PeerCertificates[0].NotAfter
-			for _, c := range resp.TLS.PeerCertificates[1:] {
-				if c.NotAfter.Before(earliest) {
-					earliest = c.NotAfter
-				}
-			}
-			r.Set("probe_tls_cert_expiry_timestamp_seconds", float64(earliest.Unix()))
+			r.Set("probe_tls_cert_expiry_timestamp_seconds", float64(earliestExpiry(resp.TLS.PeerCertificates).Unix()))
 		}
 	} else {
 		r.Set("probe_http_ssl", 0)
 	}
+
+	limit := env.maxBody()
+	var buf []byte
+	var n int64
+	if bodyRE != nil {
+		buf, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		n = int64(len(buf))
+	} else {
+		n, err = io.Copy(io.Discard, io.LimitReader(resp.Body, limit+1))
+	}
+	tr.locked(func() { tr.end = time.Now() })
+	r.Set("probe_http_content_length", float64(min(n, limit)))
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read body: %w", err)
 	}
+	if n > limit {
+		return fail("body_too_large", "body larger than the limit of %d bytes", limit)
+	}
 	if !validStatus(t.HTTP.ValidStatusCodes, resp.StatusCode) {
-		return fmt.Errorf("status %d is not an expected status", resp.StatusCode)
+		return fail("status", "status %d is not an expected status", resp.StatusCode)
+	}
+	if bodyRE != nil && !bodyRE.Match(buf) {
+		return fail("body_mismatch", "body does not match %q", t.HTTP.BodyRegex)
 	}
 	return nil
 }
@@ -135,13 +163,14 @@ func validStatus(valid []int, code int) bool {
 }
 
 // phaseTimes collects httptrace events. Across redirects the durations of
-// connect and TLS add up; processing and transfer belong to the last hop.
-// Callbacks come from the transport's goroutines, hence the mutex.
+// resolve, connect and TLS add up; processing and transfer belong to the
+// last hop. Callbacks come from the transport's goroutines, hence the mutex.
 type phaseTimes struct {
 	mu                     sync.Mutex
 	connectStart, tlsStart time.Time
-	connect, tls           time.Duration
+	resolve, connect, tls  time.Duration
 	wrote, firstByte, end  time.Time
+	ip6                    bool
 }
 
 func (p *phaseTimes) locked(f func()) {
@@ -163,9 +192,8 @@ func (p *phaseTimes) trace() *httptrace.ClientTrace {
 	}
 }
 
+// processing and transfer are called with p.mu held.
 func (p *phaseTimes) processing() time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.wrote.IsZero() || p.firstByte.IsZero() {
 		return 0
 	}
@@ -173,8 +201,6 @@ func (p *phaseTimes) processing() time.Duration {
 }
 
 func (p *phaseTimes) transfer() time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.firstByte.IsZero() || p.end.IsZero() {
 		return 0
 	}

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
@@ -52,6 +54,10 @@ type ProbeFn func(ctx context.Context, t *target.Target, env *Env, r *Recorder) 
 // Probers maps a check kind to its implementation.
 var Probers = map[string]ProbeFn{
 	"http": ProbeHTTP,
+	"tls":  ProbeTLS,
+	"dns":  ProbeDNS,
+	"tcp":  ProbeTCP,
+	"deps": ProbeDeps,
 }
 
 // DefaultTimeout applies to targets that set none.
@@ -89,38 +95,88 @@ func Run(ctx context.Context, check string, t *target.Target, env *Env) Result {
 	}
 	r.Set("probe_success", success)
 	r.Set("probe_duration_seconds", d.Seconds(), "phase", "total")
+	if err != nil {
+		r.Set("probe_failure_info", 1, "reason", Reason(err))
+	}
 	return Result{Check: check, Success: err == nil, Err: err, Duration: d, Metrics: r.Metrics}
 }
 
-// resolve looks host up through env's resolver, IPv4 first.
-func (env *Env) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+func (env *Env) logger() *slog.Logger {
+	if env.Logger != nil {
+		return env.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// dnsServer is the DNS server queries go to: the agent's resolver, else
+// the first of /etc/resolv.conf.
+func (env *Env) dnsServer() (string, error) {
+	if env.Resolver != "" {
+		return env.Resolver, nil
+	}
+	conf, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+	if err != nil || len(conf.Servers) == 0 {
+		return "", fail("config", "no resolver: set network.resolver")
+	}
+	return net.JoinHostPort(conf.Servers[0], conf.Port), nil
+}
+
+func (env *Env) maxBody() int64 {
+	if env.MaxBodyBytes > 0 {
+		return env.MaxBodyBytes
+	}
+	return 10 << 20
+}
+
+func (env *Env) resolver() *net.Resolver {
+	if env.Resolver == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, env.Resolver)
+	}}
+}
+
+// resolve looks host up through env's resolver: addresses of the family
+// "ip4" or "ip6" first (default ip4).
+func (env *Env) resolve(ctx context.Context, host, family string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a}, nil
 	}
-	r := net.DefaultResolver
-	if env.Resolver != "" {
-		r = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, env.Resolver)
-		}}
-	}
-	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	addrs, err := env.resolver().LookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", host, err)
 	}
-	// IPv4 first: most national services still answer there best.
+	want6 := family == "ip6"
 	out := make([]netip.Addr, 0, len(addrs))
 	for _, a := range addrs {
-		if a.Unmap().Is4() {
-			out = append(out, a.Unmap())
+		if a = a.Unmap(); a.Is4() != want6 {
+			out = append(out, a)
 		}
 	}
 	for _, a := range addrs {
-		if !a.Unmap().Is4() {
+		if a = a.Unmap(); a.Is4() == want6 {
 			out = append(out, a)
 		}
 	}
 	return out, nil
+}
+
+// resolveOne returns the first address of the preferred family, or of
+// the other when fallback is allowed.
+func (env *Env) resolveOne(ctx context.Context, host, family string, fallback bool) (netip.Addr, error) {
+	addrs, err := env.resolve(ctx, host, family)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fail("dns", "resolve %s: no addresses", host)
+	}
+	if !fallback && addrs[0].Is4() == (family == "ip6") {
+		return netip.Addr{}, fail("dns", "resolve %s: no %s address", host, family)
+	}
+	return addrs[0], nil
 }
 
 // dialer returns a net.Dialer bound to env's source address, if any.
@@ -130,4 +186,27 @@ func (env *Env) dialer() *net.Dialer {
 		d.LocalAddr = &net.TCPAddr{IP: env.SourceAddr.AsSlice()}
 	}
 	return d
+}
+
+// dial resolves host of addr and connects from env's source address.
+func (env *Env) dial(ctx context.Context, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fail("config", "address %q: %w", addr, err)
+	}
+	ip, err := env.resolveOne(ctx, host, "ip4", true)
+	if err != nil {
+		return nil, err
+	}
+	return env.dialer().DialContext(ctx, "tcp", net.JoinHostPort(ip.String(), port))
+}
+
+func earliestExpiry(certs []*x509.Certificate) time.Time {
+	earliest := certs[0].NotAfter
+	for _, c := range certs[1:] {
+		if c.NotAfter.Before(earliest) {
+			earliest = c.NotAfter
+		}
+	}
+	return earliest
 }

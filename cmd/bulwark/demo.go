@@ -26,11 +26,12 @@ import (
 
 // demoOptions configure a demo run.
 type demoOptions struct {
-	Listen     string
-	DataDir    string
-	Schedule   string
-	DriftAfter time.Duration
-	Logger     *slog.Logger
+	Listen       string
+	DataDir      string
+	Schedule     string
+	DepsSchedule string
+	DriftAfter   time.Duration
+	Logger       *slog.Logger
 	// Ready, when set, receives the collector's address once it serves.
 	Ready func(addr string)
 }
@@ -56,7 +57,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(dir)
 	}
-	return demo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DriftAfter: *drift, Logger: logger,
+	return demo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DepsSchedule: "@every 1m", DriftAfter: *drift, Logger: logger,
 		Ready: func(addr string) {
 			fmt.Fprintf(stdout, `Bulwark demo: the nation of Arcadia, %d critical services, 2 agents (home, abroad).
   Console:   http://%s/
@@ -123,7 +124,8 @@ func demo(ctx context.Context, o demoOptions) error {
 	var targets []target.Target
 	for _, s := range world.Services {
 		targets = append(targets, target.Target{ID: s.ID, Name: s.Name, Sector: s.Sector, Operator: s.Operator,
-			Criticality: s.Criticality, URL: s.URL, Schedule: o.Schedule, Timeout: target.Duration(5 * time.Second)})
+			Criticality: s.Criticality, URL: s.URL, Schedule: o.Schedule, DepsSchedule: o.DepsSchedule,
+			Timeout: target.Duration(5 * time.Second)})
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, v := range vantages {

@@ -53,7 +53,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Schedule: "@every 2s",
+		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Schedule: "@every 2s", DepsSchedule: "@every 2s",
 			DriftAfter: -1, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addr <- a }})
 	}()
 	var base string
@@ -83,14 +83,27 @@ func TestDemoEndToEnd(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	for vantage, want := range map[string]string{"home": "1", "abroad": "0"} {
-		pr := instant(t, base, fmt.Sprintf(`probe_success{target="nuclear-safety",vantage=%q}`, vantage))
+		pr := instant(t, base, fmt.Sprintf(`probe_success{target="nuclear-safety",check="http",vantage=%q}`, vantage))
 		if len(pr.Data.Result) != 1 || pr.Data.Result[0].Value[1] != want {
 			t.Errorf("home-only service from %s: %+v, want %s", vantage, pr.Data.Result, want)
 		}
 	}
-	pr := instant(t, base, `probe_success{target="grid-portal"}`)
+	pr := instant(t, base, `probe_success{target="grid-portal",check="http"}`)
 	if len(pr.Data.Result) != 2 || pr.Data.Result[0].Metric["sector"] != "energy" || pr.Data.Result[0].Metric["check"] != "http" {
 		t.Errorf("grid-portal series: %+v", pr.Data.Result)
+	}
+
+	// Dependencies are observed from both vantage points.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		pr := instant(t, base, `count by (vantage) (probe_dependency_info{target="gas-transport",layer="dns",name="ns1.cathaydns.test"})`)
+		if len(pr.Data.Result) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dependency observations of gas-transport: %+v", pr.Data.Result)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 
 	resp, err := http.Get(base + "/")

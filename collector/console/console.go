@@ -114,19 +114,20 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 
 // Overview evaluates the state of every probed service at ts, by sector.
 func (c *Console) Overview(ctx context.Context, ts time.Time) ([]*Sector, error) {
-	up, err := c.instant(ctx, `last_over_time(probe_success[2m])`, ts)
+	// A vantage point sees a service up when every check of it passed.
+	up, err := c.instant(ctx, `min by (sector, target, agent, vantage) (last_over_time(probe_success{check!="deps"}[2m]))`, ts)
 	if err != nil {
 		return nil, err
 	}
-	lat, err := c.instant(ctx, `last_over_time(probe_duration_seconds{phase="total"}[2m])`, ts)
+	lat, err := c.instant(ctx, `max by (target, agent) (last_over_time(probe_duration_seconds{phase="total",check="http"}[2m]))`, ts)
 	if err != nil {
 		return nil, err
 	}
-	status, err := c.instant(ctx, `last_over_time(probe_http_status_code[2m])`, ts)
+	status, err := c.instant(ctx, `max by (target, agent) (last_over_time(probe_http_status_code[2m]))`, ts)
 	if err != nil {
 		return nil, err
 	}
-	expiry, err := c.instant(ctx, `last_over_time(probe_tls_cert_expiry_timestamp_seconds[2m])`, ts)
+	expiry, err := c.instant(ctx, `min by (target, agent) (last_over_time(probe_tls_cert_expiry_timestamp_seconds[2m]))`, ts)
 	if err != nil {
 		return nil, err
 	}
