@@ -16,11 +16,11 @@ import (
 
 // Target is one monitored service and how to probe it.
 type Target struct {
-	ID          string            `yaml:"id" json:"id"`
-	Name        string            `yaml:"name,omitempty" json:"name,omitempty"`
-	Sector      string            `yaml:"sector" json:"sector"`
-	Operator    string            `yaml:"operator,omitempty" json:"operator,omitempty"`
-	Criticality int               `yaml:"criticality,omitempty" json:"criticality,omitempty"`
+	ID          string `yaml:"id" json:"id"`
+	Name        string `yaml:"name,omitempty" json:"name,omitempty"`
+	Sector      string `yaml:"sector" json:"sector"`
+	Operator    string `yaml:"operator,omitempty" json:"operator,omitempty"`
+	Criticality int    `yaml:"criticality,omitempty" json:"criticality,omitempty"`
 	// URL is what HTTP, TLS and dependency checks look at.
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
 	// Host is a name or host:port for targets without a URL (DNS, TCP).
