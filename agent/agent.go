@@ -68,20 +68,9 @@ func New(opts Options) (*Agent, error) {
 		opts.Registerer = prometheus.NewRegistry()
 	}
 	c := opts.Config
-	env := &probe.Env{Resolver: c.Network.Resolver, RootCAs: opts.RootCAs, Logger: opts.Logger}
-	if c.Network.SourceAddress != "" {
-		a, err := netip.ParseAddr(c.Network.SourceAddress)
-		if err != nil {
-			return nil, fmt.Errorf("agent: source address: %w", err)
-		}
-		env.SourceAddr = a
-	}
-	if env.RootCAs == nil && c.Network.CAFile != "" {
-		pool, err := loadRoots(c.Network.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("agent: network.ca_file: %w", err)
-		}
-		env.RootCAs = pool
+	env, err := ProbeEnv(c, opts.RootCAs, opts.Logger)
+	if err != nil {
+		return nil, err
 	}
 	token := opts.Token
 	if token == "" {
@@ -128,6 +117,27 @@ func New(opts Options) (*Agent, error) {
 			Help: "Probes not started because the previous run of the same target was still going."}),
 	}
 	return &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m}, nil
+}
+
+// ProbeEnv builds what the probers share from the network section of c.
+// roots, when not nil, replaces network.ca_file.
+func ProbeEnv(c *config.Config, roots *x509.CertPool, logger *slog.Logger) (*probe.Env, error) {
+	env := &probe.Env{Resolver: c.Network.Resolver, RootCAs: roots, Logger: logger}
+	if c.Network.SourceAddress != "" {
+		a, err := netip.ParseAddr(c.Network.SourceAddress)
+		if err != nil {
+			return nil, fmt.Errorf("agent: source address: %w", err)
+		}
+		env.SourceAddr = a
+	}
+	if env.RootCAs == nil && c.Network.CAFile != "" {
+		pool, err := loadRoots(c.Network.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("agent: network.ca_file: %w", err)
+		}
+		env.RootCAs = pool
+	}
+	return env, nil
 }
 
 func loadRoots(file string) (*x509.CertPool, error) {
@@ -203,16 +213,6 @@ func (a *Agent) ProbeOnce(ctx context.Context, t *target.Target, checks ...strin
 	for _, check := range checks {
 		res := probe.Run(ctx, check, t, a.env)
 		out = append(out, a.record(t, res)...)
-	}
-	return out
-}
-
-// Results runs the checks of t and returns the raw results (for the
-// probe command).
-func (a *Agent) Results(ctx context.Context, t *target.Target, checks ...string) []probe.Result {
-	out := make([]probe.Result, 0, len(checks))
-	for _, check := range checks {
-		out = append(out, probe.Run(ctx, check, t, a.env))
 	}
 	return out
 }

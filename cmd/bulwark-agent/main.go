@@ -32,6 +32,7 @@ const usage = `Usage: bulwark-agent <command> [flags]
 
 Commands:
   run --config FILE [--web.listen-address ADDR]   probe on schedule and push to the collector
+  probe --config FILE --once [--json] [--deps]    probe every target once, print the results, exit 1 if any failed
   check --config FILE                             validate a configuration and exit
 `
 
@@ -56,8 +57,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	file := fs.String("config", "bulwark-agent.yml", "agent configuration `file`")
 	listen := fs.String("web.listen-address", "127.0.0.1:9401", "`address` serving /metrics (empty: none)")
 	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
+	once := fs.Bool("once", false, "probe: run every check once and exit (the only mode for now)")
+	asJSON := fs.Bool("json", false, "probe: print JSON instead of a table")
+	withDeps := fs.Bool("deps", false, "probe: observe dependencies too")
+	concurrency := fs.Int("concurrency", 64, "probe: probes run at once")
 	switch args[0] {
-	case "run", "check":
+	case "run", "check", "probe":
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -71,6 +76,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(*file)
 	if err != nil {
 		return err
+	}
+	if args[0] == "probe" {
+		if !*once {
+			return fmt.Errorf("probe: only --once is supported")
+		}
+		return probeOnce(ctx, cfg, *withDeps, *asJSON, *concurrency, stdout, slog.New(slog.DiscardHandler))
 	}
 	if args[0] == "check" {
 		if _, err := cfg.Collector.Token(); err != nil {
