@@ -1,17 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-
-	"bytes"
-	"context"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bulwarkhq/bulwark/internal/testenv"
 )
 
 func TestCheck(t *testing.T) {
