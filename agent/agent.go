@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/agent/config"
 	"github.com/bulwarkhq/bulwark/agent/probe"
+	"github.com/bulwarkhq/bulwark/agent/pull"
 	"github.com/bulwarkhq/bulwark/agent/push"
 	"github.com/bulwarkhq/bulwark/agent/queue"
 	"github.com/bulwarkhq/bulwark/agent/scheduler"
@@ -47,6 +49,7 @@ type Agent struct {
 	env     *probe.Env
 	queue   *queue.Queue
 	pusher  *push.Pusher
+	puller  *pull.Puller // nil unless targets come from the collector
 	metrics *metrics
 }
 
@@ -116,7 +119,16 @@ func New(opts Options) (*Agent, error) {
 		skipped: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_skipped_total",
 			Help: "Probes not started because the previous run of the same target was still going."}),
 	}
-	return &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m}, nil
+	a := &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m}
+	if c.Collector.PullTargets {
+		a.puller, err = pull.New(pull.Options{BaseURL: c.Collector.URL, AgentID: c.Collector.AgentID, Token: token, Client: client,
+			CacheFile: filepath.Join(c.Queue.Dir, "targets.json"), Validate: config.ValidateTargets, Logger: opts.Logger})
+		if err != nil {
+			q.Close()
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+	}
+	return a, nil
 }
 
 // ProbeEnv builds what the probers share from the network section of c.
@@ -191,7 +203,20 @@ func (a *Agent) enqueue(t *target.Target, series []wire.Series) {
 // stays in the disk queue for the next start.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.queue.Close()
-	jobs, err := a.Jobs(a.opts.Config.Targets)
+	targets := a.opts.Config.Targets
+	if a.puller != nil {
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		pulled, err := a.puller.Fetch(fctx)
+		cancel()
+		if err != nil {
+			a.opts.Logger.Warn("cannot pull targets from the collector, using the last good list", "err", err)
+			if pulled, err = a.puller.Cached(); err != nil {
+				a.opts.Logger.Warn("no cached target list either; probing local targets until the collector answers", "err", err)
+			}
+		}
+		targets = a.merge(pulled)
+	}
+	jobs, err := a.Jobs(targets)
 	if err != nil {
 		return err
 	}
@@ -203,7 +228,35 @@ func (a *Agent) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Run(gctx, jobs) })
 	g.Go(func() error { return a.pusher.Run(gctx) })
+	if a.puller != nil {
+		g.Go(func() error {
+			return a.puller.Run(gctx, time.Duration(a.opts.Config.Collector.PullInterval), func(pulled []target.Target) {
+				jobs, err := a.Jobs(a.merge(pulled))
+				if err != nil {
+					a.opts.Logger.Error("new target list refused", "err", err)
+					return
+				}
+				s.Update(gctx, jobs)
+			})
+		})
+	}
 	return g.Wait()
+}
+
+// merge returns the local targets followed by the pulled ones (with the
+// agent's defaults) whose ids are not local.
+func (a *Agent) merge(pulled []target.Target) []target.Target {
+	out := slices.Clone(a.opts.Config.Targets)
+	local := map[string]bool{}
+	for _, t := range out {
+		local[t.ID] = true
+	}
+	for _, t := range a.opts.Config.WithDefaults(slices.Clone(pulled)) {
+		if !local[t.ID] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // ProbeOnce runs the given checks of t once, one after the other, and

@@ -24,6 +24,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/collector/store"
+	"github.com/bulwarkhq/bulwark/collector/targets"
 )
 
 // Options configure an App.
@@ -99,8 +100,13 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
+	tl, err := targets.New(agents, a.opts.Config.Targets)
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/write", ing)
+	mux.Handle("GET /api/v1/agents/{id}/targets", tl)
 	api.Register(mux)
 	con.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))

@@ -3,9 +3,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/agent/scheduler"
@@ -33,6 +35,12 @@ type Collector struct {
 	CAFile string `yaml:"ca_file"`
 	// BatchSize is the most series per request (default 2000).
 	BatchSize int `yaml:"batch_size"`
+	// AgentID names this agent; needed to pull targets.
+	AgentID string `yaml:"agent_id"`
+	// PullTargets takes the target list from the collector (in addition to
+	// any listed here), polled every PullInterval (default 1m).
+	PullTargets  bool            `yaml:"pull_targets"`
+	PullInterval target.Duration `yaml:"pull_interval"`
 }
 
 // Queue is the disk queue that holds samples until the collector has them.
@@ -65,7 +73,7 @@ type Defaults struct {
 
 // Default values of a new Config.
 var Default = Config{
-	Collector: Collector{BatchSize: 2000},
+	Collector: Collector{BatchSize: 2000, PullInterval: target.Duration(time.Minute)},
 	Queue:     Queue{Dir: "queue", MaxBytes: 256 << 20, MaxAge: target.Duration(24 * time.Hour)},
 	Defaults:  Defaults{Schedule: "@every 30s", Timeout: target.Duration(10 * time.Second), DepsSchedule: "@hourly"},
 }
@@ -87,9 +95,13 @@ func Load(path string) (*Config, error) {
 	return &c, nil
 }
 
-func (c *Config) applyDefaults() {
-	for i := range c.Targets {
-		t := &c.Targets[i]
+func (c *Config) applyDefaults() { c.Targets = c.WithDefaults(c.Targets) }
+
+// WithDefaults fills in the schedule, timeout and deps schedule of ts from
+// the defaults section.
+func (c *Config) WithDefaults(ts []target.Target) []target.Target {
+	for i := range ts {
+		t := &ts[i]
 		if t.Schedule == "" {
 			t.Schedule = c.Defaults.Schedule
 		}
@@ -100,6 +112,24 @@ func (c *Config) applyDefaults() {
 			t.DepsSchedule = c.Defaults.DepsSchedule
 		}
 	}
+	return ts
+}
+
+// ValidateTargets checks targets that come from elsewhere than the file
+// (the collector), with the same rules.
+func ValidateTargets(ts []target.Target) error {
+	c := Default
+	c.Collector.URL = "http://collector"
+	c.Collector.PullTargets, c.Collector.AgentID = true, "x"
+	c.Targets = ts
+	var msgs []string
+	for _, p := range c.Validate() {
+		msgs = append(msgs, p.Path.String()+": "+p.Msg)
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // Validate reports every problem of the configuration.
@@ -139,8 +169,14 @@ func (c *Config) Validate() []config.Problem {
 			p(config.Path{"defaults", "deps_schedule"}, "%v", err)
 		}
 	}
-	if len(c.Targets) == 0 {
-		p(nil, "no targets: add at least one under targets")
+	if len(c.Targets) == 0 && !c.Collector.PullTargets {
+		p(nil, "no targets: add at least one under targets, or set collector.pull_targets")
+	}
+	if c.Collector.PullTargets && c.Collector.AgentID == "" {
+		p(config.Path{"collector"}, "pull_targets needs agent_id")
+	}
+	if c.Collector.PullInterval < target.Duration(time.Second) {
+		p(config.Path{"collector", "pull_interval"}, "must be at least 1s")
 	}
 	seen := map[string]int{}
 	for i := range c.Targets {

@@ -33,7 +33,7 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-missing-sector.yml": `testdata/invalid-missing-sector.yml:4: targets[0].sector: a target needs a sector (energy, finance, government, ...)`,
 		"invalid-id.yml":             `testdata/invalid-id.yml:4: targets[0].id: id "Grid Portal" must be lower-case letters, digits and dashes (a slug)`,
 		"invalid-collector-url.yml":  `testdata/invalid-collector-url.yml:2: collector.url: "127.0.0.1:9400" is not an http or https URL`,
-		"invalid-no-targets.yml":     `testdata/invalid-no-targets.yml:1: no targets: add at least one under targets`,
+		"invalid-no-targets.yml":     `testdata/invalid-no-targets.yml:1: no targets: add at least one under targets, or set collector.pull_targets`,
 		"invalid-timeout.yml":        `testdata/invalid-timeout.yml:7: invalid duration "ten seconds"`,
 		"invalid-status-code.yml":    `testdata/invalid-status-code.yml:7: targets[0].http: status code 700 is not between 100 and 599`,
 		"invalid-reserved-label.yml": `testdata/invalid-reserved-label.yml:7: targets[0].labels: label "vantage" is set by Bulwark and cannot be given`,

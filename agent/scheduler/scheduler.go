@@ -6,32 +6,19 @@ package scheduler
 import (
 	"container/heap"
 	"context"
-	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
-)
 
-var parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
 
 // Parse reads a schedule: 5- or 6-field cron, a descriptor such as
 // "@hourly", or "@every 30s" (at least one second).
-func Parse(spec string) (cron.Schedule, error) {
-	s, err := parser.Parse(spec)
-	if err != nil {
-		return nil, fmt.Errorf("invalid schedule %q: %w", spec, err)
-	}
-	if d, ok := strings.CutPrefix(spec, "@every "); ok {
-		if v, _ := time.ParseDuration(d); v < time.Second {
-			return nil, fmt.Errorf("invalid schedule %q: interval must be at least 1s", spec)
-		}
-	}
-	return s, nil
-}
+func Parse(spec string) (cron.Schedule, error) { return target.ParseSchedule(spec) }
 
 // Job is a function run on a schedule. Key identifies the job and decides
 // its offset inside the period.
@@ -57,7 +44,8 @@ type Options struct {
 
 // Scheduler runs jobs until its context ends.
 type Scheduler struct {
-	opts Options
+	opts    Options
+	updates chan []Job
 }
 
 // New returns a Scheduler with defaults filled in.
@@ -71,7 +59,19 @@ func New(opts Options) *Scheduler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Scheduler{opts: opts}
+	return &Scheduler{opts: opts, updates: make(chan []Job)}
+}
+
+// Update replaces the running jobs: jobs with a known key keep their
+// phase and do not overlap a run in progress; new keys start; missing keys
+// stop after their current run. It blocks until Run takes the update.
+func (s *Scheduler) Update(ctx context.Context, jobs []Job) error {
+	select {
+	case s.updates <- jobs:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 type entry struct {
@@ -131,23 +131,52 @@ func (s *Scheduler) newEntry(j *Job, now time.Time) *entry {
 
 // Run starts the jobs and blocks until ctx is done and running jobs return.
 func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
-	now := time.Now()
-	q := make(queue, 0, len(jobs))
-	for i := range jobs {
-		q = append(q, s.newEntry(&jobs[i], now))
+	byKey := map[string]*entry{}
+	var q queue
+	load := func(jobs []Job) {
+		now := time.Now()
+		next := make(map[string]*entry, len(jobs))
+		for i := range jobs {
+			j := &jobs[i]
+			if e, ok := byKey[j.Key]; ok {
+				fresh := s.newEntry(j, now)
+				e.job, e.offset, e.next = j, fresh.offset, fresh.next
+				next[j.Key] = e
+				continue
+			}
+			next[j.Key] = s.newEntry(j, now)
+		}
+		byKey = next
+		q = q[:0]
+		for _, e := range byKey {
+			q = append(q, e)
+		}
+		heap.Init(&q)
 	}
-	heap.Init(&q)
+	load(jobs)
 	sem := make(chan struct{}, s.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for len(q) > 0 {
+	for {
+		if len(q) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case jobs := <-s.updates:
+				load(jobs)
+				continue
+			}
+		}
 		e := q[0]
 		timer.Reset(time.Until(e.next))
 		select {
 		case <-ctx.Done():
 			return nil
+		case jobs := <-s.updates:
+			load(jobs)
+			continue
 		case <-timer.C:
 		}
 		scheduled := e.next
@@ -171,12 +200,11 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 		if s.opts.Observe != nil {
 			s.opts.Observe(time.Since(scheduled))
 		}
+		job := e.job
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; e.running.Unlock(); wg.Done() }()
-			e.job.Run(ctx, scheduled)
+			job.Run(ctx, scheduled)
 		}()
 	}
-	<-ctx.Done()
-	return nil
 }

@@ -84,3 +84,43 @@ func TestSkipWhileRunning(t *testing.T) {
 		}
 	})
 }
+
+// Update adds and removes jobs while running; a kept job keeps its phase.
+func TestUpdate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sched, _ := Parse("@every 10s")
+		var mu sync.Mutex
+		runs := map[string][]time.Time{}
+		job := func(key string) Job {
+			return Job{Key: key, Schedule: sched, Run: func(context.Context, time.Time) {
+				mu.Lock()
+				runs[key] = append(runs[key], time.Now())
+				mu.Unlock()
+			}}
+		}
+		s := New(Options{})
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		done := make(chan struct{})
+		go func() { s.Run(ctx, []Job{job("a"), job("b")}); close(done) }()
+		time.Sleep(25 * time.Second)
+		if err := s.Update(ctx, []Job{job("a"), job("c")}); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if n := len(runs["b"]); n < 2 || n > 3 {
+			t.Errorf("b ran %d times before removal at 25s", n)
+		}
+		if n := len(runs["c"]); n < 3 || n > 4 {
+			t.Errorf("c ran %d times in the 35s after it was added", n)
+		}
+		if n := len(runs["a"]); n != 6 {
+			t.Errorf("a ran %d times in 60s, want 6", n)
+		}
+		for i := 1; i < len(runs["a"]); i++ {
+			if d := runs["a"][i].Sub(runs["a"][i-1]); d != 10*time.Second {
+				t.Errorf("a's interval changed across the update: %v", d)
+			}
+		}
+	})
+}

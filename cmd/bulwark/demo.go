@@ -97,9 +97,15 @@ func demo(ctx context.Context, o demoOptions) error {
 			return err
 		}
 	}
+	var targets []target.Target
+	for _, s := range world.Services {
+		targets = append(targets, target.Target{ID: s.ID, Name: s.Name, Sector: s.Sector, Operator: s.Operator,
+			Criticality: s.Criticality, URL: s.URL, Timeout: target.Duration(5 * time.Second)})
+	}
 	cfg := config.Default
 	cfg.Listen = o.Listen
 	cfg.DataDir = o.DataDir
+	cfg.Targets = targets // the agents pull them
 	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Logger: o.Logger.With("component", "collector")})
 	if err != nil {
 		return err
@@ -121,19 +127,16 @@ func demo(ctx context.Context, o demoOptions) error {
 		}
 	}()
 
-	var targets []target.Target
-	for _, s := range world.Services {
-		targets = append(targets, target.Target{ID: s.ID, Name: s.Name, Sector: s.Sector, Operator: s.Operator,
-			Criticality: s.Criticality, URL: s.URL, Schedule: o.Schedule, DepsSchedule: o.DepsSchedule,
-			Timeout: target.Duration(5 * time.Second)})
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, v := range vantages {
 		ac := agentconfig.Default
 		ac.Collector.URL = "http://" + app.Addr()
 		ac.Network = agentconfig.Network{Resolver: world.DNS.Addr, SourceAddress: v.source}
 		ac.Queue.Dir = filepath.Join(o.DataDir, "queue-"+v.id)
-		ac.Targets = targets
+		ac.Collector.AgentID = v.id
+		ac.Collector.PullTargets = true
+		ac.Defaults.Schedule = o.Schedule
+		ac.Defaults.DepsSchedule = o.DepsSchedule
 		a, err := agent.New(agent.Options{Config: &ac, Token: tokens[v.id], RootCAs: world.Roots,
 			Logger: o.Logger.With("component", "agent", "agent", v.id), Registerer: prometheus.NewRegistry()})
 		if err != nil {

@@ -22,6 +22,8 @@ type Config struct {
 	Storage Storage       `yaml:"storage"`
 	Limits  ingest.Limits `yaml:"limits"`
 	Agents  []Agent       `yaml:"agents"`
+	// Targets are handed to agents that pull their list from the collector.
+	Targets []target.Target `yaml:"targets"`
 }
 
 // Storage configures the embedded TSDB.
@@ -110,6 +112,24 @@ func (c *Config) Validate() []config.Problem {
 		if n != 1 {
 			p(config.Path{"agents", i}, "agent %q needs exactly one of token_file, token_env, token_sha256", a.ID)
 		}
+	}
+	seenT := map[string]int{}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		for _, tp := range t.Validate() {
+			p(config.Path{"targets", i, tp.Field}, "%s", tp.Msg)
+		}
+		for field, spec := range map[string]string{"schedule": t.Schedule, "deps_schedule": t.DepsSchedule} {
+			if spec != "" && spec != "off" {
+				if _, err := target.ParseSchedule(spec); err != nil {
+					p(config.Path{"targets", i, field}, "%v", err)
+				}
+			}
+		}
+		if j, dup := seenT[t.ID]; dup && t.ID != "" {
+			p(config.Path{"targets", i, "id"}, "duplicate id %q (first at targets[%d])", t.ID, j)
+		}
+		seenT[t.ID] = i
 	}
 	return ps
 }
