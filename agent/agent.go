@@ -115,7 +115,7 @@ func New(opts Options) (*Agent, error) {
 		probes: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_total",
 			Help: "Probes run, by check and result."}, []string{"check", "result"}),
 		lateness: f.NewHistogram(prometheus.HistogramOpts{Namespace: "bulwark", Subsystem: "agent", Name: "schedule_lateness_seconds",
-			Help: "How late probes started against their schedule.", Buckets: []float64{.001, .005, .01, .05, .1, .5, 1, 5}}),
+			Help: "How late probes started against their schedule.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}}),
 		skipped: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_skipped_total",
 			Help: "Probes not started because the previous run of the same target was still going."}),
 	}

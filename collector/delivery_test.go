@@ -44,7 +44,11 @@ func TestCollectorAwayForAnHour(t *testing.T) {
 
 	// A crash after delivery, before commit: the first batch goes twice.
 	first, _ := q.Read(50)
-	push(t, base+"/api/v1/write", "home-token", &first.Request)
+	firstReq, err := first.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, base+"/api/v1/write", "home-token", firstReq)
 
 	p, err := agentpush.New(agentpush.Options{URL: base + "/api/v1/write", Token: "home-token", Queue: q, BatchSize: 50,
 		PollInterval: 10 * time.Millisecond})
@@ -61,7 +65,7 @@ func TestCollectorAwayForAnHour(t *testing.T) {
 	b, _ := q.Read(1)
 	cancel()
 	<-done
-	if len(b.Request.Series) != 0 {
+	if b.Samples != 0 {
 		t.Fatal("queue not drained within 20s")
 	}
 	q1 := url.QueryEscape(`count_over_time(probe_success{target="grid-portal"}[2h])`)

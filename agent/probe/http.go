@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,7 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,12 +21,20 @@ import (
 
 const defaultMaxRedirects = 10
 
-// ProbeHTTP fetches the target URL over a fresh connection and records
-// probe_http_status_code, probe_http_content_length, probe_http_redirects,
-// probe_http_ssl, probe_ip_protocol, probe_tls_cert_expiry_timestamp_seconds
-// and the duration of each phase in
-// probe_duration_seconds{phase=resolve|connect|tls|processing|transfer}.
-// Bodies are read up to Env.MaxBodyBytes: a longer body fails the probe.
+// bufPool holds the read buffers of HTTP probes.
+var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// ProbeHTTP fetches the target URL over a fresh connection per hop and
+// records probe_http_status_code, probe_http_content_length,
+// probe_http_redirects, probe_http_ssl, probe_ip_protocol,
+// probe_tls_cert_expiry_timestamp_seconds and the duration of each phase
+// in probe_duration_seconds{phase=resolve|connect|tls|processing|transfer}.
+//
+// It speaks HTTP/1.1 itself on the connection it dialled (the standard
+// library writes the request and parses the response): every phase is
+// timed exactly, nothing is pooled or proxied, and no transport goroutines
+// run per probe. Bodies are read up to Env.MaxBodyBytes: a longer body
+// fails the probe.
 func ProbeHTTP(ctx context.Context, t *target.Target, env *Env, r *Recorder) error {
 	var bodyRE *regexp.Regexp
 	if t.HTTP.BodyRegex != "" {
@@ -34,60 +43,134 @@ func ProbeHTTP(ctx context.Context, t *target.Target, env *Env, r *Recorder) err
 			return fail("config", "body_regex: %w", err)
 		}
 	}
-	var tr phaseTimes
-	dialer := env.dialer()
-	transport := &http.Transport{
-		DisableKeepAlives:      true,
-		DisableCompression:     true,
-		TLSClientConfig:        &tls.Config{RootCAs: env.RootCAs},
-		MaxResponseHeaderBytes: 64 << 10,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			start := time.Now()
-			ip, err := env.resolveOne(ctx, host, t.HTTP.IPProtocol, !t.HTTP.NoFallback)
-			tr.locked(func() { tr.resolve += time.Since(start) })
-			if err != nil {
-				return nil, err
-			}
-			tr.locked(func() { tr.ip6 = !ip.Is4() })
-			return dialer.DialContext(ctx, "tcp", net.JoinHostPort(ip.String(), port))
-		},
-	}
-	defer transport.CloseIdleConnections()
 	maxRedirects := t.HTTP.MaxRedirects
 	if maxRedirects == 0 {
 		maxRedirects = defaultMaxRedirects
 	}
-	redirects := 0
-	client := &http.Client{
-		Transport: transport,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if maxRedirects < 0 {
-				return http.ErrUseLastResponse
-			}
-			if len(via) > maxRedirects {
-				return fail("redirects", "more than %d redirects", maxRedirects)
-			}
-			redirects = len(via)
-			return nil
-		},
-	}
-
 	method := t.HTTP.Method
 	if method == "" {
 		method = http.MethodGet
 	}
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return fail("config", "url: %w", err)
+	}
+	var ph phases
+	defer ph.record(r)
+	for hop := 0; ; hop++ {
+		resp, body, err := fetch(ctx, t, env, method, u, &ph, bodyRE != nil)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, u, err)
+		}
+		if loc := resp.Header.Get("Location"); isRedirect(resp.StatusCode) && loc != "" && maxRedirects > 0 {
+			if hop >= maxRedirects {
+				return fail("redirects", "%s %s: more than %d redirects", method, t.URL, maxRedirects)
+			}
+			next, err := u.Parse(loc)
+			if err != nil {
+				return fail("redirects", "bad Location %q: %w", loc, err)
+			}
+			if resp.StatusCode == http.StatusSeeOther || (resp.StatusCode <= http.StatusFound && method == http.MethodPost) {
+				method = http.MethodGet
+			}
+			u = next
+			r.Set("probe_http_redirects", float64(hop+1))
+			continue
+		}
+		if hop == 0 {
+			r.Set("probe_http_redirects", 0)
+		}
+		r.Set("probe_http_status_code", float64(resp.StatusCode))
+		if resp.TLS != nil {
+			r.Set("probe_http_ssl", 1)
+			if len(resp.TLS.PeerCertificates) > 0 {
+				r.Set("probe_tls_cert_expiry_timestamp_seconds", float64(earliestExpiry(resp.TLS.PeerCertificates).Unix()))
+			}
+		} else {
+			r.Set("probe_http_ssl", 0)
+		}
+		limit := env.maxBody()
+		r.Set("probe_http_content_length", float64(min(body.n, limit)))
+		if body.err != nil {
+			return fmt.Errorf("read body: %w", body.err)
+		}
+		if body.n > limit {
+			return fail("body_too_large", "body larger than the limit of %d bytes", limit)
+		}
+		if !validStatus(t.HTTP.ValidStatusCodes, resp.StatusCode) {
+			return fail("status", "status %d is not an expected status", resp.StatusCode)
+		}
+		if bodyRE != nil && !bodyRE.Match(body.data) {
+			return fail("body_mismatch", "body does not match %q", t.HTTP.BodyRegex)
+		}
+		return nil
+	}
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// readBody is what was read of a response body.
+type readBody struct {
+	n    int64
+	data []byte // kept only when asked
+	err  error
+}
+
+// fetch performs one request on a new connection and reads the body.
+func fetch(ctx context.Context, t *target.Target, env *Env, method string, u *url.URL, ph *phases, keep bool) (*http.Response, readBody, error) {
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	start := time.Now()
+	ip, err := env.resolveOne(ctx, host, t.HTTP.IPProtocol, !t.HTTP.NoFallback)
+	ph.resolve += time.Since(start)
+	if err != nil {
+		return nil, readBody{}, err
+	}
+	ph.ip6 = !ip.Is4()
+	start = time.Now()
+	conn, err := env.dialer().DialContext(ctx, "tcp", net.JoinHostPort(ip.String(), port))
+	ph.connect += time.Since(start)
+	if err != nil {
+		return nil, readBody{}, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	var state *tls.ConnectionState
+	if u.Scheme == "https" {
+		tc := tls.Client(conn, &tls.Config{ServerName: host, RootCAs: env.RootCAs, NextProtos: []string{"http/1.1"}})
+		start = time.Now()
+		err := tc.HandshakeContext(ctx)
+		ph.tls += time.Since(start)
+		if err != nil {
+			return nil, readBody{}, ctxErr(ctx, err)
+		}
+		st := tc.ConnectionState()
+		state, conn = &st, tc
+	}
 	var body io.Reader
-	if t.HTTP.Body != "" {
+	if t.HTTP.Body != "" && method != http.MethodGet && method != http.MethodHead {
 		body = strings.NewReader(t.HTTP.Body)
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, tr.trace()), method, t.URL, body)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return fail("config", "request: %w", err)
+		return nil, readBody{}, fail("config", "request: %w", err)
 	}
+	req.Close = true
 	req.Header.Set("User-Agent", "Bulwark-Agent/1")
 	for k, v := range t.HTTP.Headers {
 		if strings.EqualFold(k, "host") {
@@ -96,63 +179,45 @@ func ProbeHTTP(ctx context.Context, t *target.Target, env *Env, r *Recorder) err
 		}
 		req.Header.Set(k, v)
 	}
-	defer func() {
-		tr.mu.Lock()
-		defer tr.mu.Unlock()
-		phase := func(name string, d time.Duration) {
-			r.Set("probe_duration_seconds", max(d, 0).Seconds(), "phase", name)
-		}
-		phase("resolve", tr.resolve)
-		phase("connect", tr.connect)
-		phase("tls", tr.tls)
-		phase("processing", tr.processing())
-		phase("transfer", tr.transfer())
-		ipProto := 4.0
-		if tr.ip6 {
-			ipProto = 6
-		}
-		r.Set("probe_ip_protocol", ipProto)
-	}()
-	resp, err := client.Do(req)
+	if err := req.Write(conn); err != nil {
+		return nil, readBody{}, ctxErr(ctx, err)
+	}
+	ph.wrote = time.Now()
+	br := bufPool.Get().(*bufio.Reader)
+	br.Reset(io.LimitReader(conn, 64<<10+env.maxBody()+1))
+	defer func() { br.Reset(nil); bufPool.Put(br) }()
+	if _, err := br.Peek(1); err != nil {
+		return nil, readBody{}, ctxErr(ctx, err)
+	}
+	ph.firstByte = time.Now()
+	resp, err := http.ReadResponse(br, req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, t.URL, err)
+		return nil, readBody{}, ctxErr(ctx, err)
 	}
-	defer resp.Body.Close()
-	r.Set("probe_http_status_code", float64(resp.StatusCode))
-	r.Set("probe_http_redirects", float64(redirects))
-	if resp.TLS != nil {
-		r.Set("probe_http_ssl", 1)
-		if len(resp.TLS.PeerCertificates) > 0 {
-			r.Set("probe_tls_cert_expiry_timestamp_seconds", float64(earliestExpiry(resp.TLS.PeerCertificates).Unix()))
-		}
+	resp.TLS = state
+	var rb readBody
+	lr := io.LimitReader(resp.Body, env.maxBody()+1)
+	if keep {
+		rb.data, rb.err = io.ReadAll(lr)
+		rb.n = int64(len(rb.data))
 	} else {
-		r.Set("probe_http_ssl", 0)
+		rb.n, rb.err = io.Copy(io.Discard, lr)
 	}
+	rb.err = ctxErr(ctx, rb.err)
+	if errors.Is(rb.err, io.EOF) {
+		rb.err = nil
+	}
+	ph.end = time.Now()
+	return resp, rb, nil
+}
 
-	limit := env.maxBody()
-	var buf []byte
-	var n int64
-	if bodyRE != nil {
-		buf, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
-		n = int64(len(buf))
-	} else {
-		n, err = io.Copy(io.Discard, io.LimitReader(resp.Body, limit+1))
+// ctxErr reports a context's deadline or cancellation rather than the
+// connection error it caused.
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
-	tr.locked(func() { tr.end = time.Now() })
-	r.Set("probe_http_content_length", float64(min(n, limit)))
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read body: %w", err)
-	}
-	if n > limit {
-		return fail("body_too_large", "body larger than the limit of %d bytes", limit)
-	}
-	if !validStatus(t.HTTP.ValidStatusCodes, resp.StatusCode) {
-		return fail("status", "status %d is not an expected status", resp.StatusCode)
-	}
-	if bodyRE != nil && !bodyRE.Match(buf) {
-		return fail("body_mismatch", "body does not match %q", t.HTTP.BodyRegex)
-	}
-	return nil
+	return err
 }
 
 func validStatus(valid []int, code int) bool {
@@ -162,47 +227,29 @@ func validStatus(valid []int, code int) bool {
 	return slices.Contains(valid, code)
 }
 
-// phaseTimes collects httptrace events. Across redirects the durations of
-// resolve, connect and TLS add up; processing and transfer belong to the
-// last hop. Callbacks come from the transport's goroutines, hence the mutex.
-type phaseTimes struct {
-	mu                     sync.Mutex
-	connectStart, tlsStart time.Time
-	resolve, connect, tls  time.Duration
-	wrote, firstByte, end  time.Time
-	ip6                    bool
+// phases times one probe. Across redirects resolve, connect and TLS add
+// up; processing and transfer belong to the last hop.
+type phases struct {
+	resolve, connect, tls time.Duration
+	wrote, firstByte, end time.Time
+	ip6                   bool
 }
 
-func (p *phaseTimes) locked(f func()) {
-	p.mu.Lock()
-	f()
-	p.mu.Unlock()
-}
-
-func (p *phaseTimes) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		ConnectStart:      func(string, string) { p.locked(func() { p.connectStart = time.Now() }) },
-		ConnectDone:       func(string, string, error) { p.locked(func() { p.connect += time.Since(p.connectStart) }) },
-		TLSHandshakeStart: func() { p.locked(func() { p.tlsStart = time.Now() }) },
-		TLSHandshakeDone: func(tls.ConnectionState, error) {
-			p.locked(func() { p.tls += time.Since(p.tlsStart) })
-		},
-		WroteRequest:         func(httptrace.WroteRequestInfo) { p.locked(func() { p.wrote = time.Now() }) },
-		GotFirstResponseByte: func() { p.locked(func() { p.firstByte = time.Now() }) },
+func (p *phases) record(r *Recorder) {
+	set := func(name string, d time.Duration) {
+		r.Set("probe_duration_seconds", max(d, 0).Seconds(), "phase", name)
 	}
+	set("resolve", p.resolve)
+	set("connect", p.connect)
+	set("tls", p.tls)
+	set("processing", since(p.wrote, p.firstByte))
+	set("transfer", since(p.firstByte, p.end))
+	r.Set("probe_ip_protocol", map[bool]float64{false: 4, true: 6}[p.ip6])
 }
 
-// processing and transfer are called with p.mu held.
-func (p *phaseTimes) processing() time.Duration {
-	if p.wrote.IsZero() || p.firstByte.IsZero() {
+func since(a, b time.Time) time.Duration {
+	if a.IsZero() || b.IsZero() {
 		return 0
 	}
-	return p.firstByte.Sub(p.wrote)
-}
-
-func (p *phaseTimes) transfer() time.Duration {
-	if p.firstByte.IsZero() || p.end.IsZero() {
-		return 0
-	}
-	return p.end.Sub(p.firstByte)
+	return b.Sub(a)
 }

@@ -17,11 +17,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/bulwarkhq/bulwark/agent/queue"
-	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 
 // Options configure a Pusher.
@@ -33,7 +33,8 @@ type Options struct {
 	Queue *queue.Queue
 	// Client sends the requests (default: a client with a 30s timeout).
 	Client *http.Client
-	// BatchSize is the most series per request (default 2000).
+	// BatchSize is about the most samples per request (default 2000): a
+	// batch ends with the record that reaches it.
 	BatchSize int
 	// PollInterval is how often the queue is looked at when nothing signals (default 1s).
 	PollInterval time.Duration
@@ -141,11 +142,11 @@ func (p *Pusher) sendBatch(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", errRetry, err)
 	}
-	if len(b.Request.Series) == 0 {
+	if b.Samples == 0 {
 		// Only expired or corrupt records were passed over: move on.
 		return false, p.opts.Queue.Commit(b)
 	}
-	body := wire.Compress(nil, &b.Request)
+	body := snappy.Encode(nil, b.Proto)
 	err = p.post(ctx, body)
 	if err != nil && errors.Is(err, errRetry) {
 		return false, err

@@ -46,8 +46,11 @@ type Options struct {
 	MaxAge time.Duration
 	// SegmentBytes is the size at which a new segment starts (default 4 MiB).
 	SegmentBytes int64
-	Logger       *slog.Logger
-	Registerer   prometheus.Registerer
+	// CommitDelay gathers appends for one write and fsync (default 10ms;
+	// negative: none).
+	CommitDelay time.Duration
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -66,15 +69,16 @@ type Queue struct {
 	mu       sync.Mutex
 	segs     []*segment // oldest first; the last is being written
 	w        *os.File
-	written  uint64 // records written
 	cursor   Position
 	pending  int // samples after the cursor
 	notEmpty chan struct{}
 
 	cursorFile *os.File
 
-	syncMu sync.Mutex
-	synced uint64
+	next    *group // collecting appends
+	kick    chan struct{}
+	flushed chan struct{}
+	closed  bool
 }
 
 // Position names a record: its segment and byte offset.
@@ -113,21 +117,26 @@ func Open(opts Options) (*Queue, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CommitDelay == 0 {
+		opts.CommitDelay = 10 * time.Millisecond
+	}
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	f := promauto.With(opts.Registerer)
-	q := &Queue{opts: opts, notEmpty: make(chan struct{}, 1), metrics: &metrics{
-		dropped: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "dropped_samples_total",
-			Help: "Samples dropped from the disk queue, by reason (full, expired, corrupt, write_error)."}, []string{"reason"}),
-		bytes: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "bytes",
-			Help: "Bytes in the disk queue's segments."}),
-		appended: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "appended_samples_total",
-			Help: "Samples written durably to the disk queue."}),
-	}}
+	q := &Queue{opts: opts, notEmpty: make(chan struct{}, 1), kick: make(chan struct{}, 1), flushed: make(chan struct{}),
+		next: &group{done: make(chan struct{})}, metrics: &metrics{
+			dropped: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "dropped_samples_total",
+				Help: "Samples dropped from the disk queue, by reason (full, expired, corrupt, write_error)."}, []string{"reason"}),
+			bytes: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "bytes",
+				Help: "Bytes in the disk queue's segments."}),
+			appended: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "appended_samples_total",
+				Help: "Samples written durably to the disk queue."}),
+		}}
 	if err := q.recover(); err != nil {
 		return nil, err
 	}
+	go q.flusher()
 	f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "pending_samples",
 		Help: "Samples on disk waiting for delivery."}, func() float64 { return float64(q.Pending()) })
 	return q, nil
@@ -328,9 +337,19 @@ func syncDir(dir string) error {
 // batch was not accepted; what was accepted before is intact.
 var ErrWrite = errors.New("queue: write failed")
 
-// Append writes series durably. When it returns nil the samples survive a
-// crash of the agent; when the queue would pass MaxBytes the oldest
-// segments are dropped first.
+// group is one group commit: the records appended while the previous
+// group was being written, made durable by one write and one fsync.
+type group struct {
+	recs    [][]byte
+	samples []int
+	done    chan struct{}
+	err     error
+}
+
+// Append writes series durably: it returns once they are on disk (fsync),
+// sharing the write and the fsync with the appends of the same few
+// milliseconds (Options.CommitDelay). When the queue would pass MaxBytes
+// the oldest segments are dropped first.
 func (q *Queue) Append(series []wire.Series) error {
 	req := wire.WriteRequest{Series: series}
 	samples := req.Samples()
@@ -343,35 +362,22 @@ func (q *Queue) Append(series []wire.Series) error {
 	rec = append(rec, payload...)
 
 	q.mu.Lock()
-	cur := q.segs[len(q.segs)-1]
-	if cur.size > 0 && cur.size+int64(len(rec)) > q.opts.SegmentBytes {
-		if err := q.newSegment(cur.id + 1); err != nil {
-			q.mu.Unlock()
-			q.metrics.dropped.WithLabelValues("write_error").Add(float64(samples))
-			return fmt.Errorf("%w: %w", ErrWrite, err)
-		}
-		cur = q.segs[len(q.segs)-1]
-	}
-	if n, err := q.w.Write(rec); err != nil {
-		// Cut off the partial record so the segment stays readable.
-		if n > 0 {
-			q.w.Truncate(cur.size)
-		}
+	if q.closed {
 		q.mu.Unlock()
-		q.metrics.dropped.WithLabelValues("write_error").Add(float64(samples))
-		return fmt.Errorf("%w: %w", ErrWrite, err)
+		return fmt.Errorf("%w: queue closed", ErrWrite)
 	}
-	cur.size += int64(len(rec))
-	cur.samples += samples
-	q.pending += samples
-	q.written++
-	seq, w := q.written, q.w
-	q.enforceMaxBytes()
-	q.updateBytes()
+	g := q.next
+	g.recs = append(g.recs, rec)
+	g.samples = append(g.samples, samples)
 	q.mu.Unlock()
-
-	if err := q.syncTo(seq, w); err != nil {
-		return fmt.Errorf("%w: sync: %w", ErrWrite, err)
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+	<-g.done
+	if g.err != nil {
+		q.metrics.dropped.WithLabelValues("write_error").Add(float64(samples))
+		return g.err
 	}
 	q.metrics.appended.Add(float64(samples))
 	select {
@@ -381,25 +387,74 @@ func (q *Queue) Append(series []wire.Series) error {
 	return nil
 }
 
-// syncTo makes record seq durable; concurrent appenders share one fsync.
-func (q *Queue) syncTo(seq uint64, w *os.File) error {
-	q.syncMu.Lock()
-	defer q.syncMu.Unlock()
-	if q.synced >= seq {
+// flusher writes and syncs each group, one at a time.
+func (q *Queue) flusher() {
+	defer close(q.flushed)
+	for {
+		_, open := <-q.kick
+		if open && q.opts.CommitDelay > 0 {
+			time.Sleep(q.opts.CommitDelay)
+		}
+		q.mu.Lock()
+		g := q.next
+		q.next = &group{done: make(chan struct{})}
+		q.mu.Unlock()
+		if len(g.recs) > 0 {
+			g.err = q.writeGroup(g)
+		}
+		close(g.done)
+		if !open {
+			return
+		}
+	}
+}
+
+// writeGroup appends g's records to the segments and syncs them. On an
+// error the current segment is cut back so it stays readable.
+func (q *Queue) writeGroup(g *group) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var buf []byte
+	var bufSamples int
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		cur := q.segs[len(q.segs)-1]
+		if n, err := q.w.Write(buf); err != nil {
+			if n > 0 {
+				q.w.Truncate(cur.size)
+			}
+			return fmt.Errorf("%w: %w", ErrWrite, err)
+		}
+		if err := q.w.Sync(); err != nil {
+			q.w.Truncate(cur.size)
+			return fmt.Errorf("%w: sync: %w", ErrWrite, err)
+		}
+		cur.size += int64(len(buf))
+		cur.samples += bufSamples
+		q.pending += bufSamples
+		buf, bufSamples = buf[:0], 0
 		return nil
 	}
-	q.mu.Lock()
-	upto := q.written
-	cur := q.w
-	q.mu.Unlock()
-	if cur != w {
-		// Rotation synced the older segment already; sync the new one.
-		w = cur
+	for i, rec := range g.recs {
+		cur := q.segs[len(q.segs)-1]
+		if cur.size+int64(len(buf)) > 0 && cur.size+int64(len(buf)+len(rec)) > q.opts.SegmentBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := q.newSegment(cur.id + 1); err != nil {
+				return fmt.Errorf("%w: %w", ErrWrite, err)
+			}
+		}
+		buf = append(buf, rec...)
+		bufSamples += g.samples[i]
 	}
-	if err := w.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+	if err := flush(); err != nil {
 		return err
 	}
-	q.synced = upto
+	q.enforceMaxBytes()
+	q.updateBytes()
 	return nil
 }
 
@@ -457,7 +512,9 @@ func (q *Queue) NotEmpty() <-chan struct{} { return q.notEmpty }
 
 // Batch is records read from the queue, not yet committed.
 type Batch struct {
-	Request wire.WriteRequest
+	// Proto is the records' protobuf WriteRequests, concatenated: itself a
+	// valid WriteRequest holding all their series.
+	Proto   []byte
 	Samples int
 	next    Position
 	start   Position
@@ -465,11 +522,20 @@ type Batch struct {
 	consumed int
 }
 
-// Read decodes records from the cursor until the batch holds at least
-// maxSeries series or the queue ends. It does not move the cursor: call
+// Decode parses the batch's series.
+func (b *Batch) Decode() (*wire.WriteRequest, error) {
+	var r wire.WriteRequest
+	if err := wire.Decode(b.Proto, &r); err != nil {
+		return nil, fmt.Errorf("queue: batch: %w", err)
+	}
+	return &r, nil
+}
+
+// Read collects records from the cursor until the batch holds at least
+// maxSamples samples or the queue ends. It does not move the cursor: call
 // Commit once the batch is delivered. Expired and corrupt records are
 // skipped and counted.
-func (q *Queue) Read(maxSeries int) (*Batch, error) {
+func (q *Queue) Read(maxSamples int) (*Batch, error) {
 	q.mu.Lock()
 	pos := q.cursor
 	segs := slices.Clone(q.segs)
@@ -508,18 +574,21 @@ func (q *Queue) Read(maxSeries int) (*Batch, error) {
 				q.metrics.dropped.WithLabelValues("expired").Add(float64(rec.samples))
 				continue
 			}
-			var one wire.WriteRequest
-			pb, err := snappy.Decode(nil, rec.payload)
+			dl, err := snappy.DecodedLen(rec.payload)
 			if err == nil {
-				err = wire.Decode(pb, &one)
+				start := len(b.Proto)
+				b.Proto = slices.Grow(b.Proto, dl)[:start+dl]
+				_, err = snappy.Decode(b.Proto[start:], rec.payload)
+				if err != nil {
+					b.Proto = b.Proto[:start]
+				}
 			}
 			if err != nil {
 				q.metrics.dropped.WithLabelValues("corrupt").Add(float64(rec.samples))
 				continue
 			}
-			b.Request.Series = append(b.Request.Series, one.Series...)
 			b.Samples += rec.samples
-			if len(b.Request.Series) >= maxSeries {
+			if b.Samples >= maxSamples {
 				return b, nil
 			}
 		}
@@ -578,8 +647,17 @@ func (q *Queue) Pending() int {
 	return q.pending
 }
 
-// Close syncs and closes the segment being written.
+// Close writes what was appended, then closes the segment being written.
 func (q *Queue) Close() error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	q.closed = true
+	q.mu.Unlock()
+	close(q.kick)
+	<-q.flushed
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.cursorFile != nil {

@@ -35,21 +35,30 @@ func drain(t *testing.T, q *Queue, max int) []int64 {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range b.Request.Series {
+		for _, s := range series(t, b) {
 			got = append(got, s.Samples[0].Timestamp)
 		}
 		if err := q.Commit(b); err != nil {
 			t.Fatal(err)
 		}
-		if len(b.Request.Series) == 0 {
+		if b.Samples == 0 {
 			return got
 		}
 	}
 }
 
+func series(t *testing.T, b *Batch) []wire.Series {
+	t.Helper()
+	r, err := b.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Series
+}
+
 func TestOrderAndResume(t *testing.T) {
 	dir := t.TempDir()
-	q, err := Open(Options{Dir: dir, SegmentBytes: 200})
+	q, err := Open(Options{CommitDelay: -1, Dir: dir, SegmentBytes: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,14 +68,14 @@ func TestOrderAndResume(t *testing.T) {
 		}
 	}
 	b, _ := q.Read(10)
-	if len(b.Request.Series) != 10 || b.Request.Series[0].Samples[0].Timestamp != 0 {
-		t.Fatalf("first batch %v", b.Request.Series)
+	if ss := series(t, b); len(ss) != 10 || ss[0].Samples[0].Timestamp != 0 {
+		t.Fatalf("first batch %v", ss)
 	}
 	q.Commit(b)
 	q.Close()
 
 	// Reopen: the committed ten are not delivered again.
-	q, err = Open(Options{Dir: dir, SegmentBytes: 200})
+	q, err = Open(Options{CommitDelay: -1, Dir: dir, SegmentBytes: 200})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +99,7 @@ func TestOrderAndResume(t *testing.T) {
 // and everything acknowledged before it is delivered.
 func TestTornTail(t *testing.T) {
 	dir := t.TempDir()
-	q, _ := Open(Options{Dir: dir})
+	q, _ := Open(Options{CommitDelay: -1, Dir: dir})
 	for i := range 5 {
 		q.Append(batch(int64(i)))
 	}
@@ -99,7 +108,7 @@ func TestTornTail(t *testing.T) {
 	f, _ := os.OpenFile(segs[len(segs)-1], os.O_WRONLY|os.O_APPEND, 0)
 	f.Write([]byte{200, 0, 0, 0, 1, 2, 3}) // a header promising 200 bytes, then the crash
 	f.Close()
-	q, err := Open(Options{Dir: dir})
+	q, err := Open(Options{CommitDelay: -1, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +121,7 @@ func TestTornTail(t *testing.T) {
 
 // Over MaxBytes the oldest segments are dropped and counted.
 func TestMaxBytes(t *testing.T) {
-	q, _ := Open(Options{Dir: t.TempDir(), MaxBytes: 2000, SegmentBytes: 300})
+	q, _ := Open(Options{CommitDelay: -1, Dir: t.TempDir(), MaxBytes: 2000, SegmentBytes: 300})
 	defer q.Close()
 	for i := range 100 {
 		if err := q.Append(batch(int64(i))); err != nil {
@@ -135,7 +144,7 @@ func TestMaxBytes(t *testing.T) {
 // Samples queued longer than MaxAge are dropped on read and counted.
 func TestMaxAge(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	q, _ := Open(Options{Dir: t.TempDir(), MaxAge: time.Hour, Now: func() time.Time { return now }})
+	q, _ := Open(Options{CommitDelay: -1, Dir: t.TempDir(), MaxAge: time.Hour, Now: func() time.Time { return now }})
 	defer q.Close()
 	q.Append(batch(1, 2))
 	now = now.Add(2 * time.Hour)
@@ -162,7 +171,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
 	defer exec.Command("umount", dir).Run()
-	q, err := Open(Options{Dir: dir, SegmentBytes: 16 << 10})
+	q, err := Open(Options{CommitDelay: -1, Dir: dir, SegmentBytes: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +191,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("want ErrWrite wrapping ENOSPC, got %v", werr)
 	}
 	q.Close()
-	q, err = Open(Options{Dir: dir, SegmentBytes: 16 << 10})
+	q, err = Open(Options{CommitDelay: -1, Dir: dir, SegmentBytes: 16 << 10})
 	if err != nil {
 		t.Fatalf("reopen after disk full: %v", err)
 	}
@@ -202,7 +211,7 @@ func TestDiskFull(t *testing.T) {
 // returned before the kill is delivered after a restart, once, in order.
 func TestKill9(t *testing.T) {
 	if dir := os.Getenv("BULWARK_QUEUE_HELPER"); dir != "" {
-		q, err := Open(Options{Dir: dir, SegmentBytes: 4096})
+		q, err := Open(Options{CommitDelay: -1, Dir: dir, SegmentBytes: 4096})
 		if err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
@@ -237,7 +246,7 @@ func TestKill9(t *testing.T) {
 			}
 		}
 		cmd.Wait()
-		q, err := Open(Options{Dir: dir, SegmentBytes: 4096})
+		q, err := Open(Options{CommitDelay: -1, Dir: dir, SegmentBytes: 4096})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +265,7 @@ func TestKill9(t *testing.T) {
 
 func TestPending(t *testing.T) {
 	dir := t.TempDir()
-	q, _ := Open(Options{Dir: dir, SegmentBytes: 300})
+	q, _ := Open(Options{CommitDelay: -1, Dir: dir, SegmentBytes: 300})
 	for i := range 20 {
 		q.Append(batch(int64(i), int64(i)))
 	}
@@ -265,13 +274,13 @@ func TestPending(t *testing.T) {
 	}
 	b, _ := q.Read(5)
 	q.Commit(b)
-	if q.Pending() != 40-len(b.Request.Series) {
-		t.Fatalf("pending %d after delivering %d", q.Pending(), len(b.Request.Series))
+	if q.Pending() != 40-b.Samples {
+		t.Fatalf("pending %d after delivering %d", q.Pending(), b.Samples)
 	}
 	q.Close()
-	q, _ = Open(Options{Dir: dir, SegmentBytes: 300})
+	q, _ = Open(Options{CommitDelay: -1, Dir: dir, SegmentBytes: 300})
 	defer q.Close()
-	if q.Pending() != 40-len(b.Request.Series) {
+	if q.Pending() != 40-b.Samples {
 		t.Fatalf("pending %d after reopen", q.Pending())
 	}
 	drain(t, q, 100)

@@ -4,6 +4,8 @@
 //
 //	bulwark-bench ingest   remote-write samples per second and per CPU-second
 //	bulwark-bench query    latency of a dashboard query over 10,000 series
+//	bulwark-bench agent    the agent's probes per CPU-second against blackbox_exporter,
+//	                       its memory and schedule accuracy with 10,000 targets
 //
 // It prints a Markdown table for docs/BENCHMARKS.md.
 package main
@@ -38,11 +40,16 @@ type options struct {
 	rounds, conns, reps int
 	bulwark             string
 	dir                 string
+	targets             int
+	duration, loadFor   time.Duration
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) == 0 || (args[0] != "ingest" && args[0] != "query") {
-		return errors.New("usage: bulwark-bench ingest|query [flags]")
+	if len(args) > 0 && args[0] == "serve" {
+		return serveTarget(ctx, out)
+	}
+	if len(args) == 0 || (args[0] != "ingest" && args[0] != "query" && args[0] != "agent") {
+		return errors.New("usage: bulwark-bench ingest|query|agent [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	var o options
@@ -53,6 +60,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.conns, "conns", 2, "concurrent connections")
 	fs.IntVar(&o.reps, "reps", 20, "query repetitions (query)")
 	fs.StringVar(&o.bulwark, "bulwark", "", "bulwark binary (default: built from this module)")
+	fs.IntVar(&o.targets, "targets", 10000, "agent: targets")
+	fs.DurationVar(&o.duration, "duration", 150*time.Second, "agent: how long the agent runs with targets at @every 60s")
+	fs.DurationVar(&o.loadFor, "load-for", 20*time.Second, "agent: how long each probes-per-CPU-second run lasts")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -68,14 +78,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	o.dir = dir
 	if o.bulwark == "" {
 		o.bulwark = filepath.Join(dir, "bin", "bulwark")
-		build := exec.CommandContext(ctx, "go", "build", "-o", o.bulwark, "./cmd/bulwark")
+		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Dir(o.bulwark)+"/", "./cmd/bulwark", "./cmd/bulwark-agent")
 		build.Stderr = os.Stderr
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("build bulwark (run from the module root): %w", err)
 		}
 	}
-	if args[0] == "ingest" {
+	switch args[0] {
+	case "ingest":
 		return benchIngest(ctx, o, out)
+	case "agent":
+		return benchAgent(ctx, o, out)
 	}
 	return benchQuery(ctx, o, out)
 }
