@@ -36,12 +36,15 @@ fuzz: ## Run each fuzz target for 30s.
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 30s ./internal/wire
 	$(GO) test -run XXX -fuzz FuzzIngestBody -fuzztime 30s ./collector/ingest
 	$(GO) test -run XXX -fuzz FuzzLoad -fuzztime 30s ./agent/config
+	$(GO) test -run XXX -fuzz FuzzSubresources -fuzztime 30s ./agent/probe
 
 .PHONY: bench
 bench: ## Run the Go benchmarks and the ingest comparison (see docs/BENCHMARKS.md).
 	WITH_BENCH_DEPS=1 ./.ci/install-deps
 	$(GO) test -run XXX -bench . -benchmem $(PKGS)
 	$(GO) run ./cmd/bulwark-bench ingest
+	$(GO) run ./cmd/bulwark-bench query
+	$(GO) run ./cmd/bulwark-bench agent
 
 .PHONY: demo
 demo: ## Run the demo world on embedded defaults.

@@ -181,7 +181,7 @@ func (env *Env) resolveOne(ctx context.Context, host, family string, fallback bo
 
 // dialer returns a net.Dialer bound to env's source address, if any.
 func (env *Env) dialer() *net.Dialer {
-	d := &net.Dialer{}
+	d := &net.Dialer{KeepAlive: -1} // probes are short: no keep-alive probes, fewer syscalls
 	if env.SourceAddr.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: env.SourceAddr.AsSlice()}
 	}

@@ -36,7 +36,8 @@ type Options struct {
 	// BatchSize is about the most samples per request (default 2000): a
 	// batch ends with the record that reaches it.
 	BatchSize int
-	// PollInterval is how often the queue is looked at when nothing signals (default 1s).
+	// PollInterval is the longest a sample waits before it is sent when
+	// there is less than a batch (default 1s).
 	PollInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait between retries (default 250ms, 30s).
 	MinBackoff, MaxBackoff time.Duration
@@ -124,11 +125,20 @@ func (p *Pusher) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case <-p.opts.Queue.NotEmpty():
+		// Wait for the next tick, or for a full batch: a push (and the
+		// queue's cursor sync after it) per probe would cost more than the probe.
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+				break wait
+			case <-p.opts.Queue.NotEmpty():
+				if p.opts.Queue.Pending() >= p.opts.BatchSize {
+					break wait
+				}
+			}
 		}
 	}
 }
