@@ -281,23 +281,32 @@ func (a *Agent) record(t *target.Target, res probe.Result) []wire.Series {
 }
 
 // Series turns a probe result into sorted-label series stamped at ts.
+// All labels share one allocation.
 func Series(t *target.Target, res probe.Result, ts time.Time) []wire.Series {
 	ms := ts.UnixMilli()
-	out := make([]wire.Series, 0, len(res.Metrics))
+	n := 0
 	for _, m := range res.Metrics {
-		ls := make([]wire.Label, 0, 4+len(m.Labels)/2+len(t.Labels))
-		ls = append(ls, wire.Label{Name: "__name__", Value: m.Name},
+		n += 4 + len(m.Labels)/2 + len(t.Labels)
+	}
+	all := make([]wire.Label, 0, n)
+	samples := make([]wire.Sample, len(res.Metrics))
+	out := make([]wire.Series, 0, len(res.Metrics))
+	for i, m := range res.Metrics {
+		start := len(all)
+		all = append(all, wire.Label{Name: "__name__", Value: m.Name},
 			wire.Label{Name: "check", Value: res.Check},
 			wire.Label{Name: "sector", Value: t.Sector},
 			wire.Label{Name: "target", Value: t.ID})
 		for i := 0; i+1 < len(m.Labels); i += 2 {
-			ls = append(ls, wire.Label{Name: m.Labels[i], Value: m.Labels[i+1]})
+			all = append(all, wire.Label{Name: m.Labels[i], Value: m.Labels[i+1]})
 		}
 		for k, v := range t.Labels {
-			ls = append(ls, wire.Label{Name: k, Value: v})
+			all = append(all, wire.Label{Name: k, Value: v})
 		}
+		ls := all[start:len(all):len(all)]
 		slices.SortFunc(ls, func(a, b wire.Label) int { return strings.Compare(a.Name, b.Name) })
-		out = append(out, wire.Series{Labels: ls, Samples: []wire.Sample{{Value: m.Value, Timestamp: ms}}})
+		samples[i] = wire.Sample{Value: m.Value, Timestamp: ms}
+		out = append(out, wire.Series{Labels: ls, Samples: samples[i : i+1 : i+1]})
 	}
 	return out
 }

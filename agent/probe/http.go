@@ -162,16 +162,14 @@ func fetch(ctx context.Context, t *target.Target, env *Env, method string, u *ur
 		st := tc.ConnectionState()
 		state, conn = &st, tc
 	}
-	var body io.Reader
+	// The request is only written and its method read back: it needs no
+	// context, and its URL is already parsed.
+	req := &http.Request{Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"User-Agent": {"Bulwark-Agent/1"}}, Host: u.Host, Close: true}
 	if t.HTTP.Body != "" && method != http.MethodGet && method != http.MethodHead {
-		body = strings.NewReader(t.HTTP.Body)
+		req.Body = io.NopCloser(strings.NewReader(t.HTTP.Body))
+		req.ContentLength = int64(len(t.HTTP.Body))
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return nil, readBody{}, fail("config", "request: %w", err)
-	}
-	req.Close = true
-	req.Header.Set("User-Agent", "Bulwark-Agent/1")
 	for k, v := range t.HTTP.Headers {
 		if strings.EqualFold(k, "host") {
 			req.Host = v

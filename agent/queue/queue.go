@@ -337,6 +337,8 @@ func syncDir(dir string) error {
 // batch was not accepted; what was accepted before is intact.
 var ErrWrite = errors.New("queue: write failed")
 
+var encodePool = sync.Pool{New: func() any { return new([]byte) }}
+
 // group is one group commit: the records appended while the previous
 // group was being written, made durable by one write and one fsync.
 type group struct {
@@ -353,13 +355,17 @@ type group struct {
 func (q *Queue) Append(series []wire.Series) error {
 	req := wire.WriteRequest{Series: series}
 	samples := req.Samples()
-	payload := snappy.Encode(nil, wire.AppendRequest(nil, &req))
-	rec := make([]byte, headerSize, headerSize+len(payload))
+	buf := encodePool.Get().(*[]byte)
+	pb := wire.AppendRequest((*buf)[:0], &req)
+	rec := make([]byte, headerSize+snappy.MaxEncodedLen(len(pb)))
+	payload := snappy.Encode(rec[headerSize:], pb)
+	*buf = pb
+	encodePool.Put(buf)
+	rec = rec[:headerSize+len(payload)]
 	binary.LittleEndian.PutUint32(rec[0:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(payload, crcTable))
 	binary.LittleEndian.PutUint64(rec[8:], uint64(q.opts.Now().UnixMilli()))
 	binary.LittleEndian.PutUint32(rec[16:], uint32(samples))
-	rec = append(rec, payload...)
 
 	q.mu.Lock()
 	if q.closed {
