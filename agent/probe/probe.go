@@ -85,7 +85,7 @@ func Run(ctx context.Context, check string, t *target.Target, env *Env) Result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var r Recorder
+	r := Recorder{Metrics: make([]Metric, 0, 16)}
 	start := time.Now()
 	err := fn(ctx, t, env, &r)
 	d := time.Since(start)
