@@ -17,7 +17,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -97,12 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("log level %q: %w", *level, err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
-	if os.Getenv("GOGC") == "" {
-		// Probing allocates short-lived garbage at a steady rate and the
-		// live heap is small (13 MB at 10,000 targets): collect a little
-		// less often. GOGC in the environment overrides this.
-		debug.SetGCPercent(150)
-	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a, err := agent.New(agent.Options{Config: cfg, Logger: logger, Registerer: reg})
