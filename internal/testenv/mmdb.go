@@ -21,11 +21,11 @@ type Network struct {
 // WriteMMDB writes GeoLite2-Country and GeoLite2-ASN shaped databases
 // (country.mmdb, asn.mmdb) for nets into dir.
 func WriteMMDB(dir string, nets []Network) error {
-	country, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-Country", IncludeReservedNetworks: true, RecordSize: 24})
+	country, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-Country", Description: map[string]string{"en": "Bulwark demo world: countries"}, Languages: []string{"en"}, IncludeReservedNetworks: true, RecordSize: 24})
 	if err != nil {
 		return fmt.Errorf("mmdb: %w", err)
 	}
-	asn, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-ASN", IncludeReservedNetworks: true, RecordSize: 24})
+	asn, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-ASN", Description: map[string]string{"en": "Bulwark demo world: autonomous systems"}, Languages: []string{"en"}, IncludeReservedNetworks: true, RecordSize: 24})
 	if err != nil {
 		return fmt.Errorf("mmdb: %w", err)
 	}

@@ -149,8 +149,9 @@ type World struct {
 	// Roots trusts every CA of the world; RootsFile holds the same in PEM.
 	Roots     *x509.CertPool
 	RootsFile string
-	// CountryDB and ASNDB are the generated MMDB files.
-	CountryDB, ASNDB string
+	// CountryDB and ASNDB are the generated MMDB files (in GeoDir), and
+	// CatalogFile the demo's provider catalog.
+	CountryDB, ASNDB, GeoDir, CatalogFile string
 
 	logger    *slog.Logger
 	servers   []*http.Server
@@ -200,7 +201,11 @@ func Start(opts Options) (w *World, err error) {
 	if err := WriteMMDB(opts.Dir, nets); err != nil {
 		return nil, err
 	}
+	w.GeoDir = opts.Dir
 	w.CountryDB, w.ASNDB = filepath.Join(opts.Dir, "country.mmdb"), filepath.Join(opts.Dir, "asn.mmdb")
+	if w.CatalogFile, err = WriteCatalog(opts.Dir); err != nil {
+		return nil, err
+	}
 
 	if w.DNS, err = NewDNSServer(); err != nil {
 		return nil, err

@@ -1,0 +1,123 @@
+package attrib
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Rules say which data decided an attribution.
+const (
+	RuleCatalogASN  = "catalog-asn"  // the address's AS belongs to a catalogued provider
+	RuleCatalogName = "catalog-name" // the name matches a catalogued provider's suffix
+	RuleCatalogCA   = "catalog-ca"   // the CA certificate's hash or organisation is catalogued
+	RuleGeoIP       = "geoip"        // no catalogued provider: the address's location
+	RuleCertCountry = "cert-country" // no catalogued CA: the country in the CA certificate
+	RuleUnknown     = "unknown"      // nothing known; counted as foreign by the policy
+	RuleInvalid     = "invalid"      // the observation was not a valid address or name
+)
+
+// Attribution is who is behind one dependency, and why we think so.
+type Attribution struct {
+	Provider     string `json:"provider,omitempty"` // catalog id, or "as<N>" for uncatalogued ASes
+	ProviderName string `json:"provider_name,omitempty"`
+	ASN          uint32 `json:"asn,omitempty"`
+	ASName       string `json:"as_name,omitempty"`
+	Country      string `json:"country,omitempty"` // geolocation of the address, when one was looked up
+	Jurisdiction string `json:"jurisdiction,omitempty"`
+	Rule         string `json:"rule"`
+	Evidence     string `json:"evidence"`
+}
+
+// Attributor attributes addresses, names and CAs.
+type Attributor struct {
+	Catalog *Catalog
+	// Geo may be nil: addresses are then attributed only by name.
+	Geo *Geo
+}
+
+// Addr attributes an IP address: AS -> catalogued provider -> parent's
+// country, else the address's geolocation.
+func (a *Attributor) Addr(s string) Attribution {
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return Attribution{Rule: RuleInvalid, Evidence: fmt.Sprintf("%q is not an IP address", trunc(s))}
+	}
+	if a.Geo == nil {
+		return Attribution{Rule: RuleUnknown, Evidence: fmt.Sprintf("%s: no geo database configured", addr)}
+	}
+	rec, err := a.Geo.Lookup(addr)
+	if err != nil {
+		return Attribution{Rule: RuleUnknown, Evidence: err.Error()}
+	}
+	out := Attribution{ASN: rec.ASN, ASName: rec.ASName, Country: rec.Country}
+	if p, ok := a.Catalog.ByASN(rec.ASN); ok && rec.ASN != 0 {
+		out.Provider, out.ProviderName, out.Jurisdiction, out.Rule = p.ID, p.Name, p.Country, RuleCatalogASN
+		out.Evidence = fmt.Sprintf("%s is in AS%d %s, which is %s (parent %s, %s)", addr, rec.ASN, rec.ASName, p.Name, p.Parent, p.Country)
+		return out
+	}
+	if rec.ASN != 0 {
+		out.Provider, out.ProviderName = fmt.Sprintf("as%d", rec.ASN), rec.ASName
+	}
+	if rec.Country == "" {
+		out.Rule = RuleUnknown
+		out.Evidence = fmt.Sprintf("%s: AS%d %s is not in the catalog and the address has no location", addr, rec.ASN, rec.ASName)
+		return out
+	}
+	out.Jurisdiction, out.Rule = rec.Country, RuleGeoIP
+	out.Evidence = fmt.Sprintf("%s geolocates to %s (AS%d %s, not in the catalog)", addr, rec.Country, rec.ASN, rec.ASName)
+	return out
+}
+
+// Name attributes a host name seen as kind (cname, ns, mx, subresource)
+// by the catalog's name patterns, else by its first address.
+func (a *Attributor) Name(kind, name string, addrs ...string) Attribution {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	if _, ok := dns.IsDomainName(name); !ok || len(name) > 253 || name == "" {
+		return Attribution{Rule: RuleInvalid, Evidence: fmt.Sprintf("%q is not a host name", trunc(name))}
+	}
+	kinds := []string{kind}
+	if kind == "subresource" || kind == "hosting" {
+		kinds = []string{"cname", "ns", "mx"}
+	}
+	for _, k := range kinds {
+		if p, pat, ok := a.Catalog.ByName(k, name); ok {
+			return Attribution{Provider: p.ID, ProviderName: p.Name, Jurisdiction: p.Country, Rule: RuleCatalogName,
+				Evidence: fmt.Sprintf("%s matches %s, a %s name of %s (parent %s, %s)", name, pat, k, p.Name, p.Parent, p.Country)}
+		}
+	}
+	for _, ad := range addrs {
+		if ad == "" {
+			continue
+		}
+		at := a.Addr(ad)
+		if at.Rule != RuleInvalid {
+			at.Evidence = name + ": " + at.Evidence
+			return at
+		}
+	}
+	return Attribution{Rule: RuleUnknown, Evidence: fmt.Sprintf("%s matches no catalogued provider and has no address", name)}
+}
+
+// CA attributes a CA certificate by SHA-256, else organisation, else the
+// country written in the certificate.
+func (a *Attributor) CA(sha256, org, country string) Attribution {
+	if p, how, ok := a.Catalog.ByCA(sha256, org); ok {
+		return Attribution{Provider: p.ID, ProviderName: p.Name, Jurisdiction: p.Country, Rule: RuleCatalogCA,
+			Evidence: fmt.Sprintf("CA %q (%s) belongs to %s (parent %s, %s)", org, how, p.Name, p.Parent, p.Country)}
+	}
+	if len(country) == 2 {
+		return Attribution{Provider: "ca:" + strings.ToLower(trunc(org)), ProviderName: org, Jurisdiction: strings.ToUpper(country), Rule: RuleCertCountry,
+			Evidence: fmt.Sprintf("CA %q is not in the catalog; its certificate names country %s", trunc(org), country)}
+	}
+	return Attribution{Rule: RuleUnknown, Evidence: fmt.Sprintf("CA %q is not in the catalog and names no country", trunc(org))}
+}
+
+func trunc(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}

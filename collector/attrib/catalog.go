@@ -1,0 +1,246 @@
+// Package attrib attributes observed dependencies to providers and
+// jurisdictions, offline: IP addresses through MaxMind-format databases
+// (country and AS), host names through the provider catalog's name
+// suffixes, CA certificates through their SHA-256 or organisation.
+// Every answer carries the rule and the data that decided it.
+package attrib
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/bulwarkhq/bulwark/internal/config"
+)
+
+//go:embed catalog/*.yaml
+var shipped embed.FS
+
+// Provider is a company a service may depend on.
+type Provider struct {
+	ID              string   `yaml:"id"`
+	Name            string   `yaml:"name"`
+	Parent          string   `yaml:"parent"`
+	Country         string   `yaml:"country"` // of the parent company: the jurisdiction
+	Kinds           []string `yaml:"kinds"`
+	ASNs            []uint32 `yaml:"asns"`
+	CNAMESuffixes   []string `yaml:"cname_suffixes"`
+	NSSuffixes      []string `yaml:"ns_suffixes"`
+	MXSuffixes      []string `yaml:"mx_suffixes"`
+	CAOrganizations []string `yaml:"ca_organizations"`
+	CASHA256        []string `yaml:"ca_sha256"`
+	// Source is the file the entry came from.
+	Source string `yaml:"-"`
+}
+
+// catalogFile is one YAML file of the catalog.
+type catalogFile struct {
+	Providers []Provider `yaml:"providers"`
+}
+
+var (
+	idRE      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
+	countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+	kinds     = []string{"hosting", "cdn", "dns", "mail", "ca", "subresource"}
+	sha256RE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// Validate reports every problem of the file.
+func (f *catalogFile) Validate() []config.Problem {
+	var ps []config.Problem
+	seen := map[string]int{}
+	for i, p := range f.Providers {
+		at := func(field string, format string, a ...any) {
+			ps = append(ps, config.At(config.Path{"providers", i, field}, format, a...))
+		}
+		if !idRE.MatchString(p.ID) {
+			at("id", "provider id %q must be lower-case letters, digits and dashes", p.ID)
+		}
+		if j, dup := seen[p.ID]; dup {
+			at("id", "duplicate provider id %q (first at providers[%d])", p.ID, j)
+		}
+		seen[p.ID] = i
+		if p.Name == "" {
+			at("name", "a provider needs a name")
+		}
+		if !countryRE.MatchString(p.Country) {
+			at("country", "country %q is not a two-letter ISO 3166 code of the parent company", p.Country)
+		}
+		for _, k := range p.Kinds {
+			if !slices.Contains(kinds, k) {
+				at("kinds", "unknown kind %q (known: %s)", k, strings.Join(kinds, ", "))
+			}
+		}
+		for field, list := range map[string][]string{"cname_suffixes": p.CNAMESuffixes, "ns_suffixes": p.NSSuffixes, "mx_suffixes": p.MXSuffixes} {
+			for _, s := range list {
+				if err := validPattern(s); err != nil {
+					at(field, "%v", err)
+				}
+			}
+		}
+		for _, h := range p.CASHA256 {
+			if !sha256RE.MatchString(h) {
+				at("ca_sha256", "%q is not a lower-case hex SHA-256", h)
+			}
+		}
+	}
+	return ps
+}
+
+func validPattern(s string) error {
+	if s == "" || strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, "..") {
+		return fmt.Errorf("name pattern %q must be labels separated by dots", s)
+	}
+	for _, l := range strings.Split(s, ".") {
+		if _, err := path.Match(l, ""); err != nil {
+			return fmt.Errorf("name pattern %q: %v", s, err)
+		}
+	}
+	return nil
+}
+
+// Catalog is the merged provider catalog.
+type Catalog struct {
+	Providers []*Provider
+	byID      map[string]*Provider
+	byASN     map[uint32]*Provider
+	byCAHash  map[string]*Provider
+	byCAOrg   map[string]*Provider
+}
+
+// LoadCatalog reads the shipped catalog and then the operator's files;
+// a provider in a later file replaces one with the same id.
+func LoadCatalog(extra ...string) (*Catalog, error) {
+	var files []*catalogFile
+	entries, err := fs.Glob(shipped, "catalog/*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range entries {
+		b, err := shipped.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		f, err := parseCatalog("collector/attrib/"+name, b)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	for _, name := range extra {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		f, err := parseCatalog(name, b)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return newCatalog(files), nil
+}
+
+func parseCatalog(name string, b []byte) (*catalogFile, error) {
+	var f catalogFile
+	if err := config.Load(name, b, &f); err != nil {
+		return nil, err
+	}
+	for i := range f.Providers {
+		f.Providers[i].Source = name
+	}
+	return &f, nil
+}
+
+func newCatalog(files []*catalogFile) *Catalog {
+	c := &Catalog{byID: map[string]*Provider{}, byASN: map[uint32]*Provider{}, byCAHash: map[string]*Provider{}, byCAOrg: map[string]*Provider{}}
+	for _, f := range files {
+		for i := range f.Providers {
+			p := &f.Providers[i]
+			if old, ok := c.byID[p.ID]; ok {
+				c.Providers = slices.DeleteFunc(c.Providers, func(x *Provider) bool { return x == old })
+			}
+			c.byID[p.ID] = p
+			c.Providers = append(c.Providers, p)
+		}
+	}
+	for _, p := range c.Providers {
+		for _, a := range p.ASNs {
+			c.byASN[a] = p
+		}
+		for _, h := range p.CASHA256 {
+			c.byCAHash[h] = p
+		}
+		for _, o := range p.CAOrganizations {
+			c.byCAOrg[strings.ToLower(o)] = p
+		}
+	}
+	return c
+}
+
+// Provider returns the provider with id.
+func (c *Catalog) Provider(id string) (*Provider, bool) {
+	p, ok := c.byID[id]
+	return p, ok
+}
+
+// ByASN returns the provider announcing asn.
+func (c *Catalog) ByASN(asn uint32) (*Provider, bool) {
+	p, ok := c.byASN[asn]
+	return p, ok
+}
+
+// ByName returns the provider whose pattern for kind (cname, ns, mx)
+// matches name, preferring the most specific (most labels) pattern.
+func (c *Catalog) ByName(kind, name string) (*Provider, string, bool) {
+	labels := strings.Split(strings.ToLower(strings.TrimSuffix(name, ".")), ".")
+	var best *Provider
+	var bestPat string
+	bestLen := 0
+	for _, p := range c.Providers {
+		var pats []string
+		switch kind {
+		case "cname":
+			pats = p.CNAMESuffixes
+		case "ns":
+			pats = p.NSSuffixes
+		case "mx":
+			pats = p.MXSuffixes
+		}
+		for _, pat := range pats {
+			pl := strings.Split(pat, ".")
+			if len(pl) > len(labels) || len(pl) <= bestLen {
+				continue
+			}
+			if matchLabels(pl, labels[len(labels)-len(pl):]) {
+				best, bestPat, bestLen = p, pat, len(pl)
+			}
+		}
+	}
+	return best, bestPat, best != nil
+}
+
+func matchLabels(pattern, labels []string) bool {
+	for i := range pattern {
+		if ok, _ := path.Match(pattern[i], labels[i]); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// ByCA returns the CA owner by certificate SHA-256, else by organisation.
+func (c *Catalog) ByCA(sha256, org string) (*Provider, string, bool) {
+	if p, ok := c.byCAHash[strings.ToLower(sha256)]; ok && sha256 != "" {
+		return p, "ca-sha256", true
+	}
+	if p, ok := c.byCAOrg[strings.ToLower(org)]; ok && org != "" {
+		return p, "ca-organization", true
+	}
+	return nil, "", false
+}

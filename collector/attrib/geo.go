@@ -1,0 +1,98 @@
+package attrib
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// Geo answers country and AS of IP addresses from MaxMind-format databases
+// (GeoLite2, DB-IP, IPinfo, or those `bulwark geo import` writes).
+type Geo struct {
+	country, asn *maxminddb.Reader
+}
+
+// GeoRecord is what the databases know of an address.
+type GeoRecord struct {
+	Country string // ISO code of the address's location
+	ASN     uint32
+	ASName  string
+}
+
+// Database file names tried in a geo directory, in order.
+var (
+	countryFiles = []string{"country.mmdb", "GeoLite2-Country.mmdb", "dbip-country-lite.mmdb", "GeoLite2-City.mmdb"}
+	asnFiles     = []string{"asn.mmdb", "GeoLite2-ASN.mmdb", "dbip-asn-lite.mmdb"}
+)
+
+// OpenGeo opens the country and ASN databases in dir. A missing or
+// corrupt database is an error: attributing everything to "unknown" in
+// silence would mislead the operator.
+func OpenGeo(dir string) (*Geo, error) {
+	open := func(names []string, what string) (*maxminddb.Reader, error) {
+		for _, n := range names {
+			p := filepath.Join(dir, n)
+			if _, err := os.Stat(p); err != nil {
+				continue
+			}
+			r, err := maxminddb.Open(p)
+			if err != nil {
+				return nil, fmt.Errorf("geo: %s database %s is unreadable: %w", what, p, err)
+			}
+			if err := r.Verify(); err != nil {
+				r.Close()
+				return nil, fmt.Errorf("geo: %s database %s is corrupt: %w", what, p, err)
+			}
+			return r, nil
+		}
+		return nil, fmt.Errorf("geo: no %s database in %s (looked for %v); build one with `bulwark geo import --libloc --out %s`", what, dir, names, dir)
+	}
+	c, err := open(countryFiles, "country")
+	if err != nil {
+		return nil, err
+	}
+	a, err := open(asnFiles, "ASN")
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return &Geo{country: c, asn: a}, nil
+}
+
+// Lookup returns what the databases know of addr.
+func (g *Geo) Lookup(addr netip.Addr) (GeoRecord, error) {
+	var rec GeoRecord
+	var c struct {
+		Country struct {
+			ISOCode string `maxminddb:"iso_code"`
+		} `maxminddb:"country"`
+		Registered struct {
+			ISOCode string `maxminddb:"iso_code"`
+		} `maxminddb:"registered_country"`
+	}
+	if err := g.country.Lookup(addr).Decode(&c); err != nil {
+		return rec, fmt.Errorf("geo: country of %s: %w", addr, err)
+	}
+	rec.Country = c.Country.ISOCode
+	if rec.Country == "" {
+		rec.Country = c.Registered.ISOCode
+	}
+	var a struct {
+		ASN  uint32 `maxminddb:"autonomous_system_number"`
+		Name string `maxminddb:"autonomous_system_organization"`
+	}
+	if err := g.asn.Lookup(addr).Decode(&a); err != nil {
+		return rec, fmt.Errorf("geo: AS of %s: %w", addr, err)
+	}
+	rec.ASN, rec.ASName = a.ASN, a.Name
+	return rec, nil
+}
+
+// Close closes both databases.
+func (g *Geo) Close() error {
+	return errors.Join(g.country.Close(), g.asn.Close())
+}

@@ -1,0 +1,184 @@
+package depgraph
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/agent/probe"
+	"github.com/bulwarkhq/bulwark/collector/attrib"
+	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/testenv"
+)
+
+// observe runs the agent's dependency probe against a demo service and
+// turns its samples into observations, as the collector reads them.
+func observe(t *testing.T, w *testenv.World, s *testenv.Service) []Observation {
+	t.Helper()
+	res := probe.Run(context.Background(), "deps", &target.Target{ID: s.ID, URL: s.URL, Timeout: target.Duration(5 * time.Second)},
+		&probe.Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: testenv.HomeSource})
+	if !res.Success {
+		t.Fatalf("deps %s: %v", s.ID, res.Err)
+	}
+	var obs []Observation
+	for _, m := range res.Metrics {
+		if m.Name != "probe_dependency_info" {
+			continue
+		}
+		kv := map[string]string{}
+		for i := 0; i+1 < len(m.Labels); i += 2 {
+			kv[m.Labels[i]] = m.Labels[i+1]
+		}
+		obs = append(obs, Observation{Layer: kv["layer"], Kind: kv["kind"], Name: kv["name"], Addr: kv["addr"],
+			Org: kv["organization"], Country: kv["country"], SHA256: kv["sha256"]})
+	}
+	return obs
+}
+
+func demo(t *testing.T) (*testenv.World, *attrib.Attributor, *attrib.Policy) {
+	t.Helper()
+	w, err := testenv.Start(testenv.Options{Dir: t.TempDir(), DriftAfter: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	cat, err := attrib.LoadCatalog(w.CatalogFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	geo, err := attrib.OpenGeo(w.GeoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { geo.Close() })
+	return w, &attrib.Attributor{Catalog: cat, Geo: geo}, &attrib.Policy{Home: "XA", Trusted: []string{"XB"}}
+}
+
+// The demo world's ground truth, recovered from what an agent observes:
+// the provider of every layer of every service, 100%.
+func TestDemoGroundTruth(t *testing.T) {
+	w, a, pol := demo(t)
+	right, total := 0, 0
+	var services []*Service
+	for _, s := range w.Services {
+		svc := Build(s.ID, s.Sector, observe(t, w, s), a, pol)
+		services = append(services, svc)
+		for layer, want := range s.Truth() {
+			total++
+			l := svc.Layer(layer)
+			if l != nil && len(l.Providers) == 1 && l.Providers[0] == want {
+				right++
+				continue
+			}
+			got := "none"
+			if l != nil {
+				got = fmt.Sprint(l.Providers, " ", l.Evidence)
+			}
+			t.Errorf("%s %s: got %s, want %s", s.ID, layer, got, want)
+		}
+	}
+	t.Logf("demo ground truth: %d/%d layers attributed right (%.1f%%)", right, total, 100*float64(right)/float64(total))
+
+	byID := map[string]*Service{}
+	for _, s := range services {
+		byID[s.Target] = s
+	}
+	for _, c := range []struct{ target, layer, state string }{
+		{"gas-transport", "dns", ForeignCritical},
+		{"gas-transport", "hosting", ForeignCritical},
+		{"gas-transport", "cdn", ForeignCritical},
+		{"grid-market", "hosting", Domestic}, // Borealis: a trusted partner
+		{"grid-portal", "dns", Domestic},
+		{"energy-regulator", "ca", ForeignCritical},
+	} {
+		if l := byID[c.target].Layer(c.layer); l == nil || l.State != c.state {
+			t.Errorf("%s %s: %+v, want %s", c.target, c.layer, l, c.state)
+		}
+	}
+	if s := byID["grid-portal"]; s.Score != 0 {
+		t.Errorf("grid-portal score %v, want 0", s.Score)
+	}
+	if s := byID["elections"]; s.Score < 0.9 || s.WorstState != ForeignCritical {
+		t.Errorf("elections score %v worst %s", s.Score, s.WorstState)
+	}
+	if ev := byID["gas-transport"].Layer("dns").Evidence; ev != "dns: 2/2 name servers foreign: Cathay DNS (XC)" {
+		t.Errorf("evidence %q", ev)
+	}
+
+	// What if Cathay (XC) cuts everything off?
+	wi := Evaluate(services, Cut{Countries: []string{"XC"}}, nil)
+	lost := map[string]bool{}
+	for _, im := range wi.Services {
+		if im.Outcome == Lost {
+			lost[im.Target] = true
+		}
+	}
+	for _, s := range w.Services {
+		want := s.DNS == "cathaydns" || s.CDN == "skyline" || s.Hosting == "skyline"
+		if lost[s.ID] != want {
+			t.Errorf("what-if XC: %s lost=%v, want %v", s.ID, lost[s.ID], want)
+		}
+	}
+	if wi.Totals[Lost] == 0 || wi.Totals[Untouched] == 0 {
+		t.Errorf("totals %v", wi.Totals)
+	}
+	byProv := Evaluate(services, Cut{Providers: []string{"dravia"}}, nil)
+	if byProv.Totals[Lost] == 0 || byProv.Totals[Degraded] == 0 {
+		t.Errorf("what-if dravia: %v", byProv.Totals)
+	}
+	cidr := Evaluate(services, Cut{CIDRs: []netip.Prefix{netip.MustParsePrefix("127.20.0.0/16")}}, nil)
+	if cidr.Totals[Lost] == 0 {
+		t.Errorf("what-if 127.20.0.0/16 (Skyline's range): %v", cidr.Totals)
+	}
+}
+
+// The demo's DNS move abroad is drift within one observation cycle.
+func TestDemoDrift(t *testing.T) {
+	w, a, pol := demo(t)
+	var s *testenv.Service
+	for _, x := range w.Services {
+		if x.Has(testenv.Drift) {
+			s = x
+		}
+	}
+	tr := NewTracker(100)
+	t0 := time.Now()
+	if d := tr.Observe([]*Service{Build(s.ID, s.Sector, observe(t, w, s), a, pol)}, t0); len(d) != 0 {
+		t.Fatalf("first observation reported drift: %+v", d)
+	}
+	w.DriftNow()
+	d := tr.Observe([]*Service{Build(s.ID, s.Sector, observe(t, w, s), a, pol)}, t0.Add(time.Minute))
+	if len(d) != 1 || d[0].Layer != "dns" || d[0].Before != "arcanet@XA" || d[0].After != "cathaydns@XC" ||
+		d[0].FromState != Domestic || d[0].ToState != ForeignCritical {
+		t.Fatalf("drift %+v", d)
+	}
+	if ev := tr.Events(s.ID); len(ev) != 1 {
+		t.Fatalf("events %+v", ev)
+	}
+}
+
+func BenchmarkWhatIf10k(b *testing.B) {
+	var services []*Service
+	provs := []string{"amazon", "cloudflare", "akamai", "arcanet", "dravia"}
+	countries := []string{"US", "US", "US", "XA", "XD"}
+	for i := range 10000 {
+		s := &Service{Target: fmt.Sprintf("svc-%05d", i), Sector: []string{"energy", "finance", "government"}[i%3]}
+		for li, ln := range []string{"hosting", "dns", "ca", "mail"} {
+			l := &Layer{Name: ln}
+			for k := range 2 {
+				p := (i + li + k) % len(provs)
+				l.Items = append(l.Items, Item{Name: fmt.Sprint(k), Addrs: []string{fmt.Sprintf("10.%d.%d.1", p, k)},
+					Attr: attrib.Attribution{Provider: provs[p], Jurisdiction: countries[p], ASN: uint32(64500 + p)}})
+			}
+			s.Layers = append(s.Layers, l)
+		}
+		services = append(services, s)
+	}
+	cut := Cut{Countries: []string{"US"}, CIDRs: []netip.Prefix{netip.MustParsePrefix("10.4.0.0/16")}}
+	b.ReportAllocs()
+	for b.Loop() {
+		Evaluate(services, cut, nil)
+	}
+}
