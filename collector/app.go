@@ -18,9 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/config"
 	"github.com/bulwarkhq/bulwark/collector/console"
+	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/collector/store"
@@ -44,6 +46,10 @@ type App struct {
 	ln       net.Listener
 	serveErr chan error
 	ready    atomic.Bool
+	deps     *depgraph.Evaluator
+	geo      *attrib.Geo
+	stopDeps context.CancelFunc
+	depsDone chan struct{}
 }
 
 // New opens the store and builds the HTTP handlers; nothing listens yet.
@@ -96,6 +102,9 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
+	if err := a.sovereignty(); err != nil {
+		return nil, err
+	}
 	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
@@ -108,6 +117,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.Handle("/api/v1/write", ing)
 	mux.Handle("GET /api/v1/agents/{id}/targets", tl)
 	api.Register(mux)
+	a.deps.Register(mux)
 	con.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Bulwark is healthy.") })
@@ -121,6 +131,40 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	return mux, nil
 }
 
+// sovereignty loads the catalog, the geo databases and the policy, and
+// builds the dependency evaluator.
+func (a *App) sovereignty() error {
+	ac := a.opts.Config.Attribution
+	cat, err := attrib.LoadCatalog(ac.CatalogFiles...)
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	if ac.GeoDir != "" {
+		if a.geo, err = attrib.OpenGeo(ac.GeoDir); err != nil {
+			return fmt.Errorf("collector: %w", err)
+		}
+	} else {
+		a.opts.Logger.Warn("no attribution.geo_dir: addresses are attributed only through the catalog's names")
+	}
+	pol := ac.Policy
+	if pol.Home == "" {
+		a.opts.Logger.Warn("no attribution.policy.home: no dependency counts as foreign")
+	}
+	a.deps, err = depgraph.NewEvaluator(depgraph.EvaluatorOptions{
+		Queryable: a.store, Appendable: a.store,
+		Attributor: &attrib.Attributor{Catalog: cat, Geo: a.geo}, Policy: &pol,
+		Interval: time.Duration(ac.Interval), Window: time.Duration(ac.Window),
+		StateDir: filepath.Join(a.opts.Config.DataDir, "state"), Logger: a.opts.Logger.With("component", "depgraph"),
+	})
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	return nil
+}
+
+// Dependencies is the dependency evaluator.
+func (a *App) Dependencies() *depgraph.Evaluator { return a.deps }
+
 // Start listens on the configured address (or ln, when given) and serves.
 func (a *App) Start(ln net.Listener) error {
 	if ln == nil {
@@ -130,6 +174,9 @@ func (a *App) Start(ln net.Listener) error {
 		}
 	}
 	a.ln = ln
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopDeps, a.depsDone = cancel, make(chan struct{})
+	go func() { defer close(a.depsDone); a.deps.Run(ctx) }()
 	a.ready.Store(true)
 	go func() { a.serveErr <- a.server.Serve(ln) }()
 	a.opts.Logger.Info("collector listening", "addr", ln.Addr().String())
@@ -153,6 +200,13 @@ func (a *App) Done() <-chan error { return a.serveErr }
 func (a *App) Stop(ctx context.Context) error {
 	a.ready.Store(false)
 	var errs []error
+	if a.stopDeps != nil {
+		a.stopDeps()
+		<-a.depsDone
+	}
+	if a.geo != nil {
+		a.geo.Close()
+	}
 	if a.ln != nil {
 		if err := a.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

@@ -18,6 +18,7 @@ import (
 	"github.com/bulwarkhq/bulwark/agent"
 	agentconfig "github.com/bulwarkhq/bulwark/agent/config"
 	"github.com/bulwarkhq/bulwark/collector"
+	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/config"
 	"github.com/bulwarkhq/bulwark/internal/target"
@@ -30,6 +31,7 @@ type demoOptions struct {
 	DataDir      string
 	Schedule     string
 	DepsSchedule string
+	DepsEvery    time.Duration // how often the collector re-evaluates dependencies
 	DriftAfter   time.Duration
 	Logger       *slog.Logger
 	// Ready, when set, receives the collector's address once it serves.
@@ -57,7 +59,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(dir)
 	}
-	return demo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DepsSchedule: "@every 1m", DriftAfter: *drift, Logger: logger,
+	return demo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DepsSchedule: "@every 1m", DepsEvery: 30 * time.Second, DriftAfter: *drift, Logger: logger,
 		Ready: func(addr string) {
 			fmt.Fprintf(stdout, `Bulwark demo: the nation of Arcadia, %d critical services, 2 agents (home, abroad).
   Console:   http://%s/
@@ -106,6 +108,10 @@ func demo(ctx context.Context, o demoOptions) error {
 	cfg.Listen = o.Listen
 	cfg.DataDir = o.DataDir
 	cfg.Targets = targets // the agents pull them
+	cfg.Attribution.GeoDir = world.GeoDir
+	cfg.Attribution.CatalogFiles = []string{world.CatalogFile}
+	cfg.Attribution.Policy = attrib.Policy{Home: "XA", Trusted: []string{"XB"}}
+	cfg.Attribution.Interval = target.Duration(o.DepsEvery)
 	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Logger: o.Logger.With("component", "collector")})
 	if err != nil {
 		return err

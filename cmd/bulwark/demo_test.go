@@ -44,6 +44,18 @@ func instant(t *testing.T, base, q string) promResponse {
 	return pr
 }
 
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+}
+
 // The whole pipeline in one process: the demo world, the collector and two
 // agents. Every service reports from both vantage points through the query
 // API, the home-only service is down from abroad only, and the console lists
@@ -53,8 +65,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Schedule: "@every 2s", DepsSchedule: "@every 2s",
-			DriftAfter: -1, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addr <- a }})
+		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second,
+			DriftAfter: 8 * time.Second, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addr <- a }})
 	}()
 	var base string
 	select {
@@ -104,6 +116,50 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Fatalf("dependency observations of gas-transport: %+v", pr.Data.Result)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+
+	// The collector attributes them: Cathay DNS is foreign and alone.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		pr := instant(t, base, `bulwark_layer_state{target="gas-transport",layer="dns",state="foreign-critical"}`)
+		if len(pr.Data.Result) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no layer state for gas-transport within 30s")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// The demo's DNS move abroad shows up as drift.
+	deadline = time.Now().Add(40 * time.Second)
+	for {
+		var drift struct {
+			Data []struct{ Target, Layer, Before, After string } `json:"data"`
+		}
+		getJSON(t, base+"/api/v1/drift?target=water-utility", &drift)
+		if len(drift.Data) > 0 {
+			for _, d := range drift.Data {
+				if d.Layer != "dns" || d.Before != "arcanet@XA" || d.After != "cathaydns@XC" {
+					pr := instant(t, base, `timestamp(last_over_time(probe_dependency_info{target="water-utility",layer="dns"}[1h]))`)
+					t.Fatalf("drift %+v\n%+v", d, pr.Data.Result)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the demo's DNS drift was not reported within 40s")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	var wi struct {
+		Data struct {
+			Totals   map[string]int `json:"totals"`
+			Services []struct{ Target, Outcome string }
+		} `json:"data"`
+	}
+	getJSON(t, base+"/api/v1/whatif?country=XC", &wi)
+	if wi.Data.Totals["lost"] == 0 || wi.Data.Services[0].Outcome != "lost" {
+		t.Errorf("what-if XC: %+v", wi.Data)
 	}
 
 	resp, err := http.Get(base + "/")

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/internal/config"
@@ -23,7 +24,23 @@ type Config struct {
 	Limits  ingest.Limits `yaml:"limits"`
 	Agents  []Agent       `yaml:"agents"`
 	// Targets are handed to agents that pull their list from the collector.
-	Targets []target.Target `yaml:"targets"`
+	Targets     []target.Target `yaml:"targets"`
+	Attribution Attribution     `yaml:"attribution"`
+}
+
+// Attribution configures who is behind each dependency and which
+// jurisdictions count as foreign.
+type Attribution struct {
+	// GeoDir holds country.mmdb and asn.mmdb (or GeoLite2-*.mmdb); empty:
+	// addresses are attributed by the catalog's names only.
+	GeoDir string `yaml:"geo_dir"`
+	// CatalogFiles extend or override the shipped provider catalog.
+	CatalogFiles []string      `yaml:"catalog_files"`
+	Policy       attrib.Policy `yaml:"policy"`
+	// Interval between evaluations (default 1m); Window is how old the
+	// newest observation of a service may be (default 3h).
+	Interval target.Duration `yaml:"interval"`
+	Window   target.Duration `yaml:"window"`
 }
 
 // Storage configures the embedded TSDB.
@@ -51,6 +68,7 @@ var Default = Config{
 		Retention:        target.Duration(15 * 24 * time.Hour),
 		OutOfOrderWindow: target.Duration(6 * time.Hour),
 	},
+	Attribution: Attribution{Interval: target.Duration(time.Minute), Window: target.Duration(3 * time.Hour)},
 }
 
 // UnmarshalYAML fills in defaults before decoding.
@@ -112,6 +130,13 @@ func (c *Config) Validate() []config.Problem {
 		if n != 1 {
 			p(config.Path{"agents", i}, "agent %q needs exactly one of token_file, token_env, token_sha256", a.ID)
 		}
+	}
+	ps = append(ps, c.Attribution.Policy.Validate(config.Path{"attribution", "policy"})...)
+	if c.Attribution.Interval < target.Duration(time.Second) {
+		p(config.Path{"attribution", "interval"}, "must be at least 1s")
+	}
+	if c.Attribution.Window < c.Attribution.Interval {
+		p(config.Path{"attribution", "window"}, "must be at least the interval")
 	}
 	seenT := map[string]int{}
 	for i := range c.Targets {

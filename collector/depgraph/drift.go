@@ -13,6 +13,8 @@ import (
 type Drift struct {
 	Target    string    `json:"target"`
 	Sector    string    `json:"sector"`
+	Agent     string    `json:"agent,omitempty"` // the vantage point that saw it
+	Vantage   string    `json:"vantage,omitempty"`
 	Layer     string    `json:"layer"`
 	Before    string    `json:"before"`
 	After     string    `json:"after"`
@@ -54,24 +56,55 @@ func NewTracker(maxEvents int) *Tracker {
 }
 
 // Seed sets the last known graphs (after a restart) without events.
-func (t *Tracker) Seed(services []*Service, events []Drift) {
+func (t *Tracker) Seed(last map[string]*Service, events []Drift) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, s := range last {
+		t.last[k] = s
+	}
+	t.events = append(t.events, events...)
+}
+
+// Snapshot returns every graph kept, by key (target, or target@agent).
+func (t *Tracker) Snapshot() map[string]*Service {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]*Service, len(t.last))
+	for k, s := range t.last {
+		out[k] = s
+	}
+	return out
+}
+
+// Set replaces the merged graphs (of all vantage points) without drift.
+func (t *Tracker) Set(services []*Service) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, s := range services {
 		t.last[s.Target] = s
 	}
-	t.events = append(t.events, events...)
 }
 
 // Observe compares new graphs with the last ones and returns the drift.
 // A service seen for the first time is not drift.
 func (t *Tracker) Observe(services []*Service, at time.Time) []Drift {
+	return t.ObserveFrom(services, "", "", at)
+}
+
+// ObserveFrom is Observe for the graphs seen by one agent: each vantage
+// point's view changes once when a service moves, whatever the others
+// have seen yet.
+func (t *Tracker) ObserveFrom(services []*Service, agent, vantage string, at time.Time) []Drift {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []Drift
 	for _, s := range services {
-		prev, ok := t.last[s.Target]
-		t.last[s.Target] = s
+		k := s.Target
+		if agent != "" {
+			k += "@" + agent
+		}
+		prev, ok := t.last[k]
+		t.last[k] = s
 		if !ok {
 			continue
 		}
@@ -84,7 +117,7 @@ func (t *Tracker) Observe(services []*Service, at time.Time) []Drift {
 			if sb == sa {
 				continue
 			}
-			d := Drift{Target: s.Target, Sector: s.Sector, Layer: name, Before: sb, After: sa, FirstSeen: at,
+			d := Drift{Target: s.Target, Sector: s.Sector, Agent: agent, Vantage: vantage, Layer: name, Before: sb, After: sa, FirstSeen: at,
 				FromState: stateOf(before), ToState: after.State,
 				Evidence: fmt.Sprintf("%s changed from %s to %s; now %s", name, sb, sa, after.Evidence)}
 			out = append(out, d)
@@ -123,8 +156,10 @@ func (t *Tracker) Services() []*Service {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]*Service, 0, len(t.last))
-	for _, s := range t.last {
-		out = append(out, s)
+	for k, s := range t.last {
+		if !strings.Contains(k, "@") {
+			out = append(out, s)
+		}
 	}
 	slices.SortFunc(out, func(a, b *Service) int { return cmp.Compare(a.Target, b.Target) })
 	return out
