@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/collector"
+	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/config"
 )
 
@@ -27,7 +28,13 @@ Commands:
   collector --config FILE   run the collector
   demo [--listen ADDR] [--data DIR]
                             run a simulated nation, a collector and two agents
-  check --config FILE       validate a collector configuration and exit
+  check --config FILE       validate a collector configuration (with its catalog and geo files) and exit
+  attrib lookup [--geo DIR] [--kind ip|cname|ns|mx|ca] INPUT [--json]
+                            who is behind an address, a host name or a CA, and why
+  whatif [--collector URL] --country CC | --provider ID | --asn N | --cidr P
+                            which services a cut would lose or degrade
+  geo import --libloc --out DIR
+                            build the IP databases from Debian's libloc-database
   version                   print the version
 
 Run "bulwark <command> -h" for the flags of a command.
@@ -59,6 +66,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
+	case "attrib":
+		return runAttrib(args[1:], stdout, stderr)
+	case "whatif":
+		return runWhatif(ctx, args[1:], stdout, stderr)
+	case "geo":
+		return runGeo(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "bulwark", Version)
 		return nil
@@ -127,6 +140,17 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	if _, err := cfg.AgentTable(); err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d agents)\n", *file, len(cfg.Agents))
+	cat, err := attrib.LoadCatalog(cfg.Attribution.CatalogFiles...)
+	if err != nil {
+		return err
+	}
+	if cfg.Attribution.GeoDir != "" {
+		g, err := attrib.OpenGeo(cfg.Attribution.GeoDir)
+		if err != nil {
+			return err
+		}
+		g.Close()
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d agents, %d targets, %d providers in the catalog)\n", *file, len(cfg.Agents), len(cfg.Targets), len(cat.Providers))
 	return nil
 }

@@ -13,7 +13,7 @@ func TestCheck(t *testing.T) {
 	if err := run(context.Background(), []string{"check", "--config", "../../collector/config/testdata/good.yml"}, &out, &errb); err != nil {
 		t.Fatalf("check good: %v", err)
 	}
-	if !strings.Contains(out.String(), "valid (2 agents)") {
+	if !strings.Contains(out.String(), "valid (2 agents, 0 targets,") {
 		t.Fatalf("output %q", out.String())
 	}
 	err := run(context.Background(), []string{"check", "--config", "../../collector/config/testdata/invalid-listen.yml"}, &out, &errb)

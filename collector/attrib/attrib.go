@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-
-	"github.com/miekg/dns"
 )
 
 // Rules say which data decided an attribution.
@@ -75,7 +73,7 @@ func (a *Attributor) Addr(s string) Attribution {
 // by the catalog's name patterns, else by its first address.
 func (a *Attributor) Name(kind, name string, addrs ...string) Attribution {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	if _, ok := dns.IsDomainName(name); !ok || len(name) > 253 || name == "" {
+	if !validHostname(name) {
 		return Attribution{Rule: RuleInvalid, Evidence: fmt.Sprintf("%q is not a host name", trunc(name))}
 	}
 	kinds := []string{kind}
@@ -113,6 +111,25 @@ func (a *Attributor) CA(sha256, org, country string) Attribution {
 			Evidence: fmt.Sprintf("CA %q is not in the catalog; its certificate names country %s", trunc(org), country)}
 	}
 	return Attribution{Rule: RuleUnknown, Evidence: fmt.Sprintf("CA %q is not in the catalog and names no country", trunc(org))}
+}
+
+// validHostname accepts letters, digits, '-' and '_' in labels of 1 to 63
+// bytes, 253 bytes in all.
+func validHostname(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 {
+			return false
+		}
+		for _, c := range []byte(l) {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func trunc(s string) string {

@@ -182,3 +182,46 @@ func BenchmarkWhatIf10k(b *testing.B) {
 		Evaluate(services, cut, nil)
 	}
 }
+
+// BenchmarkAttribute100k attributes 100,000 observations (10,000 services
+// of 10 each: addresses, CNAMEs, name servers, mail hosts, CAs,
+// subresources) into graphs, with the demo's geo databases and catalog.
+func BenchmarkAttribute100k(b *testing.B) {
+	w, err := testenv.Start(testenv.Options{Dir: b.TempDir(), DriftAfter: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	cat, _ := attrib.LoadCatalog(w.CatalogFile)
+	geo, err := attrib.OpenGeo(w.GeoDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer geo.Close()
+	a := &attrib.Attributor{Catalog: cat, Geo: geo}
+	pol := &attrib.Policy{Home: "XA", Trusted: []string{"XB"}}
+	nets := []string{"127.1", "127.2", "127.10", "127.20", "127.21", "127.30"}
+	obs := make([][]Observation, 10000)
+	for i := range obs {
+		n := nets[i%len(nets)]
+		obs[i] = []Observation{
+			{Layer: "hosting", Kind: "cname", Name: fmt.Sprintf("s%d.edge.skylinecdn.test", i)},
+			{Layer: "hosting", Kind: "a", Name: "x", Addr: fmt.Sprintf("%s.0.%d", n, i%250+1)},
+			{Layer: "hosting", Kind: "a", Name: "x", Addr: fmt.Sprintf("%s.1.%d", n, i%250+1)},
+			{Layer: "dns", Kind: "ns", Name: "ns1.cathaydns.test", Addr: "127.21.53.1"},
+			{Layer: "dns", Kind: "ns", Name: "ns2.arcanet.test", Addr: "127.1.53.2"},
+			{Layer: "mail", Kind: "mx", Name: "mx.draviacloud.test", Addr: "127.30.25.1"},
+			{Layer: "ca", Kind: "issuer", Name: "ArcaTrust Root R1", Org: "ArcaTrust", Country: "XA"},
+			{Layer: "ca", Kind: "ca", Name: "ArcaTrust Root R1", Org: "ArcaTrust", Country: "XA"},
+			{Layer: "subresource", Kind: "script", Name: "static.skylinecdn.test"},
+			{Layer: "subresource", Kind: "img", Name: fmt.Sprintf("img%d.unknown.test", i%100)},
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, o := range obs {
+			Build(fmt.Sprint(i), "energy", o, a, pol)
+		}
+	}
+	b.ReportMetric(float64(100000*b.N)/b.Elapsed().Seconds(), "observations/s")
+}
