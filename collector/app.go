@@ -147,6 +147,10 @@ func (a *App) sovereignty() error {
 		a.opts.Logger.Warn("no attribution.geo_dir: addresses are attributed only through the catalog's names")
 	}
 	pol := ac.Policy
+	crit := map[string]int{}
+	for _, t := range a.opts.Config.Targets {
+		crit[t.ID] = t.Criticality
+	}
 	if pol.Home == "" {
 		a.opts.Logger.Warn("no attribution.policy.home: no dependency counts as foreign")
 	}
@@ -154,7 +158,7 @@ func (a *App) sovereignty() error {
 		Queryable: a.store, Appendable: a.store,
 		Attributor: &attrib.Attributor{Catalog: cat, Geo: a.geo}, Policy: &pol,
 		Interval: time.Duration(ac.Interval), Window: time.Duration(ac.Window),
-		StateDir: filepath.Join(a.opts.Config.DataDir, "state"), Logger: a.opts.Logger.With("component", "depgraph"),
+		StateDir: filepath.Join(a.opts.Config.DataDir, "state"), Criticality: crit, Logger: a.opts.Logger.With("component", "depgraph"),
 	})
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)

@@ -33,6 +33,7 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-two-tokens.yml":      `testdata/invalid-two-tokens.yml:2: agents[0]: agent "home-1" needs exactly one of token_file, token_env, token_sha256`,
 		"invalid-country.yml":         `testdata/invalid-country.yml:4: agents[0].country: "Arcadia" is not a two-letter country code`,
 		"invalid-retention.yml":       `testdata/invalid-retention.yml:2: invalid duration "forever"`,
+		"invalid-policy.yml":          `testdata/invalid-policy.yml:3: attribution.policy.home: "Arcadia" is not a two-letter ISO 3166 country code`,
 		"invalid-agent-id.yml":        `testdata/invalid-agent-id.yml:2: agents[0].id: agent id "Home_1" must be lower-case letters, digits and dashes`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yml")

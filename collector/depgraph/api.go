@@ -85,5 +85,5 @@ func (e *Evaluator) whatif(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "%v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": Evaluate(e.tracker.Services(), cut, nil)})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": Evaluate(e.tracker.Services(), cut, e.opts.Criticality)})
 }

@@ -31,7 +31,9 @@ type EvaluatorOptions struct {
 	Interval, Window time.Duration
 	// StateDir keeps the last graphs and the drift history across restarts.
 	StateDir string
-	Logger   *slog.Logger
+	// Criticality of each target (1 most critical), for what-if answers.
+	Criticality map[string]int
+	Logger      *slog.Logger
 }
 
 // Evaluator periodically rebuilds every service's graph from the stored

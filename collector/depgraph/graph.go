@@ -47,6 +47,11 @@ type Item struct {
 	Addrs   []string           `json:"addrs,omitempty"`
 	Attr    attrib.Attribution `json:"attribution"`
 	Foreign bool               `json:"foreign"`
+	// HostedOn is the provider whose network serves a named dependency
+	// when it is not the provider itself (a DNS provider on a cloud), and
+	// HostedIn that provider's jurisdiction.
+	HostedOn string `json:"hosted_on,omitempty"`
+	HostedIn string `json:"hosted_in,omitempty"`
 }
 
 // Layer is one layer of a service.
@@ -140,6 +145,11 @@ func Build(target, sector string, obs []Observation, a *attrib.Attributor, pol *
 		}
 		l := &Layer{Name: name}
 		for _, it := range m {
+			if it.Attr.Rule == attrib.RuleCatalogName && len(it.Addrs) > 0 && a.Geo != nil {
+				if on := a.Addr(it.Addrs[0]); on.Provider != "" && on.Provider != it.Attr.Provider {
+					it.HostedOn, it.HostedIn = on.Provider, on.Jurisdiction
+				}
+			}
 			it.Foreign = pol.Foreign(it.Attr.Jurisdiction, sector, target)
 			l.Items = append(l.Items, *it)
 		}

@@ -225,3 +225,34 @@ func BenchmarkAttribute100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(100000*b.N)/b.Elapsed().Seconds(), "observations/s")
 }
+
+// Observations are untrusted: an enormous chain is bounded, garbage gets
+// a clear rule, and a DNS provider hosted on a cloud falls with the cloud.
+func TestUntrustedObservations(t *testing.T) {
+	_, a, pol := demo(t)
+	var obs []Observation
+	for i := range 5000 {
+		obs = append(obs, Observation{Layer: "dns", Kind: "ns", Name: fmt.Sprintf("ns%d.cathaydns.test", i), Addr: "127.21.53.1"})
+	}
+	obs = append(obs, Observation{Layer: "hosting", Kind: "a", Addr: "not-an-address"},
+		Observation{Layer: "mail", Kind: "mx", Name: "<script>", Addr: "300.1.1.1"})
+	s := Build("x", "energy", obs, a, pol)
+	if l := s.Layer("dns"); len(l.Items) != maxItems {
+		t.Fatalf("dns layer holds %d items, bound %d", len(l.Items), maxItems)
+	}
+	if it := s.Layer("hosting").Items[0]; it.Attr.Rule != attrib.RuleInvalid || !it.Foreign {
+		t.Errorf("bogus address: %+v", it)
+	}
+	if it := s.Layer("mail").Items[0]; it.Attr.Rule != attrib.RuleInvalid {
+		t.Errorf("bogus name: %+v", it)
+	}
+	// Cathay DNS's name servers answering from Dravia Cloud's network.
+	hosted := Build("y", "energy", []Observation{{Layer: "dns", Kind: "ns", Name: "ns1.cathaydns.test", Addr: "127.30.53.1"}}, a, pol)
+	it := hosted.Layer("dns").Items[0]
+	if it.Attr.Provider != "cathaydns" || it.HostedOn != "dravia" || it.HostedIn != "XD" {
+		t.Fatalf("hosted on: %+v", it)
+	}
+	if w := Evaluate([]*Service{hosted}, Cut{Providers: []string{"dravia"}}, nil); w.Totals[Lost] != 1 {
+		t.Errorf("cutting the cloud under a DNS provider: %+v", w.Totals)
+	}
+}

@@ -50,6 +50,10 @@ func (c Cut) hits(it Item) bool {
 	if a.ASN != 0 && slices.Contains(c.ASNs, a.ASN) {
 		return true
 	}
+	// A provider runs on another's network: cutting the host cuts it too.
+	if it.HostedOn != "" && (slices.Contains(c.Providers, it.HostedOn) || slices.Contains(c.Countries, it.HostedIn)) {
+		return true
+	}
 	for _, ad := range it.Addrs {
 		if addrIn(ad, c.CIDRs) {
 			return true
