@@ -145,10 +145,13 @@ func fetch(ctx context.Context, t *target.Target, env *Env, method string, u *ur
 		return nil, readBody{}, err
 	}
 	defer conn.Close()
+	// The context's end unblocks every read and write, and is then seen by
+	// ctxErr; the connection's own deadline is only a backstop after it,
+	// so a timeout is never mistaken for a malformed response.
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
+		conn.SetDeadline(dl.Add(time.Second))
 	}
 	var state *tls.ConnectionState
 	if u.Scheme == "https" {
