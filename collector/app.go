@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -24,16 +25,20 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/console"
 	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
+	"github.com/bulwarkhq/bulwark/collector/inventory"
 	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/collector/targets"
+	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 // Options configure an App.
 type Options struct {
 	Config *config.Config
-	// Agents overrides the token table built from Config.Agents.
+	// Agents overrides the token table built from Config.Agents, and
+	// Users the one built from Config.Users.
 	Agents *auth.Agents
+	Users  *auth.Users
 	Logger *slog.Logger
 }
 
@@ -109,13 +114,24 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
-	tl, err := targets.New(agents, a.opts.Config.Targets)
+	inv, err := inventory.Open(filepath.Join(a.opts.Config.DataDir, "state", "targets.json"))
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
+	}
+	tl, err := targets.New(agents, a.allTargets(inv))
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	users := a.opts.Users
+	if users == nil {
+		if users, err = a.opts.Config.UserTable(); err != nil {
+			return nil, fmt.Errorf("collector: %w", err)
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/write", ing)
 	mux.Handle("GET /api/v1/agents/{id}/targets", tl)
+	mux.Handle("POST /api/v1/targets/import", inventory.ImportHandler(inv, users, func() error { return tl.Set(a.allTargets(inv)) }))
 	api.Register(mux)
 	a.deps.Register(mux)
 	con.Register(mux)
@@ -129,6 +145,22 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		fmt.Fprintln(w, "Bulwark is ready.")
 	})
 	return mux, nil
+}
+
+// allTargets is the configuration's targets, then the imported ones
+// whose ids the configuration does not use.
+func (a *App) allTargets(inv *inventory.Store) []target.Target {
+	out := slices.Clone(a.opts.Config.Targets)
+	seen := map[string]bool{}
+	for _, t := range out {
+		seen[t.ID] = true
+	}
+	for _, t := range inv.Targets() {
+		if !seen[t.ID] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // sovereignty loads the catalog, the geo databases and the policy, and

@@ -33,6 +33,12 @@ Commands:
                             who is behind an address, a host name or a CA, and why
   whatif [--collector URL] --country CC | --provider ID | --asn N | --cidr P
                             which services a cut would lose or degrade
+  targets import --csv FILE [--preset bulwark|dotgov] [--dry-run] (--data DIR | --collector URL --token-file F)
+                            bulk-import targets, all or nothing, with a diff
+  zone import FILE --data DIR
+                            record every delegation of a DNS zone file as DNS dependencies
+  report dns --data DIR [--json|--csv]
+                            who runs the DNS of the imported zone, where, with what redundancy
   geo import --libloc --out DIR
                             build the IP databases from Debian's libloc-database
   version                   print the version
@@ -72,6 +78,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runWhatif(ctx, args[1:], stdout, stderr)
 	case "geo":
 		return runGeo(ctx, args[1:], stdout, stderr)
+	case "targets":
+		return runTargets(ctx, args[1:], stdout, stderr)
+	case "zone":
+		return runZone(ctx, args[1:], stdout, stderr)
+	case "report":
+		return runReport(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "bulwark", Version)
 		return nil

@@ -61,3 +61,60 @@ func (a *Agents) Authenticate(r *http.Request) (Identity, bool) {
 	id, ok := a.byHash[sha256.Sum256([]byte(tok))]
 	return id, ok
 }
+
+// Roles of people and tools using the API, each including the ones before.
+const (
+	RoleViewer   = "viewer"
+	RoleOperator = "operator"
+	RoleAdmin    = "admin"
+)
+
+var roleRank = map[string]int{RoleViewer: 1, RoleOperator: 2, RoleAdmin: 3}
+
+// ValidRole reports whether r is a known role.
+func ValidRole(r string) bool { return roleRank[r] > 0 }
+
+// User is an authenticated person or tool.
+type User struct {
+	ID   string
+	Role string
+}
+
+// Users authenticates API users by token.
+type Users struct {
+	byHash map[[32]byte]User
+}
+
+// NewUsers returns an empty table.
+func NewUsers() *Users { return &Users{byHash: map[[32]byte]User{}} }
+
+// Add registers a token (or, with hashed, its hex SHA-256) for u.
+func (us *Users) Add(token string, hashed bool, u User) error {
+	h := Hash(token)
+	if hashed {
+		h = token
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != 32 {
+		return fmt.Errorf("token_sha256 of user %q is not 64 hex digits", u.ID)
+	}
+	us.byHash[[32]byte(b)] = u
+	return nil
+}
+
+// Require authenticates r and checks that its user has at least role.
+// It writes the 401 or 403 itself and reports whether to go on.
+func (us *Users) Require(w http.ResponseWriter, r *http.Request, role string) (User, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	u, known := us.byHash[sha256.Sum256([]byte(tok))]
+	if !ok || !known {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark"`)
+		http.Error(w, "missing or unknown bearer token", http.StatusUnauthorized)
+		return User{}, false
+	}
+	if roleRank[u.Role] < roleRank[role] {
+		http.Error(w, fmt.Sprintf("user %q has role %s; this needs %s", u.ID, u.Role, role), http.StatusForbidden)
+		return User{}, false
+	}
+	return u, true
+}

@@ -23,6 +23,8 @@ type Config struct {
 	Storage Storage       `yaml:"storage"`
 	Limits  ingest.Limits `yaml:"limits"`
 	Agents  []Agent       `yaml:"agents"`
+	// Users of the JSON API, with roles viewer, operator or admin.
+	Users []User `yaml:"users"`
 	// Targets are handed to agents that pull their list from the collector.
 	Targets     []target.Target `yaml:"targets"`
 	Attribution Attribution     `yaml:"attribution"`
@@ -55,6 +57,16 @@ type Agent struct {
 	ID          string `yaml:"id"`
 	Vantage     string `yaml:"vantage"`
 	Country     string `yaml:"country"`
+	TokenFile   string `yaml:"token_file"`
+	TokenEnv    string `yaml:"token_env"`
+	TokenSHA256 string `yaml:"token_sha256"`
+}
+
+// User is a person or tool using the API; its token comes from a file, an
+// environment variable, or is given as its SHA-256.
+type User struct {
+	ID          string `yaml:"id"`
+	Role        string `yaml:"role"`
 	TokenFile   string `yaml:"token_file"`
 	TokenEnv    string `yaml:"token_env"`
 	TokenSHA256 string `yaml:"token_sha256"`
@@ -131,6 +143,23 @@ func (c *Config) Validate() []config.Problem {
 			p(config.Path{"agents", i}, "agent %q needs exactly one of token_file, token_env, token_sha256", a.ID)
 		}
 	}
+	for i, u := range c.Users {
+		if !slugRE.MatchString(u.ID) {
+			p(config.Path{"users", i, "id"}, "user id %q must be lower-case letters, digits and dashes", u.ID)
+		}
+		if !auth.ValidRole(u.Role) {
+			p(config.Path{"users", i, "role"}, "role %q must be viewer, operator or admin", u.Role)
+		}
+		n := 0
+		for _, s := range []string{u.TokenFile, u.TokenEnv, u.TokenSHA256} {
+			if s != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			p(config.Path{"users", i}, "user %q needs exactly one of token_file, token_env, token_sha256", u.ID)
+		}
+	}
 	ps = append(ps, c.Attribution.Policy.Validate(config.Path{"attribution", "policy"})...)
 	if c.Attribution.Interval < target.Duration(time.Second) {
 		p(config.Path{"attribution", "interval"}, "must be at least 1s")
@@ -157,6 +186,25 @@ func (c *Config) Validate() []config.Problem {
 		seenT[t.ID] = i
 	}
 	return ps
+}
+
+// UserTable builds the API users' token table.
+func (c *Config) UserTable() (*auth.Users, error) {
+	t := auth.NewUsers()
+	for _, u := range c.Users {
+		tok, hashed := u.TokenSHA256, true
+		if tok == "" {
+			var err error
+			if tok, err = config.Secret(u.TokenFile, u.TokenEnv); err != nil {
+				return nil, fmt.Errorf("user %q: %w", u.ID, err)
+			}
+			hashed = false
+		}
+		if err := t.Add(tok, hashed, auth.User{ID: u.ID, Role: u.Role}); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 // AgentTable builds the token table, reading token files and variables.

@@ -21,6 +21,10 @@ type Target struct {
 	Sector      string `yaml:"sector" json:"sector"`
 	Operator    string `yaml:"operator,omitempty" json:"operator,omitempty"`
 	Criticality int    `yaml:"criticality,omitempty" json:"criticality,omitempty"`
+	// Type is the kind of body (ministry, city, county, regulator, ...)
+	// and Contact whom to call; neither is put on series.
+	Type    string `yaml:"type,omitempty" json:"type,omitempty"`
+	Contact string `yaml:"contact,omitempty" json:"contact,omitempty"`
 	// URL is what HTTP, TLS and dependency checks look at.
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
 	// Host is a name or host:port for targets without a URL (DNS, TCP).

@@ -1,0 +1,285 @@
+package zone
+
+import (
+	"cmp"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/bulwarkhq/bulwark/collector/attrib"
+	"github.com/bulwarkhq/bulwark/collector/depgraph"
+)
+
+// Analysis is a zone attributed and scored: the DNS layer of every
+// delegated domain, as a dependency graph.
+type Analysis struct {
+	Snapshot *Snapshot
+	Services []*depgraph.Service // one per domain, DNS layer only
+	Types    map[string]string   // domain -> type ("" when unknown)
+}
+
+// Analyze attributes every delegation's name servers (by name through the
+// catalog, else by glue address through the geo databases) and decides the
+// DNS layer's state under pol. types maps a domain to its type (from the
+// imported target list), for the per-type figures.
+func Analyze(s *Snapshot, a *attrib.Attributor, pol *attrib.Policy, types map[string]string) *Analysis {
+	an := &Analysis{Snapshot: s, Types: map[string]string{}}
+	obs := make([]depgraph.Observation, 0, 8)
+	for _, d := range s.Delegations {
+		dom := strings.TrimSuffix(d.Domain, ".")
+		obs = obs[:0]
+		for _, ns := range d.NS {
+			addr := ""
+			if g := d.Glue[ns]; len(g) > 0 {
+				addr = g[0]
+			}
+			obs = append(obs, depgraph.Observation{Layer: "dns", Kind: "ns", Name: strings.TrimSuffix(ns, "."), Addr: addr})
+		}
+		typ := types[dom]
+		an.Types[dom] = typ
+		svc := depgraph.Build(dom, typ, obs, a, pol)
+		for _, l := range svc.Layers {
+			for i := range l.Items {
+				if l.Items[i].Attr.Provider == "" {
+					// Unknown operator: group by the name server's domain.
+					l.Items[i].Attr.Provider = "domain:" + registrable(l.Items[i].Name)
+				}
+			}
+			l.Providers = providersOf(l)
+		}
+		an.Services = append(an.Services, svc)
+	}
+	return an
+}
+
+// registrable approximates the domain a host name was registered under.
+func registrable(host string) string {
+	l := strings.Split(host, ".")
+	if len(l) >= 3 && len(l[len(l)-2]) <= 3 && len(l[len(l)-1]) == 2 { // co.uk, gov.au
+		return strings.Join(l[len(l)-3:], ".")
+	}
+	if len(l) >= 2 {
+		return strings.Join(l[len(l)-2:], ".")
+	}
+	return host
+}
+
+func providersOf(l *depgraph.Layer) []string {
+	var out []string
+	for _, it := range l.Items {
+		if !slices.Contains(out, it.Attr.Provider) {
+			out = append(out, it.Attr.Provider)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ProviderRow is one DNS provider's place in the zone.
+type ProviderRow struct {
+	Provider     string  `json:"provider"`
+	Name         string  `json:"name,omitempty"`
+	Jurisdiction string  `json:"jurisdiction"`
+	Foreign      bool    `json:"foreign"`
+	Domains      int     `json:"domains"`  // domains using it
+	Critical     int     `json:"critical"` // domains depending on it alone
+	Share        float64 `json:"share"`    // Domains / all domains
+}
+
+// TypeRow is the figures of one domain type.
+type TypeRow struct {
+	Type        string  `json:"type"`
+	Domains     int     `json:"domains"`
+	Signed      int     `json:"signed"` // with a DS record
+	DNSSEC      float64 `json:"dnssec_coverage"`
+	ForeignOnly int     `json:"foreign_only"`
+	Unplaced    int     `json:"unplaced"` // with a name server of unknown jurisdiction
+	HHI         float64 `json:"hhi"`      // of DNS providers, 0..10000
+	TopProvider string  `json:"top_provider"`
+	TopShare    float64 `json:"top_share"`
+}
+
+// DomainRow is one domain in the domain table.
+type DomainRow struct {
+	Domain        string   `json:"domain"`
+	Type          string   `json:"type,omitempty"`
+	State         string   `json:"state"`
+	Providers     []string `json:"providers"`
+	Jurisdictions []string `json:"jurisdictions"`
+	DNSSEC        bool     `json:"dnssec"`
+	Evidence      string   `json:"evidence"`
+}
+
+// Report is the DNS report of a zone.
+type Report struct {
+	Origin      string        `json:"origin"`
+	Exported    string        `json:"exported"`
+	Domains     int           `json:"domains"`
+	NSRecords   int           `json:"ns_records"`
+	DSRecords   int           `json:"ds_records"`
+	Providers   []ProviderRow `json:"providers"`
+	Types       []TypeRow     `json:"types"`
+	ForeignOnly []string      `json:"foreign_only_domains"`
+	DomainRows  []DomainRow   `json:"domains_detail,omitempty"`
+}
+
+// Report computes the figures; withDomains adds one row per domain.
+func (an *Analysis) Report(withDomains bool) *Report {
+	s := an.Snapshot
+	r := &Report{Origin: s.Origin, Exported: s.Exported.Format("2006-01-02 15:04:05 MST"), Domains: len(s.Delegations),
+		NSRecords: s.NSRecords, DSRecords: s.DSRecords}
+	prov := map[string]*ProviderRow{}
+	types := map[string]*TypeRow{}
+	typeUse := map[string]map[string]int{}
+	for i, svc := range an.Services {
+		d := s.Delegations[i]
+		l := svc.Layer("dns")
+		if l == nil {
+			continue
+		}
+		typ := or(an.Types[svc.Target], "unknown")
+		tr := types[typ]
+		if tr == nil {
+			tr = &TypeRow{Type: typ}
+			types[typ] = tr
+			typeUse[typ] = map[string]int{}
+		}
+		tr.Domains++
+		if d.DS {
+			tr.Signed++
+		}
+		// Entirely foreign: every name server placed, and all of them abroad.
+		// A name server that cannot be placed offline is counted apart.
+		foreignOnly, unknown := true, false
+		for _, it := range l.Items {
+			if it.Attr.Jurisdiction == "" {
+				unknown = true
+			}
+			if !it.Foreign || it.Attr.Jurisdiction == "" {
+				foreignOnly = false
+			}
+		}
+		if unknown {
+			tr.Unplaced++
+		}
+		if foreignOnly {
+			tr.ForeignOnly++
+			r.ForeignOnly = append(r.ForeignOnly, svc.Target)
+		}
+		for _, p := range l.Providers {
+			row := prov[p]
+			if row == nil {
+				row = &ProviderRow{Provider: p}
+				for _, it := range l.Items {
+					if it.Attr.Provider == p {
+						row.Name, row.Jurisdiction, row.Foreign = it.Attr.ProviderName, it.Attr.Jurisdiction, it.Foreign
+						break
+					}
+				}
+				prov[p] = row
+			}
+			row.Domains++
+			if len(l.Providers) == 1 {
+				row.Critical++
+			}
+			typeUse[typ][p]++
+		}
+		if withDomains {
+			r.DomainRows = append(r.DomainRows, DomainRow{Domain: svc.Target, Type: an.Types[svc.Target], State: l.State,
+				Providers: l.Providers, Jurisdictions: l.Countries, DNSSEC: d.DS, Evidence: l.Evidence})
+		}
+	}
+	for _, p := range prov {
+		p.Share = float64(p.Domains) / float64(max(r.Domains, 1))
+		r.Providers = append(r.Providers, *p)
+	}
+	slices.SortFunc(r.Providers, func(a, b ProviderRow) int {
+		return cmp.Or(cmp.Compare(b.Domains, a.Domains), cmp.Compare(a.Provider, b.Provider))
+	})
+	for typ, tr := range types {
+		tr.DNSSEC = float64(tr.Signed) / float64(tr.Domains)
+		total := 0
+		for _, n := range typeUse[typ] {
+			total += n
+		}
+		for p, n := range typeUse[typ] {
+			share := float64(n) / float64(total)
+			tr.HHI += 10000 * share * share
+			if n > int(tr.TopShare*float64(total)+0.5) || (n == int(tr.TopShare*float64(total)+0.5) && p < tr.TopProvider) {
+				tr.TopProvider, tr.TopShare = p, share
+			}
+		}
+		r.Types = append(r.Types, *tr)
+	}
+	slices.SortFunc(r.Types, func(a, b TypeRow) int { return cmp.Or(cmp.Compare(b.Domains, a.Domains), cmp.Compare(a.Type, b.Type)) })
+	slices.Sort(r.ForeignOnly)
+	return r
+}
+
+// WriteText prints the report for a reader.
+func (r *Report) WriteText(w io.Writer, top int) {
+	fmt.Fprintf(w, "Zone %s (exported %s): %d delegated domains, %d NS records, %d DS records\n\n", r.Origin, r.Exported, r.Domains, r.NSRecords, r.DSRecords)
+	fmt.Fprintf(w, "%-34s %-4s %8s %8s %7s\n", "DNS PROVIDER", "JUR", "DOMAINS", "ALONE", "SHARE")
+	for i, p := range r.Providers {
+		if i == top {
+			fmt.Fprintf(w, "... %d more providers\n", len(r.Providers)-top)
+			break
+		}
+		name := p.Provider
+		if p.Name != "" && !strings.HasPrefix(p.Provider, "domain:") {
+			name = p.Name
+		}
+		fmt.Fprintf(w, "%-34.34s %-4s %8d %8d %6.1f%%\n", name, or(p.Jurisdiction, "?"), p.Domains, p.Critical, 100*p.Share)
+	}
+	fmt.Fprintf(w, "\n%-28s %8s %8s %9s %8s  %s\n", "DOMAIN TYPE", "DOMAINS", "DNSSEC", "FOREIGN", "HHI", "LARGEST PROVIDER")
+	for _, t := range r.Types {
+		fmt.Fprintf(w, "%-28.28s %8d %7.1f%% %9d %8.0f  %s (%.0f%%)\n", t.Type, t.Domains, 100*t.DNSSEC, t.ForeignOnly, t.HHI, t.TopProvider, 100*t.TopShare)
+	}
+	fmt.Fprintf(w, "\n%d domains have their DNS entirely under foreign jurisdiction.\n", len(r.ForeignOnly))
+}
+
+// WriteCSV writes the provider table ("providers") or the domain table
+// ("domains") as CSV, for the people who write the ministers' briefing.
+func (r *Report) WriteCSV(w io.Writer, table string) error {
+	cw := csv.NewWriter(w)
+	switch table {
+	case "providers":
+		cw.Write([]string{"provider", "name", "jurisdiction", "foreign", "domains", "depending_alone", "share"})
+		for _, p := range r.Providers {
+			cw.Write([]string{p.Provider, p.Name, p.Jurisdiction, strconv.FormatBool(p.Foreign), strconv.Itoa(p.Domains), strconv.Itoa(p.Critical), strconv.FormatFloat(p.Share, 'f', 4, 64)})
+		}
+	case "domains":
+		cw.Write([]string{"domain", "type", "state", "providers", "jurisdictions", "dnssec", "evidence"})
+		for _, d := range r.DomainRows {
+			cw.Write([]string{d.Domain, d.Type, d.State, strings.Join(d.Providers, " "), strings.Join(d.Jurisdictions, " "), strconv.FormatBool(d.DNSSEC), d.Evidence})
+		}
+	case "types":
+		cw.Write([]string{"type", "domains", "signed", "dnssec_coverage", "foreign_only", "hhi", "top_provider", "top_share"})
+		for _, t := range r.Types {
+			cw.Write([]string{t.Type, strconv.Itoa(t.Domains), strconv.Itoa(t.Signed), strconv.FormatFloat(t.DNSSEC, 'f', 4, 64),
+				strconv.Itoa(t.ForeignOnly), strconv.FormatFloat(t.HHI, 'f', 0, 64), t.TopProvider, strconv.FormatFloat(t.TopShare, 'f', 4, 64)})
+		}
+	default:
+		return fmt.Errorf("unknown table %q: providers, domains or types", table)
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Changes lists the domains whose DNS providers or jurisdictions differ
+// between an earlier analysis and this one.
+func (an *Analysis) Changes(before *Analysis) []depgraph.Drift {
+	tr := depgraph.NewTracker(1 << 20)
+	tr.Observe(before.Services, before.Snapshot.Exported)
+	return tr.Observe(an.Services, an.Snapshot.Exported)
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
