@@ -29,6 +29,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/collector/targets"
+	"github.com/bulwarkhq/bulwark/collector/zone"
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
@@ -44,17 +45,19 @@ type Options struct {
 
 // App is a running collector.
 type App struct {
-	opts     Options
-	store    *store.TSDB
-	registry *prometheus.Registry
-	server   *http.Server
-	ln       net.Listener
-	serveErr chan error
-	ready    atomic.Bool
-	deps     *depgraph.Evaluator
-	geo      *attrib.Geo
-	stopDeps context.CancelFunc
-	depsDone chan struct{}
+	opts       Options
+	store      *store.TSDB
+	registry   *prometheus.Registry
+	server     *http.Server
+	ln         net.Listener
+	serveErr   chan error
+	ready      atomic.Bool
+	deps       *depgraph.Evaluator
+	attributor *attrib.Attributor
+	policy     attrib.Policy
+	geo        *attrib.Geo
+	stopDeps   context.CancelFunc
+	depsDone   chan struct{}
 }
 
 // New opens the store and builds the HTTP handlers; nothing listens yet.
@@ -134,6 +137,8 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.Handle("POST /api/v1/targets/import", inventory.ImportHandler(inv, users, func() error { return tl.Set(a.allTargets(inv)) }))
 	api.Register(mux)
 	a.deps.Register(mux)
+	mux.Handle("GET /api/v1/reports/dns", zone.ReportHandler(zone.NewStore(filepath.Join(a.opts.Config.DataDir, "state", "zone")),
+		a.attributor, &a.policy, func() map[string]string { return inventory.Types(inv) }))
 	con.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Bulwark is healthy.") })
@@ -186,9 +191,10 @@ func (a *App) sovereignty() error {
 	if pol.Home == "" {
 		a.opts.Logger.Warn("no attribution.policy.home: no dependency counts as foreign")
 	}
+	a.attributor, a.policy = &attrib.Attributor{Catalog: cat, Geo: a.geo}, pol
 	a.deps, err = depgraph.NewEvaluator(depgraph.EvaluatorOptions{
 		Queryable: a.store, Appendable: a.store,
-		Attributor: &attrib.Attributor{Catalog: cat, Geo: a.geo}, Policy: &pol,
+		Attributor: a.attributor, Policy: &a.policy,
 		Interval: time.Duration(ac.Interval), Window: time.Duration(ac.Window),
 		StateDir: filepath.Join(a.opts.Config.DataDir, "state"), Criticality: crit, Logger: a.opts.Logger.With("component", "depgraph"),
 	})

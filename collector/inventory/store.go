@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/bulwarkhq/bulwark/internal/target"
@@ -130,4 +131,15 @@ func write(path string, ts []target.Target) error {
 		return fmt.Errorf("inventory: %w", err)
 	}
 	return nil
+}
+
+// Types maps the stored targets' host names to their types.
+func Types(s *Store) map[string]string {
+	out := map[string]string{}
+	for _, t := range s.Targets() {
+		if h := t.Hostname(); h != "" && t.Type != "" {
+			out[strings.ToLower(h)] = t.Type
+		}
+	}
+	return out
 }
