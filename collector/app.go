@@ -110,14 +110,28 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
-	if err := a.sovereignty(); err != nil {
-		return nil, err
-	}
-	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger})
+	inv, err := inventory.Open(filepath.Join(a.opts.Config.DataDir, "state", "targets.json"))
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
-	inv, err := inventory.Open(filepath.Join(a.opts.Config.DataDir, "state", "targets.json"))
+	if err := a.sovereignty(); err != nil {
+		return nil, err
+	}
+	zones := zone.NewStore(filepath.Join(a.opts.Config.DataDir, "state", "zone"))
+	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger,
+		Dependencies: a.deps.Tracker().Services,
+		Drift:        func() []depgraph.Drift { return a.deps.Tracker().Events("") },
+		DNSReport: func() (*zone.Report, error) {
+			origins, err := zones.Origins()
+			if err != nil || len(origins) == 0 {
+				return nil, fmt.Errorf("no zone imported: run `bulwark zone import FILE`")
+			}
+			snap, _, err := zones.Latest(origins[0])
+			if err != nil {
+				return nil, err
+			}
+			return zone.Analyze(snap, a.attributor, &a.policy, inventory.Types(inv)).Report(false), nil
+		}})
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
@@ -137,7 +151,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.Handle("POST /api/v1/targets/import", inventory.ImportHandler(inv, users, func() error { return tl.Set(a.allTargets(inv)) }))
 	api.Register(mux)
 	a.deps.Register(mux)
-	mux.Handle("GET /api/v1/reports/dns", zone.ReportHandler(zone.NewStore(filepath.Join(a.opts.Config.DataDir, "state", "zone")),
+	mux.Handle("GET /api/v1/reports/dns", zone.ReportHandler(zones,
 		a.attributor, &a.policy, func() map[string]string { return inventory.Types(inv) }))
 	con.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))

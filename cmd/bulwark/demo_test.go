@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/internal/testenv"
+	"github.com/bulwarkhq/bulwark/internal/testenv/testbin"
 )
 
 type promResponse struct {
@@ -174,6 +176,29 @@ func TestDemoEndToEnd(t *testing.T) {
 	for _, s := range []string{`id="sector-energy"`, `id="sector-finance"`, `id="sector-government"`, `data-target="nuclear-safety" data-state="partial"`} {
 		if !strings.Contains(string(page), s) {
 			t.Errorf("console page lacks %s", s)
+		}
+	}
+
+	// The console as an operator's browser shows it: Debian's Chromium,
+	// headless, renders the pages and we read the DOM it built.
+	chromium := testbin.Need(t, "chromium", "chromium")
+	for page, wants := range map[string][]string{
+		"/":             {`data-target="nuclear-safety"`, `data-state="partial"`, "Bulwark — critical services"},
+		"/dependencies": {`data-target="gas-transport"`, "foreign-critical", "dns: 2/2 name servers foreign: Cathay DNS (XC)"},
+		"/reports/dns":  {"no zone imported"},
+	} {
+		ctx, cancelDump := context.WithTimeout(context.Background(), 60*time.Second)
+		out, err := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+			"--user-data-dir="+t.TempDir(), "--dump-dom", base+page).Output()
+		cancelDump()
+		if err != nil {
+			t.Fatalf("chromium %s: %v", page, err)
+		}
+		for _, w := range wants {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("page %s as rendered by Chromium lacks %q", page, w)
+			}
 		}
 	}
 

@@ -16,6 +16,9 @@ import (
 
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
+
+	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	"github.com/bulwarkhq/bulwark/collector/zone"
 )
 
 //go:embed templates/*.html
@@ -28,6 +31,11 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Dependencies and Drift give the dependency graphs and drift events
+	// (optional); DNSReport the report of the newest zone import (optional).
+	Dependencies func() []*depgraph.Service
+	Drift        func() []depgraph.Drift
+	DNSReport    func() (*zone.Report, error)
 }
 
 // Console renders the pages.
@@ -48,7 +56,8 @@ func New(opts Options) (*Console, error) {
 		opts.Now = time.Now
 	}
 	t, err := template.New("").Funcs(template.FuncMap{
-		"ms": func(s float64) string { return fmt.Sprintf("%.0f ms", s*1000) },
+		"ms":  func(s float64) string { return fmt.Sprintf("%.0f ms", s*1000) },
+		"pct": func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
 	}).ParseFS(templates, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
@@ -59,6 +68,52 @@ func New(opts Options) (*Console, error) {
 // Register adds the console's routes to mux.
 func (c *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", c.overview)
+	mux.HandleFunc("GET /dependencies", c.dependencies)
+	mux.HandleFunc("GET /reports/dns", c.dnsReport)
+}
+
+func (c *Console) render(w http.ResponseWriter, name string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := c.tmpl.ExecuteTemplate(w, name, data); err != nil {
+		c.opts.Logger.Error("console: render", "page", name, "err", err)
+	}
+}
+
+func (c *Console) dependencies(w http.ResponseWriter, r *http.Request) {
+	var page struct {
+		Services []*depgraph.Service
+		Drift    []depgraph.Drift
+	}
+	if c.opts.Dependencies != nil {
+		page.Services = c.opts.Dependencies()
+		slices.SortStableFunc(page.Services, func(a, b *depgraph.Service) int { return cmp.Compare(b.Score, a.Score) })
+	}
+	if c.opts.Drift != nil {
+		page.Drift = c.opts.Drift()
+		if len(page.Drift) > 50 {
+			page.Drift = page.Drift[:50]
+		}
+	}
+	c.render(w, "dependencies.html", page)
+}
+
+func (c *Console) dnsReport(w http.ResponseWriter, r *http.Request) {
+	var page struct {
+		R   *zone.Report
+		Top []zone.ProviderRow
+		Err string
+	}
+	if c.opts.DNSReport == nil {
+		page.Err = "No zone imported: run `bulwark zone import FILE`."
+	} else if rep, err := c.opts.DNSReport(); err != nil {
+		page.Err = err.Error()
+	} else {
+		page.R, page.Top = rep, rep.Providers[:min(len(rep.Providers), 30)]
+	}
+	if page.R == nil {
+		page.R = &zone.Report{}
+	}
+	c.render(w, "dnsreport.html", page)
 }
 
 // Check is the last result of one target from one vantage point.

@@ -228,11 +228,7 @@ func (l *Layer) describe(foreign, n int) string {
 			parts = append(parts, p)
 		}
 	}
-	verdict := "none foreign"
-	if foreign > 0 {
-		verdict = "foreign"
-	}
-	return fmt.Sprintf("%s: %d/%d %s %s: %s", l.Name, foreign, n, layerNouns[l.Name], verdict, strings.Join(parts, "; "))
+	return fmt.Sprintf("%s: %d/%d %s foreign: %s", l.Name, foreign, n, layerNouns[l.Name], strings.Join(parts, "; "))
 }
 
 func (s *Service) score() {
