@@ -37,6 +37,8 @@ fuzz: ## Run each fuzz target for 30s.
 	$(GO) test -run XXX -fuzz FuzzIngestBody -fuzztime 30s ./collector/ingest
 	$(GO) test -run XXX -fuzz FuzzLoad -fuzztime 30s ./agent/config
 	$(GO) test -run XXX -fuzz FuzzSubresources -fuzztime 30s ./agent/probe
+	$(GO) test -run XXX -fuzz FuzzParseCSV -fuzztime 30s ./collector/inventory
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./collector/zone
 
 .PHONY: bench
 bench: ## Run the Go benchmarks and the ingest comparison (see docs/BENCHMARKS.md).
