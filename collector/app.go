@@ -5,11 +5,13 @@ package collector
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync/atomic"
@@ -27,6 +29,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/collector/inventory"
 	"github.com/bulwarkhq/bulwark/collector/query"
+	"github.com/bulwarkhq/bulwark/collector/state"
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/collector/targets"
 	"github.com/bulwarkhq/bulwark/collector/zone"
@@ -54,6 +57,7 @@ type App struct {
 	ready      atomic.Bool
 	deps       *depgraph.Evaluator
 	attributor *attrib.Attributor
+	state      *state.DB
 	policy     attrib.Policy
 	geo        *attrib.Geo
 	stopDeps   context.CancelFunc
@@ -151,6 +155,16 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.Handle("POST /api/v1/targets/import", inventory.ImportHandler(inv, users, func() error { return tl.Set(a.allTargets(inv)) }))
 	api.Register(mux)
 	a.deps.Register(mux)
+	mux.HandleFunc("GET /api/v1/dependencies/history", func(w http.ResponseWriter, r *http.Request) {
+		h, err := a.state.History(r.Context(), r.URL.Query().Get("target"))
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			json.NewEncoder(w).Encode(map[string]string{"status": "error", "error": err.Error()})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": h})
+	})
 	mux.Handle("GET /api/v1/reports/dns", zone.ReportHandler(zones,
 		a.attributor, &a.policy, func() map[string]string { return inventory.Types(inv) }))
 	con.Register(mux)
@@ -206,11 +220,17 @@ func (a *App) sovereignty() error {
 		a.opts.Logger.Warn("no attribution.policy.home: no dependency counts as foreign")
 	}
 	a.attributor, a.policy = &attrib.Attributor{Catalog: cat, Geo: a.geo}, pol
+	if err := os.MkdirAll(filepath.Join(a.opts.Config.DataDir, "state"), 0o750); err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	if a.state, err = state.Open(filepath.Join(a.opts.Config.DataDir, "state", "bulwark.db")); err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
 	a.deps, err = depgraph.NewEvaluator(depgraph.EvaluatorOptions{
 		Queryable: a.store, Appendable: a.store,
 		Attributor: a.attributor, Policy: &a.policy,
 		Interval: time.Duration(ac.Interval), Window: time.Duration(ac.Window),
-		StateDir: filepath.Join(a.opts.Config.DataDir, "state"), Criticality: crit, Logger: a.opts.Logger.With("component", "depgraph"),
+		State: a.state, Criticality: crit, Logger: a.opts.Logger.With("component", "depgraph"),
 	})
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
@@ -262,6 +282,11 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	if a.geo != nil {
 		a.geo.Close()
+	}
+	if a.state != nil {
+		if err := a.state.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close state: %w", err))
+		}
 	}
 	if a.ln != nil {
 		if err := a.server.Shutdown(ctx); err != nil {

@@ -153,6 +153,17 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	// The state database keeps each version of the graph.
+	var hist struct {
+		Data []struct {
+			Key   string
+			Since time.Time
+		} `json:"data"`
+	}
+	getJSON(t, base+"/api/v1/dependencies/history?target=water-utility", &hist)
+	if len(hist.Data) < 2 {
+		t.Errorf("history of water-utility: %+v", hist.Data)
+	}
 	var wi struct {
 		Data struct {
 			Totals   map[string]int `json:"totals"`

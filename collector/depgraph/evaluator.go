@@ -1,14 +1,10 @@
 package depgraph
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -29,8 +25,9 @@ type EvaluatorOptions struct {
 	// Interval between evaluations (default 1m); Window is how far back
 	// the latest observation of a service is looked for (default 3h).
 	Interval, Window time.Duration
-	// StateDir keeps the last graphs and the drift history across restarts.
-	StateDir string
+	// State keeps the last graphs and the drift history across restarts
+	// (optional).
+	State StateStore
 	// Criticality of each target (1 most critical), for what-if answers.
 	Criticality map[string]int
 	Logger      *slog.Logger
@@ -58,11 +55,8 @@ func NewEvaluator(opts EvaluatorOptions) (*Evaluator, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Evaluator{opts: opts, tracker: NewTracker(10000)}
-	if opts.StateDir != "" {
-		if err := os.MkdirAll(opts.StateDir, 0o750); err != nil {
-			return nil, fmt.Errorf("depgraph: %w", err)
-		}
-		services, events, err := loadState(opts.StateDir)
+	if opts.State != nil {
+		services, events, err := opts.State.Load()
 		if err != nil {
 			return nil, err
 		}
@@ -119,8 +113,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, ts time.Time) ([]Drift, error)
 	if err := e.write(ctx, services, ts); err != nil {
 		return drift, err
 	}
-	if e.opts.StateDir != "" {
-		if err := saveState(e.opts.StateDir, e.tracker.Snapshot(), drift); err != nil {
+	if e.opts.State != nil {
+		if err := e.opts.State.Save(e.tracker.Snapshot(), drift, ts); err != nil {
 			return drift, err
 		}
 	}
@@ -225,65 +219,8 @@ func (e *Evaluator) write(ctx context.Context, services []*Service, ts time.Time
 	return nil
 }
 
-// loadState reads the last graphs and the drift history.
-func loadState(dir string) (map[string]*Service, []Drift, error) {
-	var services map[string]*Service
-	b, err := os.ReadFile(filepath.Join(dir, "graphs.json"))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, nil, fmt.Errorf("depgraph: state: %w", err)
-	default:
-		if err := json.Unmarshal(b, &services); err != nil {
-			return nil, nil, fmt.Errorf("depgraph: state %s: %w", filepath.Join(dir, "graphs.json"), err)
-		}
-	}
-	var events []Drift
-	f, err := os.Open(filepath.Join(dir, "drift.jsonl"))
-	if errors.Is(err, os.ErrNotExist) {
-		return services, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("depgraph: state: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var d Drift
-		if json.Unmarshal(sc.Bytes(), &d) == nil { // a torn last line is skipped
-			events = append(events, d)
-		}
-	}
-	return services, events, nil
-}
-
-// saveState writes the graphs atomically and appends new drift events.
-func saveState(dir string, services map[string]*Service, drift []Drift) error {
-	b, err := json.Marshal(services)
-	if err != nil {
-		return fmt.Errorf("depgraph: state: %w", err)
-	}
-	tmp := filepath.Join(dir, "graphs.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return fmt.Errorf("depgraph: state: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "graphs.json")); err != nil {
-		return fmt.Errorf("depgraph: state: %w", err)
-	}
-	if len(drift) == 0 {
-		return nil
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "drift.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return fmt.Errorf("depgraph: state: %w", err)
-	}
-	defer f.Close()
-	for _, d := range drift {
-		line, _ := json.Marshal(d)
-		if _, err := f.Write(append(line, '\n')); err != nil {
-			return fmt.Errorf("depgraph: state: %w", err)
-		}
-	}
-	return f.Sync()
+// StateStore persists graphs and drift (the collector's state database).
+type StateStore interface {
+	Load() (map[string]*Service, []Drift, error)
+	Save(graphs map[string]*Service, drift []Drift, at time.Time) error
 }
