@@ -11,6 +11,7 @@ const (
 	RuleCatalogASN  = "catalog-asn"  // the address's AS belongs to a catalogued provider
 	RuleCatalogName = "catalog-name" // the name matches a catalogued provider's suffix
 	RuleCatalogCA   = "catalog-ca"   // the CA certificate's hash or organisation is catalogued
+	RuleASCountry   = "as-country"   // no catalogued provider: the country most of the AS's networks are registered to
 	RuleGeoIP       = "geoip"        // no catalogued provider: the address's location
 	RuleCertCountry = "cert-country" // no catalogued CA: the country in the CA certificate
 	RuleUnknown     = "unknown"      // nothing known; counted as foreign by the policy
@@ -58,6 +59,12 @@ func (a *Attributor) Addr(s string) Attribution {
 	}
 	if rec.ASN != 0 {
 		out.Provider, out.ProviderName = fmt.Sprintf("as%d", rec.ASN), rec.ASName
+	}
+	if rec.ASCountry != "" {
+		out.Jurisdiction, out.Rule = rec.ASCountry, RuleASCountry
+		out.Evidence = fmt.Sprintf("%s is in AS%d %s, not in the catalog, whose networks are mostly registered to %s (this address: %s)",
+			addr, rec.ASN, rec.ASName, rec.ASCountry, or(rec.Country, "unknown"))
+		return out
 	}
 	if rec.Country == "" {
 		out.Rule = RuleUnknown

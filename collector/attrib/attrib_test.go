@@ -101,6 +101,10 @@ func TestLabelledAddressesLibloc(t *testing.T) {
 	}
 	defer geo.Close()
 	accuracy(t, &Attributor{Catalog: cat, Geo: geo}, facts(t, "ip"))
+	// An AS outside the catalog: the country most of its networks are in.
+	if got := (&Attributor{Catalog: cat, Geo: geo}).Addr("208.67.222.222"); got.Rule != RuleASCountry || got.ASN != 36692 || got.Jurisdiction != "US" {
+		t.Errorf("OpenDNS (AS36692, not catalogued): %+v", got)
+	}
 	for addr, asn := range map[string]uint32{"8.8.8.8": 15169, "1.1.1.1": 13335, "9.9.9.9": 19281} {
 		if got := (&Attributor{Catalog: cat, Geo: geo}).Addr(addr); got.ASN != asn {
 			t.Errorf("%s: AS%d, want AS%d", addr, got.ASN, asn)

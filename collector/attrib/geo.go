@@ -21,6 +21,9 @@ type GeoRecord struct {
 	Country string // ISO code of the address's location
 	ASN     uint32
 	ASName  string
+	// ASCountry is where the AS is registered, when the database says
+	// (databases from `bulwark geo import` do).
+	ASCountry string
 }
 
 // Database file names tried in a geo directory, in order.
@@ -82,13 +85,14 @@ func (g *Geo) Lookup(addr netip.Addr) (GeoRecord, error) {
 		rec.Country = c.Registered.ISOCode
 	}
 	var a struct {
-		ASN  uint32 `maxminddb:"autonomous_system_number"`
-		Name string `maxminddb:"autonomous_system_organization"`
+		ASN     uint32 `maxminddb:"autonomous_system_number"`
+		Name    string `maxminddb:"autonomous_system_organization"`
+		Country string `maxminddb:"autonomous_system_country"`
 	}
 	if err := g.asn.Lookup(addr).Decode(&a); err != nil {
 		return rec, fmt.Errorf("geo: AS of %s: %w", addr, err)
 	}
-	rec.ASN, rec.ASName = a.ASN, a.Name
+	rec.ASN, rec.ASName, rec.ASCountry = a.ASN, a.Name, a.Country
 	return rec, nil
 }
 

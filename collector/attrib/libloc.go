@@ -101,6 +101,36 @@ func ImportLibloc(r io.Reader, dir string) (LiblocStats, error) {
 	if len(pending) == 0 {
 		return st, fmt.Errorf("libloc: no networks in the dump: is it the output of `location dump`?")
 	}
+	// An AS's registration country, approximated by the country holding
+	// most of its IPv4 addresses (each IPv6 network counts as one /24).
+	weight := map[uint32]map[string]float64{}
+	for _, n := range pending {
+		if n.asn == 0 || len(n.country) != 2 {
+			continue
+		}
+		_, ipnet, err := net.ParseCIDR(n.cidr)
+		if err != nil {
+			continue
+		}
+		w := 256.0
+		if ones, bits := ipnet.Mask.Size(); bits == 32 {
+			w = float64(uint64(1) << (32 - ones))
+		}
+		if weight[n.asn] == nil {
+			weight[n.asn] = map[string]float64{}
+		}
+		weight[n.asn][n.country] += w
+	}
+	asCountry := map[uint32]string{}
+	for asn, byCountry := range weight {
+		best, bw := "", -1.0
+		for c, w := range byCountry {
+			if w > bw || (w == bw && c < best) {
+				best, bw = c, w
+			}
+		}
+		asCountry[asn] = best
+	}
 	for _, n := range pending {
 		_, ipnet, err := net.ParseCIDR(n.cidr)
 		if err != nil {
@@ -112,8 +142,12 @@ func ImportLibloc(r io.Reader, dir string) (LiblocStats, error) {
 			}
 		}
 		if n.asn != 0 {
-			if err := asn.Insert(ipnet, mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(n.asn),
-				"autonomous_system_organization": mmdbtype.String(names[n.asn])}); err != nil {
+			rec := mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(n.asn),
+				"autonomous_system_organization": mmdbtype.String(names[n.asn])}
+			if c := asCountry[n.asn]; c != "" {
+				rec["autonomous_system_country"] = mmdbtype.String(c) // Bulwark's own field
+			}
+			if err := asn.Insert(ipnet, rec); err != nil {
 				return st, fmt.Errorf("libloc: insert %s: %w", n.cidr, err)
 			}
 		}

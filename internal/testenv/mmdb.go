@@ -42,6 +42,7 @@ func WriteMMDB(dir string, nets []Network) error {
 		if err := asn.Insert(ipnet, mmdbtype.Map{
 			"autonomous_system_number":       mmdbtype.Uint32(n.ASN),
 			"autonomous_system_organization": mmdbtype.String(n.ASName),
+			"autonomous_system_country":      mmdbtype.String(n.Country),
 		}); err != nil {
 			return fmt.Errorf("mmdb: insert %s: %w", n.CIDR, err)
 		}
