@@ -133,13 +133,7 @@ func (c *Config) Validate() []config.Problem {
 		if a.Country != "" && !countryRE.MatchString(a.Country) {
 			p(config.Path{"agents", i, "country"}, "%q is not a two-letter country code", a.Country)
 		}
-		n := 0
-		for _, s := range []string{a.TokenFile, a.TokenEnv, a.TokenSHA256} {
-			if s != "" {
-				n++
-			}
-		}
-		if n != 1 {
+		if setCount(a.TokenFile, a.TokenEnv, a.TokenSHA256) != 1 {
 			p(config.Path{"agents", i}, "agent %q needs exactly one of token_file, token_env, token_sha256", a.ID)
 		}
 	}
@@ -150,13 +144,7 @@ func (c *Config) Validate() []config.Problem {
 		if !auth.ValidRole(u.Role) {
 			p(config.Path{"users", i, "role"}, "role %q must be viewer, operator or admin", u.Role)
 		}
-		n := 0
-		for _, s := range []string{u.TokenFile, u.TokenEnv, u.TokenSHA256} {
-			if s != "" {
-				n++
-			}
-		}
-		if n != 1 {
+		if setCount(u.TokenFile, u.TokenEnv, u.TokenSHA256) != 1 {
 			p(config.Path{"users", i}, "user %q needs exactly one of token_file, token_env, token_sha256", u.ID)
 		}
 	}
@@ -186,6 +174,17 @@ func (c *Config) Validate() []config.Problem {
 		seenT[t.ID] = i
 	}
 	return ps
+}
+
+// setCount counts the non-empty strings.
+func setCount(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // UserTable builds the API users' token table.
