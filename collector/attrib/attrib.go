@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 )
 
 // Rules say which data decided an attribution.
@@ -35,6 +36,35 @@ type Attributor struct {
 	Catalog *Catalog
 	// Geo may be nil: addresses are then attributed only by name.
 	Geo *Geo
+
+	mu    sync.Mutex
+	cache map[cacheKey]Attribution // nil unless Cached
+}
+
+type cacheKey struct{ kind, name, addr string }
+
+// Cached returns an attributor over the same data that remembers its
+// answers: for bulk work such as a zone, where the same name servers
+// recur thousands of times.
+func (a *Attributor) Cached() *Attributor {
+	return &Attributor{Catalog: a.Catalog, Geo: a.Geo, cache: map[cacheKey]Attribution{}}
+}
+
+func (a *Attributor) remember(k cacheKey, f func() Attribution) Attribution {
+	if a.cache == nil {
+		return f()
+	}
+	a.mu.Lock()
+	v, ok := a.cache[k]
+	a.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = f()
+	a.mu.Lock()
+	a.cache[k] = v
+	a.mu.Unlock()
+	return v
 }
 
 // Addr attributes an IP address: AS -> catalogued provider -> parent's
@@ -79,6 +109,17 @@ func (a *Attributor) Addr(s string) Attribution {
 // Name attributes a host name seen as kind (cname, ns, mx, subresource)
 // by the catalog's name patterns, else by its first address.
 func (a *Attributor) Name(kind, name string, addrs ...string) Attribution {
+	if a.cache != nil && len(addrs) <= 1 {
+		addr := ""
+		if len(addrs) == 1 {
+			addr = addrs[0]
+		}
+		return a.remember(cacheKey{kind, name, addr}, func() Attribution { return a.name(kind, name, addrs...) })
+	}
+	return a.name(kind, name, addrs...)
+}
+
+func (a *Attributor) name(kind, name string, addrs ...string) Attribution {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	if !validHostname(name) {
 		return Attribution{Rule: RuleInvalid, Evidence: fmt.Sprintf("%q is not a host name", trunc(name))}

@@ -27,6 +27,7 @@ type Analysis struct {
 // imported target list), for the per-type figures.
 func Analyze(s *Snapshot, a *attrib.Attributor, pol *attrib.Policy, types map[string]string) *Analysis {
 	an := &Analysis{Snapshot: s, Types: map[string]string{}}
+	a = a.Cached() // name servers recur across thousands of domains
 	obs := make([]depgraph.Observation, 0, 8)
 	for _, d := range s.Delegations {
 		dom := strings.TrimSuffix(d.Domain, ".")
