@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -152,7 +153,7 @@ func runAttrib(args []string, stdout, stderr io.Writer) error {
 	if res.Country != "" {
 		fmt.Fprintf(tw, "location\t%s\n", res.Country)
 	}
-	fmt.Fprintf(tw, "jurisdiction\t%s\n", or(res.Jurisdiction, "unknown"))
+	fmt.Fprintf(tw, "jurisdiction\t%s\n", cmp.Or(res.Jurisdiction, "unknown"))
 	fmt.Fprintf(tw, "rule\t%s\n", res.Rule)
 	fmt.Fprintf(tw, "evidence\t%s\n", res.Evidence)
 	return tw.Flush()
@@ -234,10 +235,3 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}

@@ -1,6 +1,7 @@
 package attrib
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -93,7 +94,7 @@ func (a *Attributor) Addr(s string) Attribution {
 	if rec.ASCountry != "" {
 		out.Jurisdiction, out.Rule = rec.ASCountry, RuleASCountry
 		out.Evidence = fmt.Sprintf("%s is in AS%d %s, not in the catalog, whose networks are mostly registered to %s (this address: %s)",
-			addr, rec.ASN, rec.ASName, rec.ASCountry, or(rec.Country, "unknown"))
+			addr, rec.ASN, rec.ASName, rec.ASCountry, cmp.Or(rec.Country, "unknown"))
 		return out
 	}
 	if rec.Country == "" {

@@ -1,6 +1,7 @@
 package attrib
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,10 +64,10 @@ func (p *Policy) Foreign(j, sector, target string) bool {
 	}
 	home, trusted := p.Home, p.Trusted
 	if o, ok := p.Sectors[sector]; ok {
-		home, trusted = or(o.Home, home), o.Trusted
+		home, trusted = cmp.Or(o.Home, home), o.Trusted
 	}
 	if o, ok := p.Targets[target]; ok {
-		home, trusted = or(o.Home, home), o.Trusted
+		home, trusted = cmp.Or(o.Home, home), o.Trusted
 	}
 	j = strings.ToUpper(j)
 	return j != home && !slices.Contains(trusted, j)
@@ -81,11 +82,4 @@ func (p *Policy) Describe(j, sector, target string) string {
 		return fmt.Sprintf("%s (home or trusted)", j)
 	}
 	return fmt.Sprintf("%s (foreign)", j)
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -32,7 +32,7 @@ func signature(l *Layer) string {
 	var parts []string
 	seen := map[string]bool{}
 	for _, it := range l.Items {
-		p := providerKey(it) + "@" + or(it.Attr.Jurisdiction, "??")
+		p := providerKey(it) + "@" + cmp.Or(it.Attr.Jurisdiction, "??")
 		if !seen[p] {
 			seen[p] = true
 			parts = append(parts, p)

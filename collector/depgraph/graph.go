@@ -219,9 +219,9 @@ func (l *Layer) describe(foreign, n int) string {
 		}
 		p := name
 		if it.Attr.ASN != 0 {
-			p += fmt.Sprintf(" (AS%d, %s)", it.Attr.ASN, or(it.Attr.Jurisdiction, "unknown jurisdiction"))
+			p += fmt.Sprintf(" (AS%d, %s)", it.Attr.ASN, cmp.Or(it.Attr.Jurisdiction, "unknown jurisdiction"))
 		} else {
-			p += fmt.Sprintf(" (%s)", or(it.Attr.Jurisdiction, "unknown jurisdiction"))
+			p += fmt.Sprintf(" (%s)", cmp.Or(it.Attr.Jurisdiction, "unknown jurisdiction"))
 		}
 		if !seen[p] {
 			seen[p] = true
@@ -254,13 +254,6 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // addrIn reports whether s parses and falls inside one of the prefixes.

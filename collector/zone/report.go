@@ -141,7 +141,7 @@ func (an *Analysis) Report(withDomains bool) *Report {
 		if l == nil {
 			continue
 		}
-		typ := or(an.Types[svc.Target], "unknown")
+		typ := cmp.Or(an.Types[svc.Target], "unknown")
 		tr := types[typ]
 		if tr == nil {
 			tr = &TypeRow{Type: typ}
@@ -233,7 +233,7 @@ func (r *Report) WriteText(w io.Writer, top int) {
 		if p.Name != "" && !strings.HasPrefix(p.Provider, "domain:") {
 			name = p.Name
 		}
-		fmt.Fprintf(w, "%-34.34s %-4s %8d %8d %6.1f%%\n", name, or(p.Jurisdiction, "?"), p.Domains, p.Critical, 100*p.Share)
+		fmt.Fprintf(w, "%-34.34s %-4s %8d %8d %6.1f%%\n", name, cmp.Or(p.Jurisdiction, "?"), p.Domains, p.Critical, 100*p.Share)
 	}
 	fmt.Fprintf(w, "\n%-28s %8s %8s %9s %8s  %s\n", "DOMAIN TYPE", "DOMAINS", "DNSSEC", "FOREIGN", "HHI", "LARGEST PROVIDER")
 	for _, t := range r.Types {
@@ -276,11 +276,4 @@ func (an *Analysis) Changes(before *Analysis) []depgraph.Drift {
 	tr := depgraph.NewTracker(1 << 20)
 	tr.Observe(before.Services, before.Snapshot.Exported)
 	return tr.Observe(an.Services, an.Snapshot.Exported)
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

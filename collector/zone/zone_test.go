@@ -2,6 +2,7 @@ package zone
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 
 	"bufio"
@@ -166,7 +167,7 @@ func TestReportTypesAndDNSSEC(t *testing.T) {
 	}
 	want := map[string]int{}
 	for d := range signed {
-		want[or(types[d], "unknown")]++
+		want[cmp.Or(types[d], "unknown")]++
 	}
 	for _, tr := range r.Types {
 		if tr.Signed != want[tr.Type] {
