@@ -82,7 +82,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	n := testenv.ServiceCount()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		pr := instant(t, base, `count by (vantage) (count by (vantage, target) (probe_success))`)
+		pr := instant(t, base, `count by (vantage) (probe_success{check="http"})`)
 		got := map[string]string{}
 		for _, r := range pr.Data.Result {
 			got[r.Metric["vantage"]] = r.Value[1].(string)
