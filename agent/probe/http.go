@@ -21,8 +21,11 @@ import (
 
 const defaultMaxRedirects = 10
 
-// bufPool holds the read buffers of HTTP probes.
-var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+// bufPool and writerPool hold the read and write buffers of HTTP probes.
+var (
+	bufPool    = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 1024) }}
+)
 
 // ProbeHTTP fetches the target URL over a fresh connection per hop and
 // records probe_http_status_code, probe_http_content_length,
@@ -180,7 +183,7 @@ func fetch(ctx context.Context, t *target.Target, env *Env, method string, u *ur
 		}
 		req.Header.Set(k, v)
 	}
-	if err := req.Write(conn); err != nil {
+	if err := writeRequest(conn, req); err != nil {
 		return nil, readBody{}, ctxErr(ctx, err)
 	}
 	ph.wrote = time.Now()
@@ -210,6 +213,18 @@ func fetch(ctx context.Context, t *target.Target, env *Env, method string, u *ur
 	}
 	ph.end = time.Now()
 	return resp, rb, nil
+}
+
+// writeRequest writes req to conn in one write through a pooled buffer
+// (req.Write alone would allocate one for every probe).
+func writeRequest(conn net.Conn, req *http.Request) error {
+	bw := writerPool.Get().(*bufio.Writer)
+	bw.Reset(conn)
+	defer func() { bw.Reset(nil); writerPool.Put(bw) }()
+	if err := req.Write(bw); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // ctxErr reports a context's deadline or cancellation rather than the

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang/snappy"
@@ -49,6 +50,9 @@ type Options struct {
 type Pusher struct {
 	opts    Options
 	metrics *metrics
+	// Reused by every batch (Run is the only sender).
+	batch queue.Batch
+	body  []byte
 }
 
 type metrics struct {
@@ -143,21 +147,42 @@ func (p *Pusher) Run(ctx context.Context) error {
 	}
 }
 
+// requestBody tells when the transport is done with a request's body.
+type requestBody struct {
+	*bytes.Reader
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (b *requestBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// wait returns once the body is closed (the transport always closes it,
+// on success and on error alike) or ctx ends, and with it the pusher.
+func (b *requestBody) wait(ctx context.Context) {
+	select {
+	case <-b.closed:
+	case <-ctx.Done():
+	}
+}
+
 // errRetry marks failures worth retrying.
 var errRetry = errors.New("retryable")
 
 // sendBatch sends the oldest batch. It reports whether it sent anything.
 func (p *Pusher) sendBatch(ctx context.Context) (bool, error) {
-	b, err := p.opts.Queue.Read(p.opts.BatchSize)
-	if err != nil {
+	b := &p.batch
+	if err := p.opts.Queue.ReadInto(b, p.opts.BatchSize); err != nil {
 		return false, fmt.Errorf("%w: %w", errRetry, err)
 	}
 	if b.Samples == 0 {
 		// Only expired or corrupt records were passed over: move on.
 		return false, p.opts.Queue.Commit(b)
 	}
-	body := snappy.Encode(nil, b.Proto)
-	err = p.post(ctx, body)
+	p.body = snappy.Encode(p.body[:cap(p.body)], b.Proto)
+	err := p.post(ctx, p.body)
 	if err != nil && errors.Is(err, errRetry) {
 		return false, err
 	}
@@ -174,10 +199,15 @@ func (p *Pusher) sendBatch(ctx context.Context) (bool, error) {
 }
 
 func (p *Pusher) post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.opts.URL, bytes.NewReader(body))
+	// The transport may still read the body after Do returns; the body's
+	// buffer is reused only once the transport has closed it.
+	rb := &requestBody{Reader: bytes.NewReader(body), closed: make(chan struct{})}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.opts.URL, rb)
 	if err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
+	req.ContentLength = int64(len(body))
+	defer rb.wait(ctx)
 	req.Header.Set("Content-Encoding", "snappy")
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")

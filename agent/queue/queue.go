@@ -76,6 +76,7 @@ type Queue struct {
 	cursorFile *os.File
 
 	next    *group // collecting appends
+	wbuf    []byte // the flusher's write buffer, reused
 	kick    chan struct{}
 	flushed chan struct{}
 	closed  bool
@@ -191,7 +192,7 @@ func (q *Queue) recover() error {
 		}
 	}
 	if q.cursor.Offset > 0 {
-		data, err := readFrom(segName(q.opts.Dir, q.cursor.Segment), 0)
+		data, err := readFrom(segName(q.opts.Dir, q.cursor.Segment), 0, nil)
 		if err == nil && int64(len(data)) >= q.cursor.Offset {
 			_, before, _ := scanBytes(data[:q.cursor.Offset])
 			q.pending -= before
@@ -337,12 +338,17 @@ func syncDir(dir string) error {
 // batch was not accepted; what was accepted before is intact.
 var ErrWrite = errors.New("queue: write failed")
 
-var encodePool = sync.Pool{New: func() any { return new([]byte) }}
+// encodePool holds protobuf encodings; recPool the records waiting in a
+// group, returned once the group is written.
+var (
+	encodePool = sync.Pool{New: func() any { return new([]byte) }}
+	recPool    = sync.Pool{New: func() any { return new([]byte) }}
+)
 
 // group is one group commit: the records appended while the previous
 // group was being written, made durable by one write and one fsync.
 type group struct {
-	recs    [][]byte
+	recs    []*[]byte // from recPool
 	samples []int
 	done    chan struct{}
 	err     error
@@ -357,7 +363,8 @@ func (q *Queue) Append(series []wire.Series) error {
 	samples := req.Samples()
 	buf := encodePool.Get().(*[]byte)
 	pb := wire.AppendRequest((*buf)[:0], &req)
-	rec := make([]byte, headerSize+snappy.MaxEncodedLen(len(pb)))
+	rp := recPool.Get().(*[]byte)
+	rec := slices.Grow((*rp)[:0], headerSize+snappy.MaxEncodedLen(len(pb)))[:headerSize+snappy.MaxEncodedLen(len(pb))]
 	payload := snappy.Encode(rec[headerSize:], pb)
 	*buf = pb
 	encodePool.Put(buf)
@@ -373,7 +380,8 @@ func (q *Queue) Append(series []wire.Series) error {
 		return fmt.Errorf("%w: queue closed", ErrWrite)
 	}
 	g := q.next
-	g.recs = append(g.recs, rec)
+	*rp = rec
+	g.recs = append(g.recs, rp)
 	g.samples = append(g.samples, samples)
 	q.mu.Unlock()
 	select {
@@ -407,6 +415,9 @@ func (q *Queue) flusher() {
 		q.mu.Unlock()
 		if len(g.recs) > 0 {
 			g.err = q.writeGroup(g)
+			for _, rp := range g.recs {
+				recPool.Put(rp)
+			}
 		}
 		close(g.done)
 		if !open {
@@ -420,7 +431,8 @@ func (q *Queue) flusher() {
 func (q *Queue) writeGroup(g *group) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var buf []byte
+	buf := q.wbuf[:0]
+	defer func() { q.wbuf = buf[:0] }()
 	var bufSamples int
 	flush := func() error {
 		if len(buf) == 0 {
@@ -443,7 +455,8 @@ func (q *Queue) writeGroup(g *group) error {
 		buf, bufSamples = buf[:0], 0
 		return nil
 	}
-	for i, rec := range g.recs {
+	for i, rp := range g.recs {
+		rec := *rp
 		cur := q.segs[len(q.segs)-1]
 		if cur.size+int64(len(buf)) > 0 && cur.size+int64(len(buf)+len(rec)) > q.opts.SegmentBytes {
 			if err := flush(); err != nil {
@@ -522,6 +535,7 @@ type Batch struct {
 	// valid WriteRequest holding all their series.
 	Proto   []byte
 	Samples int
+	raw     []byte // the segment bytes read, kept for the next ReadInto
 	next    Position
 	start   Position
 	// consumed counts every sample passed over: delivered, expired or corrupt.
@@ -542,11 +556,21 @@ func (b *Batch) Decode() (*wire.WriteRequest, error) {
 // Commit once the batch is delivered. Expired and corrupt records are
 // skipped and counted.
 func (q *Queue) Read(maxSamples int) (*Batch, error) {
+	b := new(Batch)
+	if err := q.ReadInto(b, maxSamples); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// ReadInto is Read into b, reusing its buffers: a pusher that keeps one
+// Batch allocates nothing per batch once they have grown.
+func (q *Queue) ReadInto(b *Batch, maxSamples int) error {
 	q.mu.Lock()
 	pos := q.cursor
 	segs := slices.Clone(q.segs)
 	q.mu.Unlock()
-	b := &Batch{next: pos, start: pos}
+	*b = Batch{Proto: b.Proto[:0], raw: b.raw[:0], next: pos, start: pos}
 	oldest := q.opts.Now().Add(-q.opts.MaxAge)
 	for _, s := range segs {
 		if s.id < pos.Segment {
@@ -555,13 +579,14 @@ func (q *Queue) Read(maxSamples int) (*Batch, error) {
 		if s.id > pos.Segment {
 			pos = Position{Segment: s.id}
 		}
-		data, err := readFrom(segName(q.opts.Dir, s.id), pos.Offset)
+		data, err := readFrom(segName(q.opts.Dir, s.id), pos.Offset, b.raw[:0])
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // dropped as full meanwhile
 			}
-			return nil, fmt.Errorf("queue: read: %w", err)
+			return fmt.Errorf("queue: read: %w", err)
 		}
+		b.raw = data
 		var off int64
 		for off < int64(len(data)) {
 			n, rec, err := parseRecord(data[off:])
@@ -595,7 +620,7 @@ func (q *Queue) Read(maxSamples int) (*Batch, error) {
 			}
 			b.Samples += rec.samples
 			if b.Samples >= maxSamples {
-				return b, nil
+				return nil
 			}
 		}
 		pos = Position{Segment: s.id, Offset: pos.Offset + off}
@@ -603,19 +628,29 @@ func (q *Queue) Read(maxSamples int) (*Batch, error) {
 			b.next = Position{Segment: s.id + 1}
 		}
 	}
-	return b, nil
+	return nil
 }
 
-func readFrom(path string, off int64) ([]byte, error) {
+// readFrom appends what the file holds from off on to buf.
+func readFrom(path string, off int64, buf []byte) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return buf, err
 	}
 	defer f.Close()
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return nil, err
+	fi, err := f.Stat()
+	if err != nil {
+		return buf, err
 	}
-	return io.ReadAll(f)
+	// The writer may append meanwhile: read what the size said, and
+	// whatever more arrived after it on the next batch.
+	n := max(fi.Size()-off, 0)
+	buf = slices.Grow(buf, int(n))[:n]
+	m, err := f.ReadAt(buf, off)
+	if err == io.EOF {
+		err = nil
+	}
+	return buf[:m], err
 }
 
 // Commit moves the cursor past b, persists it, and removes segments that

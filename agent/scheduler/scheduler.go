@@ -154,9 +154,28 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 		heap.Init(&q)
 	}
 	load(jobs)
-	sem := make(chan struct{}, s.opts.Concurrency)
+	// Workers outlive their jobs: a goroutine per run would grow a fresh
+	// stack for every probe. They start as needed, up to Concurrency.
+	type run struct {
+		e         *entry
+		job       *Job // e.job when it was due: an update may replace it
+		scheduled time.Time
+	}
+	runs := make(chan run)
+	work := func(r run) {
+		for {
+			r.job.Run(ctx, r.scheduled)
+			r.e.running.Unlock()
+			var ok bool
+			if r, ok = <-runs; !ok {
+				return
+			}
+		}
+	}
+	workers := 0
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer close(runs)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -170,14 +189,18 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 			}
 		}
 		e := q[0]
-		timer.Reset(time.Until(e.next))
-		select {
-		case <-ctx.Done():
+		if wait := time.Until(e.next); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case jobs := <-s.updates:
+				load(jobs)
+				continue
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
 			return nil
-		case jobs := <-s.updates:
-			load(jobs)
-			continue
-		case <-timer.C:
 		}
 		scheduled := e.next
 		e.next = e.nextAfter(scheduled)
@@ -191,20 +214,24 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 			}
 			continue
 		}
+		r := run{e: e, job: e.job, scheduled: scheduled}
 		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			e.running.Unlock()
-			return nil
+		case runs <- r: // an idle worker took it
+		default:
+			if workers < s.opts.Concurrency {
+				workers++
+				wg.Go(func() { work(r) })
+				break
+			}
+			select {
+			case runs <- r:
+			case <-ctx.Done():
+				e.running.Unlock()
+				return nil
+			}
 		}
 		if s.opts.Observe != nil {
 			s.opts.Observe(time.Since(scheduled))
 		}
-		job := e.job
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; e.running.Unlock(); wg.Done() }()
-			job.Run(ctx, scheduled)
-		}()
 	}
 }

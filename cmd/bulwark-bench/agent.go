@@ -108,7 +108,7 @@ type agentRun struct {
 	metrics            string
 }
 
-func runAgent(ctx context.Context, o options, targetAddr string, n int, schedule string, d, warmup time.Duration) (agentRun, error) {
+func runAgent(ctx context.Context, o options, targetAddr string, n int, schedule string, d, warmup time.Duration, profile string) (agentRun, error) {
 	var res agentRun
 	col, err := startEngine(ctx, "bulwark", o)
 	if err != nil {
@@ -141,7 +141,16 @@ func runAgent(ctx context.Context, o options, targetAddr string, n int, schedule
 	time.Sleep(warmup)
 	m0, _ := fetch("http://" + metricsAddr + "/metrics")
 	cpu0, _ := e.cpu()
-	time.Sleep(d)
+	if profile != "" {
+		if err := saveProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", metricsAddr, int(d.Seconds())), profile); err != nil {
+			return res, err
+		}
+		if err := saveProfile(ctx, "http://"+metricsAddr+"/debug/pprof/allocs", profile+".allocs"); err != nil {
+			return res, err
+		}
+	} else {
+		time.Sleep(d)
+	}
 	m1, err := fetch("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		return res, fmt.Errorf("agent metrics: %w (%s)", err, p.logs.String())
@@ -161,6 +170,32 @@ func runAgent(ctx context.Context, o options, targetAddr string, n int, schedule
 		}
 	}
 	return res, nil
+}
+
+// saveProfile fetches a profile from the agent's pprof handler and writes
+// it to file.
+func saveProfile(ctx context.Context, url, file string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("agent profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("agent profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("agent profile: %w", err)
+	}
+	return f.Close()
 }
 
 // driveBlackbox probes the target through blackbox_exporter's /probe at
@@ -235,7 +270,7 @@ func benchAgent(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	loaded, err := runAgent(ctx, o, targetAddr, o.targets, "@every 5s", o.loadFor, 10*time.Second)
+	loaded, err := runAgent(ctx, o, targetAddr, o.targets, "@every 5s", o.loadFor, 10*time.Second, o.cpuProfile)
 	if err != nil {
 		return err
 	}
@@ -247,7 +282,7 @@ func benchAgent(ctx context.Context, o options, out io.Writer) error {
 		o.targets, o.loadFor, loaded.probes, loaded.cpuSeconds, loaded.probes/loaded.cpuSeconds, loaded.rss>>20)
 
 	// Memory and schedule accuracy at @every 60s.
-	steady, err := runAgent(ctx, o, targetAddr, o.targets, "@every 60s", o.duration-60*time.Second, 60*time.Second)
+	steady, err := runAgent(ctx, o, targetAddr, o.targets, "@every 60s", o.duration-60*time.Second, 60*time.Second, "")
 	if err != nil {
 		return err
 	}
