@@ -124,3 +124,42 @@ func TestUpdate(t *testing.T) {
 		}
 	})
 }
+
+// No more than Concurrency jobs run at once, however many are due; the
+// others wait for a free worker and still run in the same period.
+func TestConcurrencyBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sched, err := Parse("*/10 * * * * *") // all due within MaxJitter
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		start := time.Now()
+		running, peak, runs := 0, 0, 0
+		jobs := make([]Job, 50)
+		for i := range jobs {
+			jobs[i] = Job{Key: fmt.Sprintf("t%d", i), Schedule: sched, Run: func(ctx context.Context, _ time.Time) {
+				mu.Lock()
+				running++
+				if time.Since(start) < 10*time.Second {
+					runs++
+				}
+				peak = max(peak, running)
+				mu.Unlock()
+				time.Sleep(500 * time.Millisecond) // 50 jobs × 0.5 s over 4 workers: 6.5 s of the 10 s period
+				mu.Lock()
+				running--
+				mu.Unlock()
+			}}
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		New(Options{Concurrency: 4, MaxJitter: time.Millisecond}).Run(ctx, jobs)
+		if peak != 4 {
+			t.Errorf("peak concurrency %d, want 4", peak)
+		}
+		if runs != 50 {
+			t.Errorf("%d of 50 jobs started within their 10 s period, want all", runs)
+		}
+	})
+}
