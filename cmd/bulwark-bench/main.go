@@ -42,7 +42,7 @@ type options struct {
 	dir                 string
 	targets             int
 	duration, loadFor   time.Duration
-	cpuProfile          string // agent: where to save the agent's CPU profile of the loaded run
+	cpuProfile          string // agent: where to save the agent's CPU profile of the full-load run
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&o.targets, "targets", 10000, "agent: targets")
 	fs.DurationVar(&o.duration, "duration", 150*time.Second, "agent: how long the agent runs with targets at @every 60s")
 	fs.DurationVar(&o.loadFor, "load-for", 20*time.Second, "agent: how long each probes-per-CPU-second run lasts")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "agent: save the agent's CPU profile of the loaded run to this file (and its allocations to FILE.allocs)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "agent: save the agent's CPU profile of the full-load run to this file (and its allocations to FILE.allocs)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
