@@ -16,8 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/bulwarkhq/bulwark/collector/auth"
 )
 
 // serveTarget is the probed service: a tiny HTTP server in its own
@@ -319,6 +317,5 @@ func benchAgent(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "| %d targets @every 60s, measured over %s after a 60s warm-up | value |\n|---|---:|\n", o.targets, o.duration-60*time.Second)
 	fmt.Fprintf(out, "| probes run | %.0f |\n| agent CPU seconds | %.2f |\n| resident memory (RSS) | %d MB |\n| Go heap in use | %.1f MB |\n| p99 start lateness (histogram bucket) | %s |\n",
 		steady.probes, steady.cpuSeconds, steady.rss>>20, metricValue(steady.metrics, "go_memstats_heap_inuse_bytes", "")/(1<<20), steady.p99Bound)
-	_ = auth.Hash
 	return nil
 }
