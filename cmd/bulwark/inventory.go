@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,11 +20,10 @@ import (
 // runTargets: bulwark targets import --csv FILE [--preset P] [--map f=Col] [--set f=v] [--dry-run]
 // (--data DIR | --collector URL --token-file F)
 func runTargets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "import" {
-		return errors.New("usage: bulwark targets import --csv FILE [--preset bulwark|dotgov] [--map field=Column] [--set field=value] [--dry-run] (--data DIR | --collector URL --token-file FILE)")
+	fs, err := verbFlags(args, 1, "targets import", "bulwark targets import --csv FILE [--preset bulwark|dotgov] [--map field=Column] [--set field=value] [--dry-run] (--data DIR | --collector URL --token-file FILE)", stderr)
+	if err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("targets import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	file := fs.String("csv", "", "CSV `file` to import")
 	preset := fs.String("preset", "bulwark", "column layout: "+strings.Join(presetNames(), ", "))
 	var maps, sets stringList

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -165,4 +166,17 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d agents, %d targets, %d providers in the catalog)\n", *file, len(cfg.Agents), len(cfg.Targets), len(cat.Providers))
 	return nil
+}
+
+// verbFlags starts a two-word command such as "zone import": args must
+// begin with its verb and hold at least min arguments; the flag set
+// reports to stderr.
+func verbFlags(args []string, min int, name, usage string, stderr io.Writer) (*flag.FlagSet, error) {
+	_, verb, _ := strings.Cut(name, " ")
+	if len(args) < min || args[0] != verb {
+		return nil, errors.New("usage: " + usage)
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs, nil
 }

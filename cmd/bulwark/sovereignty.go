@@ -22,11 +22,10 @@ import (
 
 // runGeo: bulwark geo import --libloc [--dump FILE] --out DIR
 func runGeo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "import" {
-		return errors.New("usage: bulwark geo import --libloc [--dump FILE] --out DIR")
+	fs, err := verbFlags(args, 1, "geo import", "bulwark geo import --libloc [--dump FILE] --out DIR", stderr)
+	if err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("geo import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	libloc := fs.Bool("libloc", false, "import Debian's libloc-database (runs `location dump`)")
 	dump := fs.String("dump", "", "read this `file` (the output of `location dump`) instead of running it")
 	out := fs.String("out", "", "`directory` to write country.mmdb and asn.mmdb into")
@@ -78,11 +77,10 @@ func runGeo(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // runAttrib: bulwark attrib lookup [--geo DIR] [--catalog FILE] [--kind K] INPUT [--json]
 func runAttrib(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "lookup" {
-		return errors.New("usage: bulwark attrib lookup [--geo DIR] [--catalog FILE] [--kind ip|cname|ns|mx|ca] INPUT [--json]")
+	fs, err := verbFlags(args, 1, "attrib lookup", "bulwark attrib lookup [--geo DIR] [--catalog FILE] [--kind ip|cname|ns|mx|ca] INPUT [--json]", stderr)
+	if err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("attrib lookup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	geoDir := fs.String("geo", "", "`directory` with country.mmdb and asn.mmdb")
 	var catalogs stringList
 	fs.Var(&catalogs, "catalog", "extra provider catalog `file` (repeatable)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -86,11 +85,10 @@ func types(dataDir string) map[string]string {
 
 // runZone: bulwark zone import FILE [--origin O] (--config F | --data DIR)
 func runZone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) < 2 || args[0] != "import" {
-		return errors.New("usage: bulwark zone import FILE [--origin ZONE] [--config FILE | --data DIR]")
+	fs, err := verbFlags(args, 2, "zone import", "bulwark zone import FILE [--origin ZONE] [--config FILE | --data DIR]", stderr)
+	if err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("zone import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var sf sovereigntyFlags
 	sf.register(fs)
 	origin := fs.String("origin", "", "the zone's `name` (default: from its SOA)")
@@ -140,11 +138,10 @@ func runZone(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // runReport: bulwark report dns [--origin O] [--json | --csv providers|domains|types] [--country CC ...]
 func runReport(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "dns" {
-		return errors.New("usage: bulwark report dns [--config FILE | --data DIR] [--json | --csv providers|domains|types] [--cut-country CC] [--cut-provider ID]")
+	fs, err := verbFlags(args, 1, "report dns", "bulwark report dns [--config FILE | --data DIR] [--json | --csv providers|domains|types] [--cut-country CC] [--cut-provider ID]", stderr)
+	if err != nil {
+		return err
 	}
-	fs := flag.NewFlagSet("report dns", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var sf sovereigntyFlags
 	sf.register(fs)
 	origin := fs.String("origin", "", "zone `name` (default: the only one imported)")
