@@ -179,29 +179,26 @@ func (s *Scheduler) Run(ctx context.Context, jobs []Job) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		if len(q) == 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case jobs := <-s.updates:
-				load(jobs)
-				continue
+		// Wait for the next job unless it is already due: then run it
+		// without a round trip through the timer.
+		if len(q) == 0 || time.Until(q[0].next) > 0 {
+			var due <-chan time.Time // nil: no job to wait for
+			if len(q) > 0 {
+				timer.Reset(time.Until(q[0].next))
+				due = timer.C
 			}
-		}
-		e := q[0]
-		if wait := time.Until(e.next); wait > 0 {
-			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
 				return nil
 			case jobs := <-s.updates:
 				load(jobs)
 				continue
-			case <-timer.C:
+			case <-due:
 			}
 		} else if ctx.Err() != nil {
 			return nil
 		}
+		e := q[0]
 		scheduled := e.next
 		e.next = e.nextAfter(scheduled)
 		if !e.next.After(time.Now()) { // fell far behind: skip to the future
