@@ -13,13 +13,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/net/netutil"
 
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
@@ -33,12 +34,16 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/collector/targets"
 	"github.com/bulwarkhq/bulwark/collector/zone"
-	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 // Options configure an App.
 type Options struct {
 	Config *config.Config
+	// ConfigFile is where Config was read from; Reload reads it again.
+	ConfigFile string
+	// WebConfigFile is a Prometheus web configuration file (TLS, client
+	// CAs); it overrides Config.Web.ConfigFile.
+	WebConfigFile string
 	// Agents overrides the token table built from Config.Agents, and
 	// Users the one built from Config.Users.
 	Agents *auth.Agents
@@ -53,6 +58,9 @@ type App struct {
 	registry   *prometheus.Registry
 	server     *http.Server
 	ln         net.Listener
+	router     *router
+	guard      *auth.Guard
+	reloader   *reloader
 	serveErr   chan error
 	ready      atomic.Bool
 	deps       *depgraph.Evaluator
@@ -90,17 +98,36 @@ func New(opts Options) (*App, error) {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	a := &App{opts: opts, store: st, registry: reg, serveErr: make(chan error, 1)}
+	if f := a.webConfigFile(); f != "" {
+		if err := web.Validate(f); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("collector: web config %s: %w", f, err)
+		}
+	}
 	mux, err := a.routes(agents)
 	if err != nil {
-		st.Close()
+		a.closeStores()
 		return nil, err
 	}
 	a.server = &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: time.Duration(c.Web.ReadHeaderTimeout),
+		IdleTimeout:       time.Duration(c.Web.IdleTimeout),
+		MaxHeaderBytes:    c.Web.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// closeStores closes what New opened, when New fails.
+func (a *App) closeStores() {
+	if a.state != nil {
+		a.state.Close()
+	}
+	if a.geo != nil {
+		a.geo.Close()
+	}
+	a.store.Close()
 }
 
 func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
@@ -109,8 +136,10 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
+	qc := a.opts.Config.Query
 	api, err := query.New(query.Options{Queryable: a.store, Logger: a.opts.Logger.With("component", "query"),
-		Registerer: a.registry})
+		Registerer: a.registry, Timeout: time.Duration(qc.Timeout), MaxConcurrent: qc.MaxConcurrent,
+		MaxSamples: qc.MaxSamples, LogFile: qc.LogFile})
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
@@ -139,7 +168,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
-	tl, err := targets.New(agents, a.allTargets(inv))
+	tl, err := targets.New(agents, nil)
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
@@ -149,10 +178,24 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 			return nil, fmt.Errorf("collector: %w", err)
 		}
 	}
-	mux := http.NewServeMux()
+	if a.guard, err = auth.NewGuard(agents, users, a.opts.Config.Auth.AnonymousRole); err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	a.reloader = newReloader(a, tl, inv)
+	if err := a.reloader.targetsChanged(); err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	mux := &router{mux: http.NewServeMux(), guard: a.guard, publicMetric: a.opts.Config.Auth.PublicMetrics,
+		queryTimeout: time.Duration(a.opts.Config.Query.Timeout)}
+	a.router = mux
+	mux.HandleFunc("/api/", notFound)
 	mux.Handle("/api/v1/write", ing)
 	mux.Handle("GET /api/v1/agents/{id}/targets", tl)
-	mux.Handle("POST /api/v1/targets/import", inventory.ImportHandler(inv, users, func() error { return tl.Set(a.allTargets(inv)) }))
+	mux.Handle("POST /api/v1/targets/import", inventory.ImportHandler(inv, a.reloader.targetsChanged))
+	mux.HandleFunc("POST /-/reload", a.reloader.serveHTTP)
+	if a.opts.Config.Web.EnablePprof {
+		mux.HandleFunc("/debug/pprof/", servePprof)
+	}
 	api.Register(mux)
 	a.deps.Register(mux)
 	mux.HandleFunc("GET /api/v1/dependencies/history", func(w http.ResponseWriter, r *http.Request) {
@@ -177,23 +220,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		}
 		fmt.Fprintln(w, "Bulwark is ready.")
 	})
-	return mux, nil
-}
-
-// allTargets is the configuration's targets, then the imported ones
-// whose ids the configuration does not use.
-func (a *App) allTargets(inv *inventory.Store) []target.Target {
-	out := slices.Clone(a.opts.Config.Targets)
-	seen := map[string]bool{}
-	for _, t := range out {
-		seen[t.ID] = true
-	}
-	for _, t := range inv.Targets() {
-		if !seen[t.ID] {
-			out = append(out, t)
-		}
-	}
-	return out
+	return mux.mux, mux.err()
 }
 
 // sovereignty loads the catalog, the geo databases and the policy, and
@@ -241,7 +268,8 @@ func (a *App) sovereignty() error {
 // Dependencies is the dependency evaluator.
 func (a *App) Dependencies() *depgraph.Evaluator { return a.deps }
 
-// Start listens on the configured address (or ln, when given) and serves.
+// Start listens on the configured address (or ln, when given) and serves,
+// over TLS when a web configuration file says so.
 func (a *App) Start(ln net.Listener) error {
 	if ln == nil {
 		var err error
@@ -250,13 +278,26 @@ func (a *App) Start(ln net.Listener) error {
 		}
 	}
 	a.ln = ln
+	ln = netutil.LimitListener(ln, a.opts.Config.Web.MaxConnections)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopDeps, a.depsDone = cancel, make(chan struct{})
 	go func() { defer close(a.depsDone); a.deps.Run(ctx) }()
 	a.ready.Store(true)
-	go func() { a.serveErr <- a.server.Serve(ln) }()
-	a.opts.Logger.Info("collector listening", "addr", ln.Addr().String())
+	webConfig := a.webConfigFile()
+	logger := a.opts.Logger.With("component", "web")
+	go func() {
+		a.serveErr <- web.Serve(ln, a.server, &web.FlagConfig{WebConfigFile: &webConfig}, logger)
+	}()
+	a.opts.Logger.Info("collector listening", "addr", ln.Addr().String(), "tls", webConfig != "")
 	return nil
+}
+
+// webConfigFile is the web configuration file in force, if any.
+func (a *App) webConfigFile() string {
+	if a.opts.WebConfigFile != "" {
+		return a.opts.WebConfigFile
+	}
+	return a.opts.Config.Web.ConfigFile
 }
 
 // Addr is the address the collector listens on.

@@ -16,9 +16,23 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/config"
 )
 
+// get reads u as a viewer.
 func get(t *testing.T, u string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(u)
+	return getAs(t, u, viewerToken)
+}
+
+// getAs reads u with a bearer token ("" for none).
+func getAs(t *testing.T, u, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +48,7 @@ func TestStopKeepsAcceptedData(t *testing.T) {
 	agents := auth.NewAgents()
 	agents.Add("home-token", auth.Identity{Agent: "home-1", Vantage: "home"})
 	start := func() *collector.App {
-		app, err := collector.New(collector.Options{Config: &cfg, Agents: agents})
+		app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: testUsers()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,6 +38,21 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// Tokens of the test users, one per role.
+const (
+	viewerToken   = "viewer-token"
+	operatorToken = "operator-token"
+	adminToken    = "admin-token"
+)
+
+func testUsers() *auth.Users {
+	us := auth.NewUsers()
+	us.Add(viewerToken, false, auth.User{ID: "vera", Role: auth.RoleViewer})
+	us.Add(operatorToken, false, auth.User{ID: "otto", Role: auth.RoleOperator})
+	us.Add(adminToken, false, auth.User{ID: "ada", Role: auth.RoleAdmin})
+	return us
+}
+
 // startCollector runs a collector with two agent tokens.
 func startCollector(t *testing.T) *collector.App {
 	t.Helper()
@@ -46,7 +61,7 @@ func startCollector(t *testing.T) *collector.App {
 	agents := auth.NewAgents()
 	agents.Add("home-token", auth.Identity{Agent: "home-1", Vantage: "home"})
 	agents.Add("abroad-token", auth.Identity{Agent: "abroad-1", Vantage: "abroad"})
-	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents})
+	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: testUsers()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,9 +86,10 @@ func startPrometheus(t *testing.T, scrape string) string {
   scrape_interval: 1s
 scrape_configs:
   - job_name: bulwark
+    authorization: {credentials: %q}
     static_configs:
       - targets: [%q]
-`, scrape)
+`, viewerToken, scrape)
 	cfgFile := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(cfgFile, []byte(cfg), 0o644)
 	addr := freePort(t)
@@ -235,6 +251,9 @@ func TestPrometheusCompatible(t *testing.T) {
 	app := startCollector(t)
 	base := "http://" + app.Addr()
 	prom := startPrometheus(t, app.Addr())
+	// promtool 2.42 has no --http.config.file: it reads as a viewer through
+	// basic authentication in the URL, the token as password.
+	viewerBase := "http://vera:" + viewerToken + "@" + app.Addr()
 
 	end := time.Now().Truncate(time.Second)
 	for _, a := range []struct{ agent, vantage, token string }{{"home-1", "home", "home-token"}, {"abroad-1", "abroad", "abroad-token"}} {
@@ -300,7 +319,7 @@ func TestPrometheusCompatible(t *testing.T) {
 		if len(want) == 0 {
 			t.Fatalf("%s: direct evaluation is empty", q)
 		}
-		got := canon(promtoolQuery(t, "instant", "-o", "json", "--time="+ts, base, q))
+		got := canon(promtoolQuery(t, "instant", "-o", "json", "--time="+ts, viewerBase, q))
 		if !slices.Equal(got, want) {
 			t.Errorf("%s via promtool against the collector:\n got %v\nwant %v", q, got, want)
 		}
@@ -313,7 +332,7 @@ func TestPrometheusCompatible(t *testing.T) {
 	for _, q := range []string{`avg by (vantage) (probe_success)`, `sum(avg_over_time(probe_success[5m]))`} {
 		want := direct(q, start, stop, time.Minute)
 		args := []string{"range", "-o", "json", fmt.Sprintf("--start=%d", start.Unix()), fmt.Sprintf("--end=%d", stop.Unix()), "--step=1m"}
-		got := canon(promtoolQuery(t, append(args, base, q)...))
+		got := canon(promtoolQuery(t, append(args, viewerBase, q)...))
 		if !slices.Equal(got, want) {
 			t.Errorf("range %s via promtool:\n got %v\nwant %v", q, got, want)
 		}
@@ -338,7 +357,9 @@ func TestPrometheusCompatible(t *testing.T) {
 
 func getJSON(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+viewerToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,10 +66,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   Query API: http://%s/api/v1/query?query=count(probe_success)
   Metrics:   http://%s/metrics
   Data:      %s
+Anyone who can reach %s may read (auth.anonymous_role: viewer, for the demo only).
+An operator token is in %s (bulwark ... --token-file FILE, or BULWARK_TOKEN).
 Press Ctrl-C to stop.
-`, testenv.ServiceCount(), addr, addr, addr, dir)
+`, testenv.ServiceCount(), addr, addr, addr, dir, addr, filepath.Join(dir, demoOperatorToken))
 		}})
 }
+
+// demoOperatorToken is the file in the data directory holding the demo's
+// operator token.
+const demoOperatorToken = "demo-operator.token"
 
 // demo runs the demo world, a collector and a home and an abroad agent
 // until ctx ends.
@@ -99,6 +105,14 @@ func demo(ctx context.Context, o demoOptions) error {
 			return err
 		}
 	}
+	users := auth.NewUsers()
+	opToken := rand.Text()
+	if err := os.WriteFile(filepath.Join(o.DataDir, demoOperatorToken), []byte(opToken+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := users.Add(opToken, false, auth.User{ID: "demo-operator", Role: auth.RoleOperator}); err != nil {
+		return err
+	}
 	var targets []target.Target
 	for _, s := range world.Services {
 		targets = append(targets, target.Target{ID: s.ID, Name: s.Name, Sector: s.Sector, Operator: s.Operator,
@@ -112,7 +126,8 @@ func demo(ctx context.Context, o demoOptions) error {
 	cfg.Attribution.CatalogFiles = []string{world.CatalogFile}
 	cfg.Attribution.Policy = attrib.Policy{Home: "XA", Trusted: []string{"XB"}}
 	cfg.Attribution.Interval = target.Duration(o.DepsEvery)
-	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Logger: o.Logger.With("component", "collector")})
+	cfg.Auth.AnonymousRole = auth.RoleViewer // the demo's console and API are open to read
+	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: users, Logger: o.Logger.With("component", "collector")})
 	if err != nil {
 		return err
 	}

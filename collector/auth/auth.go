@@ -1,5 +1,7 @@
-// Package auth maps bearer tokens to agent identities. Only SHA-256 hashes
-// of tokens are kept, so a configuration can be committed without secrets.
+// Package auth says who is calling: agents by bearer token or client
+// certificate, people and tools by bearer token with a role. Only SHA-256
+// hashes of tokens are kept, so a configuration can be committed without
+// secrets. Tables are swapped whole on reload, safe for concurrent use.
 package auth
 
 import (
@@ -8,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 )
 
 // Identity is who an authenticated agent is. The collector stamps Agent
@@ -18,32 +21,57 @@ type Identity struct {
 	Country string
 }
 
-// Agents authenticates agents by token.
+// Agents authenticates agents by token or by client certificate.
 type Agents struct {
-	byHash map[[32]byte]Identity
+	t atomic.Pointer[agentTable]
 }
 
-// NewAgents returns an empty token table.
-func NewAgents() *Agents { return &Agents{byHash: map[[32]byte]Identity{}} }
+type agentTable struct {
+	byHash map[[32]byte]Identity
+	byCert map[string]Identity // certificate subject common name or DNS SAN
+}
 
-// Add registers a token for id.
+// NewAgents returns an empty table.
+func NewAgents() *Agents {
+	a := &Agents{}
+	a.t.Store(&agentTable{byHash: map[[32]byte]Identity{}, byCert: map[string]Identity{}})
+	return a
+}
+
+// Add registers a token for id. Build a table before serving with it;
+// Replace swaps a served one.
 func (a *Agents) Add(token string, id Identity) error {
 	return a.AddHash(Hash(token), id)
 }
 
 // AddHash registers a token by its hex SHA-256.
 func (a *Agents) AddHash(hexHash string, id Identity) error {
-	b, err := hex.DecodeString(hexHash)
-	if err != nil || len(b) != 32 {
-		return fmt.Errorf("token_sha256 of agent %q is not 64 hex digits", id.Agent)
+	h, err := parseHash(hexHash)
+	if err != nil {
+		return fmt.Errorf("token_sha256 of agent %q: %w", id.Agent, err)
 	}
-	h := [32]byte(b)
-	if other, dup := a.byHash[h]; dup {
+	t := a.t.Load()
+	if other, dup := t.byHash[h]; dup {
 		return fmt.Errorf("agents %q and %q share a token", other.Agent, id.Agent)
 	}
-	a.byHash[h] = id
+	t.byHash[h] = id
 	return nil
 }
+
+// AddCert lets a client certificate whose subject common name or DNS name
+// is name authenticate as id (the certificate is verified by the TLS
+// listener against its client CAs before this is consulted).
+func (a *Agents) AddCert(name string, id Identity) error {
+	t := a.t.Load()
+	if other, dup := t.byCert[name]; dup {
+		return fmt.Errorf("agents %q and %q share the certificate name %q", other.Agent, id.Agent, name)
+	}
+	t.byCert[name] = id
+	return nil
+}
+
+// Replace takes other's entries; requests in flight finish with the old ones.
+func (a *Agents) Replace(other *Agents) { a.t.Store(other.t.Load()) }
 
 // Hash is the hex SHA-256 of a token, as written in token_sha256.
 func Hash(token string) string {
@@ -51,70 +79,102 @@ func Hash(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Authenticate returns the identity of the request's bearer token.
-func (a *Agents) Authenticate(r *http.Request) (Identity, bool) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return Identity{}, false
+func parseHash(hexHash string) ([32]byte, error) {
+	b, err := hex.DecodeString(hexHash)
+	if err != nil || len(b) != 32 {
+		return [32]byte{}, fmt.Errorf("%.16q... is not 64 hex digits", hexHash)
 	}
-	// Looking up the hash leaks timing about the hash only, not the token.
-	id, ok := a.byHash[sha256.Sum256([]byte(tok))]
-	return id, ok
+	return [32]byte(b), nil
 }
 
-// Roles of people and tools using the API, each including the ones before.
-const (
-	RoleViewer   = "viewer"
-	RoleOperator = "operator"
-	RoleAdmin    = "admin"
-)
+// bearer is the request's token: a bearer token, or the password of HTTP
+// basic authentication (so browsers, and tools that only know user:password
+// URLs such as promtool, can present one); present reports whether an
+// Authorization header was sent at all.
+func bearer(r *http.Request) (tok string, present bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false
+	}
+	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+		return tok, true
+	}
+	if _, pass, ok := r.BasicAuth(); ok {
+		return pass, true
+	}
+	return "", true
+}
 
-var roleRank = map[string]int{RoleViewer: 1, RoleOperator: 2, RoleAdmin: 3}
-
-// ValidRole reports whether r is a known role.
-func ValidRole(r string) bool { return roleRank[r] > 0 }
+// Authenticate returns the identity of the request's bearer token or, when
+// there is none, of its verified client certificate.
+func (a *Agents) Authenticate(r *http.Request) (Identity, bool) {
+	t := a.t.Load()
+	if tok, present := bearer(r); present {
+		if tok == "" {
+			return Identity{}, false
+		}
+		// Looking up the hash leaks timing about the hash only, not the token.
+		id, ok := t.byHash[sha256.Sum256([]byte(tok))]
+		return id, ok
+	}
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(t.byCert) == 0 {
+		return Identity{}, false
+	}
+	leaf := r.TLS.VerifiedChains[0][0]
+	if id, ok := t.byCert[leaf.Subject.CommonName]; ok && leaf.Subject.CommonName != "" {
+		return id, true
+	}
+	for _, n := range leaf.DNSNames {
+		if id, ok := t.byCert[n]; ok {
+			return id, true
+		}
+	}
+	return Identity{}, false
+}
 
 // User is an authenticated person or tool.
 type User struct {
 	ID   string
-	Role string
+	Role Role
 }
 
 // Users authenticates API users by token.
 type Users struct {
-	byHash map[[32]byte]User
+	t atomic.Pointer[map[[32]byte]User]
 }
 
 // NewUsers returns an empty table.
-func NewUsers() *Users { return &Users{byHash: map[[32]byte]User{}} }
+func NewUsers() *Users {
+	us := &Users{}
+	m := map[[32]byte]User{}
+	us.t.Store(&m)
+	return us
+}
 
-// Add registers a token (or, with hashed, its hex SHA-256) for u.
+// Add registers a token (or, with hashed, its hex SHA-256) for u. Two
+// users with one token are an error: the token would say nothing of who.
 func (us *Users) Add(token string, hashed bool, u User) error {
 	h := Hash(token)
 	if hashed {
 		h = token
 	}
-	b, err := hex.DecodeString(h)
-	if err != nil || len(b) != 32 {
-		return fmt.Errorf("token_sha256 of user %q is not 64 hex digits", u.ID)
+	b, err := parseHash(h)
+	if err != nil {
+		return fmt.Errorf("token_sha256 of user %q: %w", u.ID, err)
 	}
-	us.byHash[[32]byte(b)] = u
+	m := *us.t.Load()
+	if other, dup := m[b]; dup {
+		return fmt.Errorf("users %q and %q share a token", other.ID, u.ID)
+	}
+	m[b] = u
 	return nil
 }
 
-// Require authenticates r and checks that its user has at least role.
-// It writes the 401 or 403 itself and reports whether to go on.
-func (us *Users) Require(w http.ResponseWriter, r *http.Request, role string) (User, bool) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	u, known := us.byHash[sha256.Sum256([]byte(tok))]
-	if !ok || !known {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark"`)
-		http.Error(w, "missing or unknown bearer token", http.StatusUnauthorized)
-		return User{}, false
-	}
-	if roleRank[u.Role] < roleRank[role] {
-		http.Error(w, fmt.Sprintf("user %q has role %s; this needs %s", u.ID, u.Role, role), http.StatusForbidden)
-		return User{}, false
-	}
-	return u, true
+// Replace takes other's entries.
+func (us *Users) Replace(other *Users) { us.t.Store(other.t.Load()) }
+
+// lookup returns the user of a token.
+func (us *Users) lookup(tok string) (User, bool) {
+	u, ok := (*us.t.Load())[sha256.Sum256([]byte(tok))]
+	return u, ok
 }

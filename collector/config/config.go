@@ -28,6 +28,47 @@ type Config struct {
 	// Targets are handed to agents that pull their list from the collector.
 	Targets     []target.Target `yaml:"targets"`
 	Attribution Attribution     `yaml:"attribution"`
+	Auth        Auth            `yaml:"auth"`
+	Web         Web             `yaml:"web"`
+	Query       Query           `yaml:"query"`
+}
+
+// Auth says who may do what without a token.
+type Auth struct {
+	// AnonymousRole is the role of a request with no credentials at all
+	// (default none: every route but health needs a token). The demo sets viewer.
+	AnonymousRole auth.Role `yaml:"anonymous_role"`
+	// PublicMetrics serves /metrics to anyone (default: viewer, so a
+	// Prometheus scrapes it with an authorization bearer token).
+	PublicMetrics bool `yaml:"public_metrics"`
+}
+
+// Web bounds the HTTP server against slow and greedy clients.
+type Web struct {
+	// ConfigFile is a Prometheus web configuration file (TLS, client CAs);
+	// the --web.config.file flag overrides it.
+	ConfigFile string `yaml:"config_file"`
+	// ReadHeaderTimeout bounds a request's headers (default 10s), IdleTimeout
+	// a keep-alive connection between requests (default 2m). The body and the
+	// answer are bounded per route class (30s, writes 1m, queries the query
+	// timeout plus 30s, imports 5m).
+	ReadHeaderTimeout target.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       target.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's headers (default 64 KiB).
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxConnections caps open connections (default 4096); more wait to be accepted.
+	MaxConnections int `yaml:"max_connections"`
+	// EnablePprof serves /debug/pprof/ to admins (default off).
+	EnablePprof bool `yaml:"enable_pprof"`
+}
+
+// Query bounds PromQL evaluation.
+type Query struct {
+	Timeout       target.Duration `yaml:"timeout"`        // default 30s
+	MaxConcurrent int             `yaml:"max_concurrent"` // default 8; more wait, up to their timeout
+	MaxSamples    int             `yaml:"max_samples"`    // default 5,000,000 loaded at once per query
+	// LogFile receives one JSON line per query: who, what, how long (optional).
+	LogFile string `yaml:"log_file"`
 }
 
 // Attribution configures who is behind each dependency and which
@@ -60,6 +101,10 @@ type Agent struct {
 	TokenFile   string `yaml:"token_file"`
 	TokenEnv    string `yaml:"token_env"`
 	TokenSHA256 string `yaml:"token_sha256"`
+	// CertName lets a client certificate authenticate this agent: its
+	// subject common name or a DNS name (verified against the web
+	// configuration's client_ca_file).
+	CertName string `yaml:"cert_name"`
 }
 
 // User is a person or tool using the API; its token comes from a file, an
@@ -81,6 +126,13 @@ var Default = Config{
 		OutOfOrderWindow: target.Duration(6 * time.Hour),
 	},
 	Attribution: Attribution{Interval: target.Duration(time.Minute), Window: target.Duration(3 * time.Hour)},
+	Web: Web{
+		ReadHeaderTimeout: target.Duration(10 * time.Second),
+		IdleTimeout:       target.Duration(2 * time.Minute),
+		MaxHeaderBytes:    64 << 10,
+		MaxConnections:    4096,
+	},
+	Query: Query{Timeout: target.Duration(30 * time.Second), MaxConcurrent: 8, MaxSamples: 5_000_000},
 }
 
 // UnmarshalYAML fills in defaults before decoding.
@@ -133,20 +185,40 @@ func (c *Config) Validate() []config.Problem {
 		if a.Country != "" && !countryRE.MatchString(a.Country) {
 			p(config.Path{"agents", i, "country"}, "%q is not a two-letter country code", a.Country)
 		}
-		if setCount(a.TokenFile, a.TokenEnv, a.TokenSHA256) != 1 {
-			p(config.Path{"agents", i}, "agent %q needs exactly one of token_file, token_env, token_sha256", a.ID)
+		if n := setCount(a.TokenFile, a.TokenEnv, a.TokenSHA256); n > 1 || n == 0 && a.CertName == "" {
+			p(config.Path{"agents", i}, "agent %q needs exactly one of token_file, token_env, token_sha256 (or a cert_name alone)", a.ID)
 		}
 	}
+	seenU := map[string]int{}
 	for i, u := range c.Users {
+		if j, dup := seenU[u.ID]; dup {
+			p(config.Path{"users", i, "id"}, "duplicate user id %q (first at users[%d])", u.ID, j)
+		}
+		seenU[u.ID] = i
 		if !slugRE.MatchString(u.ID) {
 			p(config.Path{"users", i, "id"}, "user id %q must be lower-case letters, digits and dashes", u.ID)
 		}
-		if !auth.ValidRole(u.Role) {
+		if !auth.ValidRole(auth.Role(u.Role)) {
 			p(config.Path{"users", i, "role"}, "role %q must be viewer, operator or admin", u.Role)
 		}
 		if setCount(u.TokenFile, u.TokenEnv, u.TokenSHA256) != 1 {
 			p(config.Path{"users", i}, "user %q needs exactly one of token_file, token_env, token_sha256", u.ID)
 		}
+	}
+	if r := c.Auth.AnonymousRole; r != "" && !auth.ValidRole(r) {
+		p(config.Path{"auth", "anonymous_role"}, "role %q must be viewer, operator or admin (or left out)", r)
+	}
+	if c.Web.ReadHeaderTimeout <= 0 || c.Web.IdleTimeout <= 0 {
+		p(config.Path{"web"}, "read_header_timeout and idle_timeout must be positive")
+	}
+	if c.Web.MaxHeaderBytes < 4096 {
+		p(config.Path{"web", "max_header_bytes"}, "must be at least 4096")
+	}
+	if c.Web.MaxConnections < 16 {
+		p(config.Path{"web", "max_connections"}, "must be at least 16")
+	}
+	if c.Query.Timeout <= 0 || c.Query.MaxConcurrent <= 0 || c.Query.MaxSamples <= 0 {
+		p(config.Path{"query"}, "timeout, max_concurrent and max_samples must be positive")
 	}
 	ps = append(ps, c.Attribution.Policy.Validate(config.Path{"attribution", "policy"})...)
 	if c.Attribution.Interval < target.Duration(time.Second) {
@@ -199,7 +271,7 @@ func (c *Config) UserTable() (*auth.Users, error) {
 			}
 			hashed = false
 		}
-		if err := t.Add(tok, hashed, auth.User{ID: u.ID, Role: u.Role}); err != nil {
+		if err := t.Add(tok, hashed, auth.User{ID: u.ID, Role: auth.Role(u.Role)}); err != nil {
 			return nil, err
 		}
 	}
@@ -211,6 +283,14 @@ func (c *Config) AgentTable() (*auth.Agents, error) {
 	t := auth.NewAgents()
 	for _, a := range c.Agents {
 		id := auth.Identity{Agent: a.ID, Vantage: a.Vantage, Country: a.Country}
+		if a.CertName != "" {
+			if err := t.AddCert(a.CertName, id); err != nil {
+				return nil, err
+			}
+		}
+		if a.TokenSHA256 == "" && a.TokenFile == "" && a.TokenEnv == "" {
+			continue
+		}
 		if a.TokenSHA256 != "" {
 			if err := t.AddHash(a.TokenSHA256, id); err != nil {
 				return nil, err

@@ -30,7 +30,7 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-listen.yml":          `testdata/invalid-listen.yml:1: listen: "9400" is not host:port`,
 		"invalid-duplicate-agent.yml": `testdata/invalid-duplicate-agent.yml:5: agents[1].id: duplicate agent id "home-1" (first at agents[0])`,
 		"invalid-no-vantage.yml":      `testdata/invalid-no-vantage.yml:2: agents[0]: agent "home-1" needs a vantage (home, abroad, an ISP name)`,
-		"invalid-two-tokens.yml":      `testdata/invalid-two-tokens.yml:2: agents[0]: agent "home-1" needs exactly one of token_file, token_env, token_sha256`,
+		"invalid-two-tokens.yml":      `testdata/invalid-two-tokens.yml:2: agents[0]: agent "home-1" needs exactly one of token_file, token_env, token_sha256 (or a cert_name alone)`,
 		"invalid-country.yml":         `testdata/invalid-country.yml:4: agents[0].country: "Arcadia" is not a two-letter country code`,
 		"invalid-retention.yml":       `testdata/invalid-retention.yml:2: invalid duration "forever"`,
 		"invalid-policy.yml":          `testdata/invalid-policy.yml:3: attribution.policy.home: "Arcadia" is not a two-letter ISO 3166 country code`,

@@ -66,7 +66,9 @@ func New(opts Options) (*Console, error) {
 }
 
 // Register adds the console's routes to mux.
-func (c *Console) Register(mux *http.ServeMux) {
+func (c *Console) Register(mux interface {
+	HandleFunc(string, func(http.ResponseWriter, *http.Request))
+}) {
 	mux.HandleFunc("GET /{$}", c.overview)
 	mux.HandleFunc("GET /dependencies", c.dependencies)
 	mux.HandleFunc("GET /reports/dns", c.dnsReport)

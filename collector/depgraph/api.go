@@ -14,7 +14,9 @@ import (
 //	GET /api/v1/dependencies[?target=ID]   graphs, states, scores, evidence
 //	GET /api/v1/drift[?target=ID]          drift events, newest first
 //	GET /api/v1/whatif?country=XC&provider=ID&asn=N&cidr=P (each repeatable)
-func (e *Evaluator) Register(mux *http.ServeMux) {
+func (e *Evaluator) Register(mux interface {
+	HandleFunc(string, func(http.ResponseWriter, *http.Request))
+}) {
 	mux.HandleFunc("GET /api/v1/dependencies", e.dependencies)
 	mux.HandleFunc("GET /api/v1/drift", e.drift)
 	mux.HandleFunc("GET /api/v1/whatif", e.whatif)

@@ -125,8 +125,9 @@ func ParseCSV(name string, data []byte, m Mapping) ([]target.Target, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := r.FieldPos(0)
+		line := 0
 		if err != nil {
+			// FieldPos is valid only after a successful Read.
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.Line
@@ -137,6 +138,7 @@ func ParseCSV(name string, data []byte, m Mapping) ([]target.Target, error) {
 			}
 			continue
 		}
+		line, _ = r.FieldPos(0)
 		get := func(f string) string {
 			if i, ok := col[f]; ok && i < len(rec) {
 				v := strings.TrimSpace(rec[i])

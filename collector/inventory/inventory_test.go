@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"encoding/csv"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,9 +80,19 @@ func TestImportRefused(t *testing.T) {
 	}
 }
 
+// Issue 8: a bare quote made ParseCSV call FieldPos after a failed Read, which panicked.
+func TestParseCSVBareQuote(t *testing.T) {
+	_, err := ParseCSV("x.csv", []byte("id,sector\naaaa\"00"), Presets["bulwark"])
+	var ie *Error
+	if !errors.As(err, &ie) || len(ie.Rows) != 1 || ie.Rows[0].Line != 2 {
+		t.Fatalf("ParseCSV = %v, want one bad row at line 2", err)
+	}
+}
+
 func FuzzParseCSV(f *testing.F) {
 	f.Add([]byte("id,name,url,sector\ngrid,Grid,https://grid.test/,energy\n"))
 	f.Add([]byte("id,url\n\"unterminated,x\n"))
+	f.Add([]byte("id,sector\naaaa\"00")) // issue 8: panicked in FieldPos after a parse error
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ts, err := ParseCSV("fuzz.csv", b, Presets["bulwark"])
 		if err == nil {

@@ -30,9 +30,14 @@ type Options struct {
 	Logger    *slog.Logger
 	// Registerer receives the engine's metrics (optional).
 	Registerer prometheus.Registerer
-	// Timeout bounds a query (default 2m); MaxSamples bounds what it loads (default 50M).
-	Timeout    time.Duration
-	MaxSamples int
+	// Timeout bounds a query (default 30s); MaxSamples bounds what it
+	// loads at once (default 5M, some 100-300 MB); MaxConcurrent bounds the
+	// queries evaluated at once (default 8): more wait, within their timeout.
+	Timeout       time.Duration
+	MaxSamples    int
+	MaxConcurrent int
+	// LogFile, when set, receives one JSON line per query (who, what, how long).
+	LogFile string
 	// LookbackDelta is how far back an instant selector looks (default 5m).
 	LookbackDelta time.Duration
 }
@@ -42,6 +47,8 @@ type API struct {
 	opts   Options
 	engine *promql.Engine
 	parser parser.Parser
+	gate   chan struct{}
+	qlog   *queryLog
 }
 
 // New returns an API over opts.Queryable.
@@ -53,10 +60,13 @@ func New(opts Options) (*API, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 2 * time.Minute
+		opts.Timeout = 30 * time.Second
 	}
 	if opts.MaxSamples <= 0 {
-		opts.MaxSamples = 50_000_000
+		opts.MaxSamples = 5_000_000
+	}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = 8
 	}
 	if opts.LookbackDelta <= 0 {
 		opts.LookbackDelta = 5 * time.Minute
@@ -72,14 +82,20 @@ func New(opts Options) (*API, error) {
 		EnableNegativeOffset: true,
 		Parser:               p,
 	})
-	return &API{opts: opts, engine: engine, parser: p}, nil
+	ql, err := openQueryLog(opts.LogFile)
+	if err != nil {
+		return nil, err
+	}
+	return &API{opts: opts, engine: engine, parser: p, gate: make(chan struct{}, opts.MaxConcurrent), qlog: ql}, nil
 }
 
 // Engine returns the PromQL engine (the console and tests evaluate with it).
 func (a *API) Engine() *promql.Engine { return a.engine }
 
 // Register adds the API's routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(mux interface {
+	HandleFunc(string, func(http.ResponseWriter, *http.Request))
+}) {
 	mux.HandleFunc("/api/v1/query", a.wrap(a.query))
 	mux.HandleFunc("/api/v1/query_range", a.wrap(a.queryRange))
 	mux.HandleFunc("/api/v1/series", a.wrap(a.series))
@@ -211,21 +227,33 @@ func (a *API) queryRange(r *http.Request) (response, error) {
 	return a.exec(ctx, q)
 }
 
+// timeoutCtx bounds a request by its timeout parameter, never past the
+// configured timeout, and waits (within that) for a free query slot; cancel
+// frees the slot.
 func (a *API) timeoutCtx(r *http.Request) (context.Context, context.CancelFunc, error) {
+	d := a.opts.Timeout
 	if t := r.FormValue("timeout"); t != "" {
-		d, err := parseDuration(t)
+		td, err := parseDuration(t)
 		if err != nil {
 			return nil, nil, badData("invalid parameter \"timeout\": %v", err)
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), d)
-		return ctx, cancel, nil
+		d = min(d, td)
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	return ctx, cancel, nil
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	select {
+	case a.gate <- struct{}{}:
+	case <-ctx.Done():
+		cancel()
+		return nil, nil, &apiError{"timeout", http.StatusServiceUnavailable,
+			fmt.Errorf("no query slot free within %s (%d queries run at once)", d, cap(a.gate))}
+	}
+	return ctx, func() { cancel(); <-a.gate }, nil
 }
 
 func (a *API) exec(ctx context.Context, q promql.Query) (response, error) {
+	start := time.Now()
 	res := q.Exec(ctx)
+	a.qlog.record(ctx, q, time.Since(start), res.Err)
 	if res.Err != nil {
 		q.Close()
 		return response{}, execError(res.Err)
@@ -289,6 +317,11 @@ func (a *API) series(r *http.Request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	ctx, cancel, err := a.timeoutCtx(r)
+	if err != nil {
+		return response{}, err
+	}
+	defer cancel()
 	q, err := a.opts.Queryable.Querier(mint, maxt)
 	if err != nil {
 		return response{}, &apiError{"internal", http.StatusInternalServerError, err}
@@ -297,11 +330,15 @@ func (a *API) series(r *http.Request) (response, error) {
 	hints := &storage.SelectHints{Start: mint, End: maxt, Func: "series"}
 	var sets2 []storage.SeriesSet
 	for _, ms := range sets {
-		sets2 = append(sets2, q.Select(r.Context(), true, hints, ms...))
+		sets2 = append(sets2, q.Select(ctx, true, hints, ms...))
 	}
 	set := storage.NewMergeSeriesSet(sets2, 0, storage.ChainedSeriesMerge)
 	var out []labels.Labels
 	for set.Next() {
+		if len(out) >= a.opts.MaxSamples/10 {
+			return response{}, &apiError{"execution", http.StatusUnprocessableEntity,
+				fmt.Errorf("more than %d series match: narrow match[] or the time range", a.opts.MaxSamples/10)}
+		}
 		out = append(out, set.At().Labels())
 	}
 	if err := set.Err(); err != nil {
@@ -341,6 +378,11 @@ func (a *API) labelQuery(r *http.Request, name string) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	ctx, cancel, err := a.timeoutCtx(r)
+	if err != nil {
+		return response{}, err
+	}
+	defer cancel()
 	q, err := a.opts.Queryable.Querier(mint, maxt)
 	if err != nil {
 		return response{}, &apiError{"internal", http.StatusInternalServerError, err}
@@ -355,9 +397,9 @@ func (a *API) labelQuery(r *http.Request, name string) (response, error) {
 		var vals []string
 		var ws annotations.Annotations
 		if name == "" {
-			vals, ws, err = q.LabelNames(r.Context(), nil, ms...)
+			vals, ws, err = q.LabelNames(ctx, nil, ms...)
 		} else {
-			vals, ws, err = q.LabelValues(r.Context(), name, nil, ms...)
+			vals, ws, err = q.LabelValues(ctx, name, nil, ms...)
 		}
 		if err != nil {
 			return response{}, execError(err)

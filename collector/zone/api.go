@@ -2,7 +2,11 @@ package zone
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 )
@@ -20,12 +24,20 @@ func ReportHandler(st *Store, a *attrib.Attributor, pol *attrib.Policy, types fu
 			}
 			origin = origins[0]
 		}
+		table := r.URL.Query().Get("csv")
+		if table != "" && !slices.Contains(CSVTables(), table) {
+			writeErr(w, http.StatusBadRequest, fmt.Sprintf("csv=%.40q: want one of %s", table, strings.Join(CSVTables(), ", ")))
+			return
+		}
 		snap, _, err := st.Latest(origin)
+		if errors.Is(err, ErrBadOrigin) {
+			writeErr(w, http.StatusBadRequest, err.Error())
+			return
+		}
 		if err != nil {
 			writeErr(w, http.StatusNotFound, err.Error())
 			return
 		}
-		table := r.URL.Query().Get("csv")
 		rep := Analyze(snap, a, pol, types()).Report(table == "domains")
 		if table != "" {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")

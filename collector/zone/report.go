@@ -242,6 +242,9 @@ func (r *Report) WriteText(w io.Writer, top int) {
 	fmt.Fprintf(w, "\n%d domains have their DNS entirely under foreign jurisdiction.\n", len(r.ForeignOnly))
 }
 
+// CSVTables are the tables WriteCSV writes.
+func CSVTables() []string { return []string{"providers", "domains", "types"} }
+
 // WriteCSV writes the provider table ("providers") or the domain table
 // ("domains") as CSV, for the people who write the ministers' briefing.
 func (r *Report) WriteCSV(w io.Writer, table string) error {

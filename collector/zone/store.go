@@ -17,17 +17,34 @@ type Store struct{ dir string }
 // NewStore returns a store rooted at dir.
 func NewStore(dir string) *Store { return &Store{dir: dir} }
 
-func (s *Store) zoneDir(origin string) string {
-	o := strings.TrimSuffix(origin, ".")
+// ErrBadOrigin is returned for an origin that is not a DNS name: it could
+// otherwise name a path outside the store.
+var ErrBadOrigin = errors.New("not a DNS zone name")
+
+// zoneDir is the directory of origin, confined to the store: an origin is
+// DNS labels of letters, digits, '-' and '_' only, so it holds no '/' and no '..'.
+func (s *Store) zoneDir(origin string) (string, error) {
+	o := strings.ToLower(strings.TrimSuffix(origin, "."))
 	if o == "" {
-		o = "root"
+		return filepath.Join(s.dir, "root"), nil
 	}
-	return filepath.Join(s.dir, o)
+	if len(o) > 253 {
+		return "", fmt.Errorf("zone %.40q...: %w", origin, ErrBadOrigin)
+	}
+	for _, label := range strings.Split(o, ".") {
+		if label == "" || len(label) > 63 || strings.Trim(label, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return "", fmt.Errorf("zone %q: %w", origin, ErrBadOrigin)
+		}
+	}
+	return filepath.Join(s.dir, o), nil
 }
 
 // Save writes a snapshot atomically.
 func (s *Store) Save(snap *Snapshot) (string, error) {
-	dir := s.zoneDir(snap.Origin)
+	dir, err := s.zoneDir(snap.Origin)
+	if err != nil {
+		return "", fmt.Errorf("zone store: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("zone store: %w", err)
 	}
@@ -67,7 +84,11 @@ func (s *Store) Origins() ([]string, error) {
 // Latest returns the newest snapshot of origin, and the one before it
 // (nil when there is none).
 func (s *Store) Latest(origin string) (latest, previous *Snapshot, err error) {
-	files, _ := filepath.Glob(filepath.Join(s.zoneDir(origin), "*.json"))
+	dir, err := s.zoneDir(origin)
+	if err != nil {
+		return nil, nil, fmt.Errorf("zone store: %w", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	slices.Sort(files)
 	load := func(p string) (*Snapshot, error) {
 		b, err := os.ReadFile(p)
