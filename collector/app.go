@@ -82,10 +82,16 @@ func New(opts Options) (*App, error) {
 	}
 	c := opts.Config
 	agents := opts.Agents
-	if agents == nil {
-		var err error
-		if agents, err = c.AgentTable(); err != nil {
+	if agents == nil || opts.Users == nil {
+		confAgents, confUsers, err := c.Tables()
+		if err != nil {
 			return nil, fmt.Errorf("collector: %w", err)
+		}
+		if agents == nil {
+			agents = confAgents
+		}
+		if opts.Users == nil {
+			opts.Users = confUsers
 		}
 	}
 	reg := prometheus.NewRegistry()
@@ -173,11 +179,6 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	users := a.opts.Users
-	if users == nil {
-		if users, err = a.opts.Config.UserTable(); err != nil {
-			return nil, fmt.Errorf("collector: %w", err)
-		}
-	}
 	if a.guard, err = auth.NewGuard(agents, users, a.opts.Config.Auth.AnonymousRole); err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}

@@ -93,11 +93,7 @@ func (r *reloader) reload() error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	agents, err := cfg.AgentTable()
-	if err != nil {
-		return fmt.Errorf("reload: %s: %w", file, err)
-	}
-	users, err := cfg.UserTable()
+	agents, users, err := cfg.Tables()
 	if err != nil {
 		return fmt.Errorf("reload: %s: %w", file, err)
 	}

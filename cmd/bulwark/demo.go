@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,13 +38,12 @@ type demoOptions struct {
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", "bulwark demo [--listen ADDR] [--data DIR] [--drift-after DURATION]", stdout, stderr)
 	listen := fs.String("listen", "127.0.0.1:9400", "collector listen `address`")
 	data := fs.String("data", "", "data `directory` (a temporary one, removed at exit, when empty)")
 	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
 	drift := fs.Duration("drift-after", 2*time.Minute, "when the drifting service's DNS moves abroad")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags(fs, args, 0, stdout); err != nil {
 		return err
 	}
 	logger, err := newLogger(stderr, *level)

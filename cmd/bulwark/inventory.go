@@ -14,13 +14,12 @@ import (
 	"strings"
 
 	"github.com/bulwarkhq/bulwark/collector/inventory"
-	"github.com/bulwarkhq/bulwark/internal/config"
 )
 
 // runTargets: bulwark targets import --csv FILE [--preset P] [--map f=Col] [--set f=v] [--dry-run]
 // (--data DIR | --collector URL --token-file F)
 func runTargets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, err := verbFlags(args, 1, "targets import", "bulwark targets import --csv FILE [--preset bulwark|dotgov] [--map field=Column] [--set field=value] [--dry-run] (--data DIR | --collector URL --token-file FILE)", stderr)
+	fs, err := verbFlags(args, "targets import", "bulwark targets import --csv FILE [--preset bulwark|dotgov] [--map field=Column] [--set field=value] [--dry-run] (--data DIR | --collector URL [--token-file FILE])", stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -32,8 +31,8 @@ func runTargets(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dry := fs.Bool("dry-run", false, "show what would change, change nothing")
 	data := fs.String("data", "", "collector data `directory` to import into directly")
 	collector := fs.String("collector", "", "collector base `URL` to import through (operator role)")
-	tokenFile := fs.String("token-file", "", "`file` holding an operator's API token")
-	if err := fs.Parse(args[1:]); err != nil {
+	tokenFile := tokenFlag(fs)
+	if _, err := parseFlags(fs, args[1:], 0, stdout); err != nil {
 		return err
 	}
 	if *file == "" || (*data == "") == (*collector == "") {
@@ -86,9 +85,12 @@ func runTargets(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func importRemote(ctx context.Context, base, tokenFile, preset, name string, body []byte, dry bool, stdout io.Writer) error {
-	tok, err := config.Secret(tokenFile, "")
-	if err != nil || tok == "" {
-		return fmt.Errorf("targets import: --token-file: %v", err)
+	tok, err := apiToken(tokenFile)
+	if err != nil {
+		return fmt.Errorf("targets import: %w", err)
+	}
+	if tok == "" {
+		return errors.New("targets import: the API needs an operator's token: --token-file FILE or BULWARK_TOKEN")
 	}
 	q := url.Values{"preset": {preset}, "name": {filepath.Base(name)}, "dry_run": {fmt.Sprint(dry)}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/api/v1/targets/import?"+q.Encode(), bytes.NewReader(body))

@@ -14,9 +14,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
@@ -54,9 +55,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "bulwark:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			return // the usage asked for is printed
 		}
+		fmt.Fprintln(os.Stderr, "bulwark:", err)
 		os.Exit(1)
 	}
 }
@@ -68,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "collector":
-		return runCollector(ctx, args[1:], stderr)
+		return runCollector(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "check":
@@ -104,12 +106,12 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-func runCollector(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("collector", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func runCollector(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("collector", "bulwark collector --config FILE [--web.config.file FILE] [--log.level LEVEL]", stdout, stderr)
 	file := fs.String("config", "bulwark.yml", "collector configuration `file`")
+	webConfig := fs.String("web.config.file", "", "Prometheus web configuration `file` (TLS, client certificates)")
 	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags(fs, args, 0, stdout); err != nil {
 		return err
 	}
 	logger, err := newLogger(stderr, *level)
@@ -120,7 +122,7 @@ func runCollector(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app, err := collector.New(collector.Options{Config: cfg, Logger: logger})
+	app, err := collector.New(collector.Options{Config: cfg, ConfigFile: *file, WebConfigFile: *webConfig, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -128,10 +130,21 @@ func runCollector(ctx context.Context, args []string, stderr io.Writer) error {
 		app.Stop(context.Background())
 		return err
 	}
-	select {
-	case <-ctx.Done():
-	case err := <-app.Done():
-		logger.Error("server stopped", "err", err)
+	// SIGHUP (systemd's reload) reloads; a bad file keeps the old configuration.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-hup:
+			app.Reload() // logs and exports its outcome
+		case err := <-app.Done():
+			logger.Error("server stopped", "err", err)
+			break wait
+		}
 	}
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -140,18 +153,22 @@ func runCollector(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 func runCheck(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("check", "bulwark check --config FILE", stdout, stderr)
 	file := fs.String("config", "bulwark.yml", "collector configuration `file`")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags(fs, args, 0, stdout); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*file)
 	if err != nil {
 		return err
 	}
-	if _, err := cfg.AgentTable(); err != nil {
+	if _, _, err := cfg.Tables(); err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
+	}
+	if f := cfg.Web.ConfigFile; f != "" {
+		if err := web.Validate(f); err != nil {
+			return fmt.Errorf("%s: web.config_file %s: %w", *file, f, err)
+		}
 	}
 	cat, err := attrib.LoadCatalog(cfg.Attribution.CatalogFiles...)
 	if err != nil {
@@ -166,17 +183,4 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d agents, %d targets, %d providers in the catalog)\n", *file, len(cfg.Agents), len(cfg.Targets), len(cat.Providers))
 	return nil
-}
-
-// verbFlags starts a two-word command such as "zone import": args must
-// begin with its verb and hold at least min arguments; the flag set
-// reports to stderr.
-func verbFlags(args []string, min int, name, usage string, stderr io.Writer) (*flag.FlagSet, error) {
-	_, verb, _ := strings.Cut(name, " ")
-	if len(args) < min || args[0] != verb {
-		return nil, errors.New("usage: " + usage)
-	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs, nil
 }

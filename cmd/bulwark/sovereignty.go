@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,14 +21,14 @@ import (
 
 // runGeo: bulwark geo import --libloc [--dump FILE] --out DIR
 func runGeo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, err := verbFlags(args, 1, "geo import", "bulwark geo import --libloc [--dump FILE] --out DIR", stderr)
+	fs, err := verbFlags(args, "geo import", "bulwark geo import --libloc [--dump FILE] --out DIR", stdout, stderr)
 	if err != nil {
 		return err
 	}
 	libloc := fs.Bool("libloc", false, "import Debian's libloc-database (runs `location dump`)")
 	dump := fs.String("dump", "", "read this `file` (the output of `location dump`) instead of running it")
 	out := fs.String("out", "", "`directory` to write country.mmdb and asn.mmdb into")
-	if err := fs.Parse(args[1:]); err != nil {
+	if _, err := parseFlags(fs, args[1:], 0, stdout); err != nil {
 		return err
 	}
 	if !*libloc || *out == "" {
@@ -77,7 +76,7 @@ func runGeo(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // runAttrib: bulwark attrib lookup [--geo DIR] [--catalog FILE] [--kind K] INPUT [--json]
 func runAttrib(args []string, stdout, stderr io.Writer) error {
-	fs, err := verbFlags(args, 1, "attrib lookup", "bulwark attrib lookup [--geo DIR] [--catalog FILE] [--kind ip|cname|ns|mx|ca] INPUT [--json]", stderr)
+	fs, err := verbFlags(args, "attrib lookup", "bulwark attrib lookup [--geo DIR] [--catalog FILE] [--kind ip|cname|ns|mx|ca] INPUT [--json]", stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -86,18 +85,9 @@ func runAttrib(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&catalogs, "catalog", "extra provider catalog `file` (repeatable)")
 	kind := fs.String("kind", "", "what INPUT is: ip, cname, ns, mx or ca (default: ip for addresses, else cname)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	// Flags may follow the input, as operators type them.
-	var inputs []string
-	rest := args[1:]
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		inputs = append(inputs, fs.Arg(0))
-		rest = fs.Args()[1:]
+	inputs, err := parseArgs(fs, args[1:], stdout)
+	if err != nil {
+		return err
 	}
 	if len(inputs) != 1 {
 		return errors.New("attrib lookup: give one address, host name or CA organisation")
@@ -159,17 +149,21 @@ func runAttrib(args []string, stdout, stderr io.Writer) error {
 
 // runWhatif asks a running collector: bulwark whatif --country XC ...
 func runWhatif(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("whatif", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("whatif", "bulwark whatif [--collector URL] [--token-file FILE] (--country CC | --provider ID | --asn N | --cidr P)... [--json]", stdout, stderr)
 	collector := fs.String("collector", "http://127.0.0.1:9400", "collector base `URL`")
+	tokenFile := tokenFlag(fs)
 	var countries, providers, asns, cidrs stringList
 	fs.Var(&countries, "country", "cut a `country` (ISO code; repeatable)")
 	fs.Var(&providers, "provider", "cut a `provider` (catalog id; repeatable)")
 	fs.Var(&asns, "asn", "cut an AS `number` (repeatable)")
 	fs.Var(&cidrs, "cidr", "cut an address `range` (repeatable)")
 	asJSON := fs.Bool("json", false, "print the collector's JSON")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseFlags(fs, args, 0, stdout); err != nil {
 		return err
+	}
+	tok, err := apiToken(*tokenFile)
+	if err != nil {
+		return fmt.Errorf("whatif: %w", err)
 	}
 	q := url.Values{"country": countries, "provider": providers, "asn": asns, "cidr": cidrs}
 	if _, err := depgraph.ParseCut(q); err != nil {
@@ -178,6 +172,9 @@ func runWhatif(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(*collector, "/")+"/api/v1/whatif?"+q.Encode(), nil)
 	if err != nil {
 		return err
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -189,7 +186,7 @@ func runWhatif(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("whatif: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("whatif: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		return fmt.Errorf("whatif: HTTP %d: %s", resp.StatusCode, apiError(body))
 	}
 	if *asJSON {
 		_, err := stdout.Write(body)
@@ -233,3 +230,12 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// apiError is the message of an API error answer, or the body itself.
+func apiError(body []byte) string {
+	var e struct{ Error string }
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	return strings.TrimSpace(string(body))
+}

@@ -85,17 +85,18 @@ func types(dataDir string) map[string]string {
 
 // runZone: bulwark zone import FILE [--origin O] (--config F | --data DIR)
 func runZone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, err := verbFlags(args, 2, "zone import", "bulwark zone import FILE [--origin ZONE] [--config FILE | --data DIR]", stderr)
+	fs, err := verbFlags(args, "zone import", "bulwark zone import FILE [--origin ZONE] [--config FILE | --data DIR]", stdout, stderr)
 	if err != nil {
 		return err
 	}
 	var sf sovereigntyFlags
 	sf.register(fs)
 	origin := fs.String("origin", "", "the zone's `name` (default: from its SOA)")
-	file := args[1]
-	if err := fs.Parse(args[2:]); err != nil {
+	pos, err := parseFlags(fs, args[1:], 1, stdout)
+	if err != nil {
 		return err
 	}
+	file := pos[0]
 	start := time.Now()
 	snap, err := zone.ParseFile(file, *origin)
 	if err != nil {
@@ -138,7 +139,7 @@ func runZone(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // runReport: bulwark report dns [--origin O] [--json | --csv providers|domains|types] [--country CC ...]
 func runReport(args []string, stdout, stderr io.Writer) error {
-	fs, err := verbFlags(args, 1, "report dns", "bulwark report dns [--config FILE | --data DIR] [--json | --csv providers|domains|types] [--cut-country CC] [--cut-provider ID]", stderr)
+	fs, err := verbFlags(args, "report dns", "bulwark report dns [--config FILE | --data DIR] [--json | --csv providers|domains|types] [--cut-country CC] [--cut-provider ID]", stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -151,7 +152,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	var cutCountries, cutProviders stringList
 	fs.Var(&cutCountries, "cut-country", "what-if: the domains lost if this `country` cut them off (repeatable)")
 	fs.Var(&cutProviders, "cut-provider", "what-if: the domains lost without this `provider` (repeatable)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if _, err := parseFlags(fs, args[1:], 0, stdout); err != nil {
 		return err
 	}
 	dataDir, a, pol, done, err := sf.load()

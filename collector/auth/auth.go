@@ -178,3 +178,14 @@ func (us *Users) lookup(tok string) (User, bool) {
 	u, ok := (*us.t.Load())[sha256.Sum256([]byte(tok))]
 	return u, ok
 }
+
+// SharedWith reports an agent and a user holding the same token.
+func (a *Agents) SharedWith(us *Users) (agent, user string, shared bool) {
+	users := *us.t.Load()
+	for h, id := range a.t.Load().byHash {
+		if u, ok := users[h]; ok {
+			return id.Agent, u.ID, true
+		}
+	}
+	return "", "", false
+}

@@ -259,6 +259,23 @@ func setCount(ss ...string) int {
 	return n
 }
 
+// Tables builds the agents' and the users' token tables, refusing a token
+// shared by an agent and a user.
+func (c *Config) Tables() (*auth.Agents, *auth.Users, error) {
+	agents, err := c.AgentTable()
+	if err != nil {
+		return nil, nil, err
+	}
+	users, err := c.UserTable()
+	if err != nil {
+		return nil, nil, err
+	}
+	if a, u, shared := agents.SharedWith(users); shared {
+		return nil, nil, fmt.Errorf("agent %q and user %q share a token", a, u)
+	}
+	return agents, users, nil
+}
+
 // UserTable builds the API users' token table.
 func (c *Config) UserTable() (*auth.Users, error) {
 	t := auth.NewUsers()

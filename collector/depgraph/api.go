@@ -87,5 +87,10 @@ func (e *Evaluator) whatif(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "%v", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": Evaluate(e.tracker.Services(), cut, e.opts.Criticality)})
+	services := e.tracker.Services()
+	if err := cut.Check(services, e.opts.Attributor.Catalog); err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": Evaluate(services, cut, e.opts.Criticality)})
 }
