@@ -113,6 +113,10 @@ func (p *Pusher) Run(ctx context.Context) error {
 					return nil
 				}
 				backoff = min(max(backoff*2, p.opts.MinBackoff), p.opts.MaxBackoff)
+				var ra *retryAfter
+				if errors.As(err, &ra) {
+					backoff = max(backoff, ra.wait) // the collector said when
+				}
 				p.opts.Logger.Warn("push failed, will retry", "url", p.opts.URL, "backoff", backoff, "err", err)
 				break
 			}
@@ -171,6 +175,29 @@ func (b *requestBody) wait(ctx context.Context) {
 // errRetry marks failures worth retrying.
 var errRetry = errors.New("retryable")
 
+// retryAfter is a retryable failure whose server said when to come back.
+type retryAfter struct {
+	wait time.Duration
+	err  error
+}
+
+func (r *retryAfter) Error() string { return r.err.Error() }
+func (r *retryAfter) Unwrap() error { return r.err }
+
+// refused is a batch the collector answered with a 4xx: written of its
+// samples were stored (remote-write 2.0's samples-written header; none
+// when the header is absent), the rest refused for good.
+type refused struct {
+	written int
+	err     error
+}
+
+func (r *refused) Error() string { return r.err.Error() }
+
+// headerSamplesWritten is the remote-write 2.0 response header with the
+// samples the receiver stored.
+const headerSamplesWritten = "X-Prometheus-Remote-Write-Samples-Written"
+
 // sendBatch sends the oldest batch. It reports whether it sent anything.
 func (p *Pusher) sendBatch(ctx context.Context) (bool, error) {
 	b := &p.batch
@@ -186,9 +213,13 @@ func (p *Pusher) sendBatch(ctx context.Context) (bool, error) {
 	if err != nil && errors.Is(err, errRetry) {
 		return false, err
 	}
-	if err != nil {
-		p.metrics.rejected.Add(float64(b.Samples))
-		p.opts.Logger.Error("collector rejected a batch; dropped it", "samples", b.Samples, "err", err)
+	var rf *refused
+	if errors.As(err, &rf) {
+		stored := min(rf.written, b.Samples)
+		p.metrics.pushed.Add(float64(stored))
+		p.metrics.rejected.Add(float64(b.Samples - stored))
+		p.opts.Logger.Error("collector refused part of a batch; the rest is delivered", "samples", b.Samples,
+			"stored", stored, "refused", b.Samples-stored, "err", err)
 	} else {
 		p.metrics.pushed.Add(float64(b.Samples))
 	}
@@ -228,8 +259,13 @@ func (p *Pusher) post(ctx context.Context, body []byte) error {
 		return nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5 || resp.StatusCode == http.StatusUnauthorized:
 		// A 401 is retried: the operator may be rotating the token.
-		return fmt.Errorf("push: %w: HTTP %d: %s", errRetry, resp.StatusCode, bytes.TrimSpace(msg))
+		err := fmt.Errorf("push: %w: HTTP %d: %s", errRetry, resp.StatusCode, bytes.TrimSpace(msg))
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs > 0 {
+			return &retryAfter{wait: min(time.Duration(secs)*time.Second, 10*time.Minute), err: err}
+		}
+		return err
 	default:
-		return fmt.Errorf("push: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
+		written, _ := strconv.Atoi(resp.Header.Get(headerSamplesWritten))
+		return &refused{written: max(written, 0), err: fmt.Errorf("push: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,11 @@ type recorder struct {
 	code     int
 	got      []int64 // sample timestamps in arrival order
 	tokens   []string
+	at       []time.Time // arrival of each request
+	// retryAfter is sent with failures; refuseFirst makes the first
+	// successful answer a 400 that stored all but that many samples.
+	retryAfter  string
+	refuseFirst int
 }
 
 func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -30,20 +36,32 @@ func (rc *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.tokens = append(rc.tokens, r.Header.Get("Authorization"))
+	rc.at = append(rc.at, time.Now())
 	if rc.failures > 0 {
 		rc.failures--
+		if rc.retryAfter != "" {
+			w.Header().Set("Retry-After", rc.retryAfter)
+		}
 		http.Error(w, "not now", rc.code)
 		return
 	}
 	var req wire.WriteRequest
-	if _, err := wire.DecodeBody(body, nil, 1<<24, &req); err != nil {
+	if _, err := wire.DecodeBody(body, nil, 1<<24, wire.Limits{}, &req); err != nil {
 		http.Error(w, err.Error(), 400)
 		return
 	}
+	n := 0
 	for _, s := range req.Series {
 		for _, smp := range s.Samples {
 			rc.got = append(rc.got, smp.Timestamp)
+			n++
 		}
+	}
+	if rc.refuseFirst > 0 {
+		w.Header().Set("X-Prometheus-Remote-Write-Samples-Written", strconv.Itoa(n-rc.refuseFirst))
+		rc.refuseFirst = 0
+		http.Error(w, "refused some", http.StatusBadRequest)
+		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -169,5 +187,48 @@ func TestRejectedBatchDropped(t *testing.T) {
 	}
 	if got := rc.received(); len(got) != 3 || got[0] != 6 {
 		t.Errorf("received %v, want samples 6..8", got)
+	}
+}
+
+// A 400 that stored part of a batch counts only the refused samples as
+// rejected (the collector's samples-written header); issue 8.
+func TestPartlyRefusedBatch(t *testing.T) {
+	rc := &recorder{refuseFirst: 1}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	p, q := newPusher(t, srv.URL, Options{BatchSize: 5})
+	appendAll(t, q, samples(1, 5))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go p.Run(ctx)
+	for q.Pending() > 0 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if r, d := testutil.ToFloat64(p.metrics.rejected), testutil.ToFloat64(p.metrics.pushed); r != 1 || d != 4 {
+		t.Errorf("rejected = %v, pushed = %v; want 1 and 4", r, d)
+	}
+}
+
+// A 429 with Retry-After waits that long before the retry.
+func TestRetryAfterHonoured(t *testing.T) {
+	rc := &recorder{failures: 1, code: http.StatusTooManyRequests, retryAfter: "1"}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	p, q := newPusher(t, srv.URL, Options{})
+	appendAll(t, q, samples(1, 3))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go p.Run(ctx)
+	for len(rc.received()) < 3 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.at) < 2 {
+		t.Fatalf("%d requests", len(rc.at))
+	}
+	if gap := rc.at[1].Sub(rc.at[0]); gap < time.Second {
+		t.Fatalf("retried after %s, before the collector's Retry-After of 1s", gap)
 	}
 }

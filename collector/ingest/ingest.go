@@ -1,79 +1,33 @@
 // Package ingest receives Prometheus remote-write 1.0 requests from agents,
-// validates every series before storing any, stamps the agent's identity
-// and appends to the store. A request is accepted whole or refused whole
-// with a 4xx that says why; nothing accepted earlier is affected.
+// stamps the agent's identity and appends to the store. A request that
+// cannot be read (auth, size, encoding, limits counted while decoding) is
+// refused whole; otherwise its valid series are stored and the bad ones
+// refused with a count and the first reasons, so one bad series never
+// sinks the others. The samples stored are in the response header
+// X-Prometheus-Remote-Write-Samples-Written, as in remote-write 2.0.
 package ingest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
-
-// Limits bound what one request may carry.
-type Limits struct {
-	MaxBodyBytes        int64         `yaml:"max_body_bytes"`         // compressed (default 8 MiB)
-	MaxDecodedBytes     int           `yaml:"max_decoded_bytes"`      // after snappy (default 64 MiB)
-	MaxSeriesPerRequest int           `yaml:"max_series_per_request"` // default 10,000
-	MaxLabelsPerSeries  int           `yaml:"max_labels_per_series"`  // default 32, before stamping
-	MaxLabelNameLength  int           `yaml:"max_label_name_length"`  // default 128
-	MaxLabelValueLength int           `yaml:"max_label_value_length"` // default 2048
-	MaxFutureSkew       time.Duration `yaml:"max_future_skew"`        // default 10m
-}
-
-// DefaultLimits are used for zero fields.
-var DefaultLimits = Limits{
-	MaxBodyBytes:        8 << 20,
-	MaxDecodedBytes:     64 << 20,
-	MaxSeriesPerRequest: 10_000,
-	MaxLabelsPerSeries:  32,
-	MaxLabelNameLength:  128,
-	MaxLabelValueLength: 2048,
-	MaxFutureSkew:       10 * time.Minute,
-}
-
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxBodyBytes > 0 {
-		d.MaxBodyBytes = l.MaxBodyBytes
-	}
-	if l.MaxDecodedBytes > 0 {
-		d.MaxDecodedBytes = l.MaxDecodedBytes
-	}
-	if l.MaxSeriesPerRequest > 0 {
-		d.MaxSeriesPerRequest = l.MaxSeriesPerRequest
-	}
-	if l.MaxLabelsPerSeries > 0 {
-		d.MaxLabelsPerSeries = l.MaxLabelsPerSeries
-	}
-	if l.MaxLabelNameLength > 0 {
-		d.MaxLabelNameLength = l.MaxLabelNameLength
-	}
-	if l.MaxLabelValueLength > 0 {
-		d.MaxLabelValueLength = l.MaxLabelValueLength
-	}
-	if l.MaxFutureSkew > 0 {
-		d.MaxFutureSkew = l.MaxFutureSkew
-	}
-	return d
-}
 
 // Options configure a Handler.
 type Options struct {
@@ -88,25 +42,32 @@ type Options struct {
 
 // Handler serves POST /api/v1/write.
 type Handler struct {
-	opts    Options
-	limits  Limits
-	metrics *metrics
-	pool    sync.Pool // *state
-	cache   *seriesCache
+	opts     Options
+	limits   Limits
+	metrics  *metrics
+	pool     sync.Pool // *state
+	cache    *seriesCache
+	inflight *semaphore.Weighted // decoded bytes being handled
+	agents   *agentLimits
 }
 
 type metrics struct {
 	requests *prometheus.CounterVec
 	samples  *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+	refused  *prometheus.CounterVec
 }
 
-// state is the per-request scratch space, pooled.
+// state is the per-request scratch space, pooled up to maxPooled bytes.
 type state struct {
 	body, decoded []byte
 	req           wire.WriteRequest
 	builder       labels.ScratchBuilder
 }
+
+// maxPooled is the largest buffer kept for the next request: one hostile
+// request must not pin its buffers' size for the life of the process.
+const maxPooled = 4 << 20
 
 // New validates opts and returns a Handler.
 func New(opts Options) (*Handler, error) {
@@ -127,18 +88,23 @@ func New(opts Options) (*Handler, error) {
 		requests: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "ingest", Name: "requests_total",
 			Help: "Remote-write requests by HTTP status code."}, []string{"code"}),
 		samples: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "ingest", Name: "samples_total",
-			Help: "Samples received, by agent."}, []string{"agent"}),
+			Help: "Samples stored, by agent."}, []string{"agent"}),
 		rejected: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "ingest", Name: "rejected_requests_total",
-			Help: "Requests refused, by reason."}, []string{"reason"}),
+			Help: "Requests refused whole, by reason."}, []string{"reason"}),
+		refused: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "ingest", Name: "refused_samples_total",
+			Help: "Samples refused from requests whose other samples were stored, by reason."}, []string{"reason"}),
 	}
-	return &Handler{opts: opts, limits: opts.Limits.withDefaults(), metrics: m, cache: newSeriesCache(4 << 20)}, nil
+	l := opts.Limits.withDefaults()
+	return &Handler{opts: opts, limits: l, metrics: m, cache: newSeriesCache(4 << 20),
+		inflight: semaphore.NewWeighted(l.MaxInflightBytes), agents: newAgentLimits(l, opts.Now)}, nil
 }
 
 // refusal is an error answered with a status code and a reason label.
 type refusal struct {
-	code   int
-	reason string
-	msg    string
+	code       int
+	reason     string
+	msg        string
+	retryAfter time.Duration // for 429
 }
 
 func (r *refusal) Error() string { return r.msg }
@@ -147,76 +113,118 @@ func refuse(code int, reason, format string, a ...any) *refusal {
 	return &refusal{code: code, reason: reason, msg: fmt.Sprintf(format, a...)}
 }
 
+// HeaderSamplesWritten is the remote-write 2.0 response header with the
+// number of samples stored; agents count the rest of a batch as refused.
+const HeaderSamplesWritten = "X-Prometheus-Remote-Write-Samples-Written"
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	code, err := h.serve(r)
-	h.metrics.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	written, err := h.serve(r)
+	code := http.StatusNoContent
 	if err != nil {
-		var rf *refusal
-		if errors.As(err, &rf) {
-			h.metrics.rejected.WithLabelValues(rf.reason).Inc()
-		}
-		if code == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark"`)
-		}
-		if code >= 500 {
-			h.opts.Logger.Error("ingest failed", "err", err)
-		} else {
-			h.opts.Logger.Debug("ingest refused", "code", code, "err", err)
-		}
-		http.Error(w, err.Error(), code)
+		code = errCode(err)
+	}
+	h.metrics.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	w.Header().Set(HeaderSamplesWritten, strconv.Itoa(written))
+	if err == nil {
+		w.WriteHeader(code)
 		return
 	}
-	w.WriteHeader(code)
+	var rf *refusal
+	if errors.As(err, &rf) {
+		if rf.reason != "partial" {
+			h.metrics.rejected.WithLabelValues(rf.reason).Inc()
+		}
+		if rf.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(rf.retryAfter.Seconds()))))
+		}
+	}
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark"`)
+	}
+	if code >= 500 {
+		h.opts.Logger.Error("ingest failed", "err", err)
+	} else {
+		h.opts.Logger.Debug("ingest refused", "code", code, "err", err)
+	}
+	http.Error(w, err.Error(), code)
 }
 
+// serve handles one request and returns how many samples it stored.
 func (h *Handler) serve(r *http.Request) (int, error) {
 	if r.Method != http.MethodPost {
-		return http.StatusMethodNotAllowed, refuse(http.StatusMethodNotAllowed, "method", "use POST")
+		return 0, refuse(http.StatusMethodNotAllowed, "method", "use POST")
 	}
-	id, ok := h.opts.Agents.Authenticate(r)
+	id, ok := auth.AgentFrom(r.Context())
 	if !ok {
-		return http.StatusUnauthorized, refuse(http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token")
+		if id, ok = h.opts.Agents.Authenticate(r); !ok {
+			return 0, refuse(http.StatusUnauthorized, "unauthorized", "missing or unknown bearer token")
+		}
 	}
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "snappy") {
-		return http.StatusUnsupportedMediaType, refuse(http.StatusUnsupportedMediaType, "encoding",
+		return 0, refuse(http.StatusUnsupportedMediaType, "encoding",
 			"Content-Encoding %q is not supported: remote-write bodies are snappy block compressed", enc)
 	}
 	if r.ContentLength > h.limits.MaxBodyBytes {
-		return http.StatusRequestEntityTooLarge, refuse(http.StatusRequestEntityTooLarge, "too_large",
+		return 0, refuse(http.StatusRequestEntityTooLarge, "too_large",
 			"body of %d bytes exceeds the limit of %d", r.ContentLength, h.limits.MaxBodyBytes)
 	}
 	st, _ := h.pool.Get().(*state)
 	if st == nil {
 		st = &state{}
 	}
-	defer h.pool.Put(st)
+	defer h.release(st)
 
 	body, err := readAll(io.LimitReader(r.Body, h.limits.MaxBodyBytes+1), st.body[:0])
 	st.body = body
 	if err != nil {
-		return http.StatusBadRequest, refuse(http.StatusBadRequest, "read", "read body: %v", err)
+		return 0, refuse(http.StatusBadRequest, "read", "read body: %v", err)
 	}
 	if int64(len(body)) > h.limits.MaxBodyBytes {
-		return http.StatusRequestEntityTooLarge, refuse(http.StatusRequestEntityTooLarge, "too_large",
+		return 0, refuse(http.StatusRequestEntityTooLarge, "too_large",
 			"body exceeds the limit of %d bytes", h.limits.MaxBodyBytes)
 	}
-	st.decoded, err = wire.DecodeBody(body, st.decoded, h.limits.MaxDecodedBytes, &st.req)
+	// Reserve the decoded size before decoding: many large bodies at once
+	// wait their turn instead of all growing at once.
+	n, err := wire.DecodedLen(body)
 	if err != nil {
-		reason := "protobuf"
-		if strings.HasPrefix(err.Error(), "snappy") {
-			reason = "snappy"
+		return 0, refuse(http.StatusBadRequest, "snappy", "decode: %v", err)
+	}
+	if n > h.limits.MaxDecodedBytes {
+		return 0, refuse(http.StatusRequestEntityTooLarge, "too_large",
+			"decode: snappy: decoded size %d exceeds limit %d", n, h.limits.MaxDecodedBytes)
+	}
+	if err := h.inflight.Acquire(r.Context(), int64(n)); err != nil {
+		return 0, &refusal{code: http.StatusTooManyRequests, reason: "busy", retryAfter: 5 * time.Second,
+			msg: "the collector is decoding as much as it may hold: retry later"}
+	}
+	defer h.inflight.Release(int64(n))
+	lim := wire.Limits{MaxSeries: h.limits.MaxSeriesPerRequest, MaxSamples: h.limits.MaxSamplesPerRequest,
+		MaxLabelsPerSeries: h.limits.MaxLabelsPerSeries}
+	st.decoded, err = wire.DecodeBody(body, st.decoded, h.limits.MaxDecodedBytes, lim, &st.req)
+	if err != nil {
+		switch {
+		case errors.Is(err, wire.ErrLimit):
+			return 0, refuse(http.StatusBadRequest, "limit", "decode: %v", err)
+		case strings.HasPrefix(err.Error(), "snappy"):
+			return 0, refuse(http.StatusBadRequest, "snappy", "decode: %v", err)
 		}
-		return http.StatusBadRequest, refuse(http.StatusBadRequest, reason, "decode: %v", err)
+		return 0, refuse(http.StatusBadRequest, "protobuf", "decode: %v", err)
 	}
-	if err := h.validate(&st.req); err != nil {
-		return http.StatusBadRequest, err
+	if ok, wait := h.agents.admit(id.Agent, st.req.Samples()); !ok {
+		return 0, &refusal{code: http.StatusTooManyRequests, reason: "rate", retryAfter: wait,
+			msg: fmt.Sprintf("agent %s is over its rate of %.0f samples/s: retry after %s", id.Agent, h.limits.SamplesPerSecond, wait.Round(time.Millisecond))}
 	}
-	n, err := h.append(r.Context(), st, id)
-	h.metrics.samples.WithLabelValues(id.Agent).Add(float64(n))
-	if err != nil {
-		return errCode(err), err
+	written, err := h.append(r.Context(), st, id)
+	h.metrics.samples.WithLabelValues(id.Agent).Add(float64(written))
+	return written, err
+}
+
+// release returns st to the pool unless a large request grew its buffers.
+func (h *Handler) release(st *state) {
+	if cap(st.body) > maxPooled || cap(st.decoded) > maxPooled || cap(st.req.Series) > h.limits.MaxSeriesPerRequest {
+		return
 	}
-	return http.StatusNoContent, nil
+	h.pool.Put(st)
 }
 
 func readAll(r io.Reader, buf []byte) ([]byte, error) {
@@ -233,153 +241,6 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 			return buf, err
 		}
 	}
-}
-
-// validate checks every series before anything is stored.
-func (h *Handler) validate(req *wire.WriteRequest) error {
-	l := h.limits
-	if len(req.Series) > l.MaxSeriesPerRequest {
-		return refuse(http.StatusBadRequest, "too_many_series",
-			"%d series in one request exceed the limit of %d", len(req.Series), l.MaxSeriesPerRequest)
-	}
-	now := h.opts.Now()
-	maxT := now.Add(l.MaxFutureSkew).UnixMilli()
-	for i := range req.Series {
-		s := &req.Series[i]
-		if len(s.Labels) > l.MaxLabelsPerSeries {
-			return refuse(http.StatusBadRequest, "too_many_labels",
-				"series %d has %d labels, more than the limit of %d", i, len(s.Labels), l.MaxLabelsPerSeries)
-		}
-		name := ""
-		for j, lb := range s.Labels {
-			if err := validLabel(lb, l); err != nil {
-				return refuse(http.StatusBadRequest, "invalid_label", "series %d: %v", i, err)
-			}
-			if j > 0 && s.Labels[j-1].Name >= lb.Name {
-				return refuse(http.StatusBadRequest, "unsorted_labels",
-					"series %d: labels must be sorted by name and unique (%q after %q)", i, lb.Name, s.Labels[j-1].Name)
-			}
-			if lb.Name == model.MetricNameLabel {
-				name = lb.Value
-			}
-		}
-		if !validMetricName(name) {
-			return refuse(http.StatusBadRequest, "invalid_metric_name", "series %d: metric name %q is missing or invalid", i, name)
-		}
-		if len(s.Samples) == 0 {
-			return refuse(http.StatusBadRequest, "no_samples", "series %d (%s) has no samples", i, name)
-		}
-		for _, smp := range s.Samples {
-			if smp.Timestamp <= 0 {
-				return refuse(http.StatusBadRequest, "invalid_timestamp",
-					"series %d (%s): timestamp %d is not a Unix time in milliseconds", i, name, smp.Timestamp)
-			}
-			if smp.Timestamp > maxT {
-				return refuse(http.StatusBadRequest, "future_timestamp",
-					"series %d (%s): timestamp %s is more than %s in the future",
-					i, name, time.UnixMilli(smp.Timestamp).UTC().Format(time.RFC3339), l.MaxFutureSkew)
-			}
-		}
-	}
-	return nil
-}
-
-func validLabel(lb wire.Label, l Limits) error {
-	if !validLabelName(lb.Name) {
-		return fmt.Errorf("invalid label name %q", lb.Name)
-	}
-	if len(lb.Name) > l.MaxLabelNameLength {
-		return fmt.Errorf("label name %.32q... is longer than %d bytes", lb.Name, l.MaxLabelNameLength)
-	}
-	if len(lb.Value) > l.MaxLabelValueLength {
-		return fmt.Errorf("value of label %q is longer than %d bytes", lb.Name, l.MaxLabelValueLength)
-	}
-	if !utf8.ValidString(lb.Value) {
-		return fmt.Errorf("value of label %q is not valid UTF-8", lb.Name)
-	}
-	return nil
-}
-
-func validLabelName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range []byte(s) {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-func validMetricName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range []byte(s) {
-		if !(c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
-// append stores the validated request stamped with id. Samples that the
-// store refuses as too old or out of bounds are skipped and reported; any
-// other storage error rolls the whole request back.
-func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int, error) {
-	app := h.opts.Store.Appender(ctx)
-	var tooOld, appended int
-	var firstOld error
-	for i := range st.req.Series {
-		s := &st.req.Series[i]
-		k := key(id.Agent, s.Labels)
-		e, hit := h.cache.get(k, id.Agent, s.Labels)
-		if !hit {
-			b := &st.builder
-			b.Reset()
-			for _, lb := range s.Labels {
-				if !skipLabel(lb) {
-					b.Add(lb.Name, lb.Value)
-				}
-			}
-			b.Add("agent", id.Agent)
-			if id.Vantage != "" {
-				b.Add("vantage", id.Vantage)
-			}
-			b.Sort()
-			e.lset = b.Labels() // a copy: the incoming strings alias a reused buffer
-		}
-		lset, ref := e.lset, e.ref
-		for _, smp := range s.Samples {
-			var err error
-			ref, err = app.Append(ref, lset, smp.Timestamp, smp.Value)
-			switch {
-			case err == nil:
-				appended++
-			case errors.Is(err, storage.ErrOutOfBounds), errors.Is(err, storage.ErrOutOfOrderSample),
-				errors.Is(err, storage.ErrTooOldSample), errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
-				tooOld++
-				if firstOld == nil {
-					firstOld = fmt.Errorf("%s: %w", lset.String(), err)
-				}
-			default:
-				app.Rollback()
-				return 0, fmt.Errorf("append: %w", err)
-			}
-		}
-		if ref != 0 && (!hit || ref != e.ref) {
-			h.cache.put(k, cacheEntry{lset: lset, ref: ref})
-		}
-	}
-	if err := app.Commit(); err != nil {
-		return 0, fmt.Errorf("commit: %w", err)
-	}
-	if tooOld > 0 {
-		return appended, refuse(http.StatusBadRequest, "too_old",
-			"stored %d samples, refused %d outside the accepted time window, first: %v", appended, tooOld, firstOld)
-	}
-	return appended, nil
 }
 
 func errCode(err error) int {

@@ -146,10 +146,10 @@ func TestBadInput(t *testing.T) {
 		{"bad protobuf", "home-token", snappy.Encode(nil, []byte{0x0a, 0x7f, 0x01}), nil, 400, "decode: protobuf: "},
 		{"body over limit", "home-token", big, nil, 413, "exceeds the limit of 4096"},
 		{"gzip", "home-token", body(series("probe_success", "x", ts, 1)), []string{"Content-Encoding", "gzip"}, 415, `Content-Encoding "gzip" is not supported`},
-		{"too many series", "home-token", body(many...), nil, 400, "6 series in one request exceed the limit of 5"},
+		{"too many series", "home-token", body(many...), nil, 400, "limit exceeded: more than 5 series in one request"},
 		{"too many labels", "home-token", body(series("probe_success", "x", ts, 1,
 			wire.Label{Name: "a", Value: "1"}, wire.Label{Name: "b", Value: "2"}, wire.Label{Name: "c", Value: "3"}, wire.Label{Name: "d", Value: "4"})),
-			nil, 400, "series 0 has 6 labels, more than the limit of 4"},
+			nil, 400, "series 0: has 6 labels, more than the limit of 4"},
 		{"invalid label name", "home-token", body(series("probe_success", "x", ts, 1, wire.Label{Name: "bad-name", Value: "v"})),
 			nil, 400, `series 0: invalid label name "bad-name"`},
 		{"invalid metric name", "home-token", body(series("probe success", "x", ts, 1)), nil, 400, `metric name "probe success" is missing or invalid`},
@@ -200,7 +200,7 @@ func TestRetryIdempotentAndTooOld(t *testing.T) {
 		t.Fatalf("%d samples stored, want 2", n)
 	}
 	code, msg := f.post(t, "home-token", body(series("probe_success", "grid", ts-3*3600*1000, 1)))
-	if code != http.StatusBadRequest || !strings.Contains(msg, "outside the accepted time window") {
+	if code != http.StatusBadRequest || !strings.Contains(msg, "1 samples outside the accepted time window") {
 		t.Fatalf("too old: %d %s", code, msg)
 	}
 	var _ storage.Appendable = f.db

@@ -15,13 +15,13 @@ func Compress(buf []byte, r *WriteRequest) []byte {
 
 // DecodeBody decompresses a snappy block body into scratch (reused when
 // large enough), refusing bodies that would decompress past maxDecoded
-// bytes, and decodes it into r. It returns the scratch buffer for reuse.
-// Label strings in r alias that buffer (see DecodeNoCopy): copy what must
-// outlive its next use.
-func DecodeBody(body, scratch []byte, maxDecoded int, r *WriteRequest) ([]byte, error) {
-	n, err := snappy.DecodedLen(body)
+// bytes, and decodes it into r within lim. It returns the scratch buffer
+// for reuse. Label strings in r alias that buffer (see DecodeNoCopy): copy
+// what must outlive its next use.
+func DecodeBody(body, scratch []byte, maxDecoded int, lim Limits, r *WriteRequest) ([]byte, error) {
+	n, err := DecodedLen(body)
 	if err != nil {
-		return scratch, fmt.Errorf("snappy: %w", err)
+		return scratch, err
 	}
 	if n > maxDecoded {
 		return scratch, fmt.Errorf("snappy: decoded size %d exceeds limit %d", n, maxDecoded)
@@ -33,8 +33,17 @@ func DecodeBody(body, scratch []byte, maxDecoded int, r *WriteRequest) ([]byte, 
 	if err != nil {
 		return scratch, fmt.Errorf("snappy: %w", err)
 	}
-	if err := DecodeNoCopy(pb, r); err != nil {
+	if err := DecodeLimited(pb, r, lim); err != nil {
 		return scratch, fmt.Errorf("protobuf: %w", err)
 	}
 	return scratch, nil
+}
+
+// DecodedLen is the size a snappy block body says it decodes to.
+func DecodedLen(body []byte) (int, error) {
+	n, err := snappy.DecodedLen(body)
+	if err != nil {
+		return 0, fmt.Errorf("snappy: %w", err)
+	}
+	return n, nil
 }

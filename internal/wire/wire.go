@@ -26,7 +26,21 @@ type Sample struct {
 type Series struct {
 	Labels  []Label
 	Samples []Sample
+	// DroppedLabels counts labels past Limits.MaxLabelsPerSeries: they were
+	// not kept, and the series should be refused.
+	DroppedLabels int
 }
+
+// Limits bound a decoded request while it is decoded, so a small body of
+// empty entries cannot grow into gigabytes of structures. Zero means no limit.
+type Limits struct {
+	MaxSeries          int // series in the request: more is an error
+	MaxSamples         int // samples in the request: more is an error
+	MaxLabelsPerSeries int // labels kept per series: more are counted in DroppedLabels
+}
+
+// ErrLimit is wrapped when a request exceeds its Limits.
+var ErrLimit = errors.New("limit exceeded")
 
 // WriteRequest is the decoded body of a remote-write request. Only series
 // and their samples are kept; metadata, exemplars and histograms are skipped.
@@ -39,6 +53,7 @@ func (r *WriteRequest) Reset() {
 	for i := range r.Series {
 		r.Series[i].Labels = r.Series[i].Labels[:0]
 		r.Series[i].Samples = r.Series[i].Samples[:0]
+		r.Series[i].DroppedLabels = 0
 	}
 	r.Series = r.Series[:0]
 }
@@ -149,18 +164,24 @@ func varintSize(v uint64) int {
 // Decode parses the protobuf body b into r, reusing r's slices. Label
 // strings are copied out of b, so b may be reused after Decode returns.
 func Decode(b []byte, r *WriteRequest) error {
-	return decode(b, r, false)
+	return decode(b, r, false, Limits{})
 }
 
 // DecodeNoCopy is Decode with label strings that alias b: they are valid
 // only while b is neither modified nor reused. It saves two allocations per
 // label on the collector's hot path.
 func DecodeNoCopy(b []byte, r *WriteRequest) error {
-	return decode(b, r, true)
+	return decode(b, r, true, Limits{})
 }
 
-func decode(b []byte, r *WriteRequest, noCopy bool) error {
+// DecodeLimited is DecodeNoCopy within lim.
+func DecodeLimited(b []byte, r *WriteRequest, lim Limits) error {
+	return decode(b, r, true, lim)
+}
+
+func decode(b []byte, r *WriteRequest, noCopy bool, lim Limits) error {
 	r.Reset()
+	samples := 0
 	for len(b) > 0 {
 		field, typ, n, err := readTag(b)
 		if err != nil {
@@ -173,14 +194,19 @@ func decode(b []byte, r *WriteRequest, noCopy bool) error {
 				return fmt.Errorf("timeseries %d: %w", len(r.Series), err)
 			}
 			b = rest
+			if lim.MaxSeries > 0 && len(r.Series) >= lim.MaxSeries {
+				return fmt.Errorf("%w: more than %d series in one request", ErrLimit, lim.MaxSeries)
+			}
 			if len(r.Series) < cap(r.Series) {
 				r.Series = r.Series[:len(r.Series)+1]
 			} else {
 				r.Series = append(r.Series, Series{})
 			}
-			if err := decodeSeries(msg, &r.Series[len(r.Series)-1], noCopy); err != nil {
+			s := &r.Series[len(r.Series)-1]
+			if err := decodeSeries(msg, s, noCopy, lim, lim.MaxSamples-samples); err != nil {
 				return fmt.Errorf("timeseries %d: %w", len(r.Series)-1, err)
 			}
+			samples += len(s.Samples)
 			continue
 		}
 		if b, err = skip(b, typ); err != nil {
@@ -190,7 +216,9 @@ func decode(b []byte, r *WriteRequest, noCopy bool) error {
 	return nil
 }
 
-func decodeSeries(b []byte, s *Series, noCopy bool) error {
+// decodeSeries decodes one series; room is how many more samples the
+// request may hold (ignored when lim.MaxSamples is 0).
+func decodeSeries(b []byte, s *Series, noCopy bool, lim Limits, room int) error {
 	for len(b) > 0 {
 		field, typ, n, err := readTag(b)
 		if err != nil {
@@ -208,6 +236,10 @@ func decodeSeries(b []byte, s *Series, noCopy bool) error {
 			if err != nil {
 				return fmt.Errorf("label %d: %w", len(s.Labels), err)
 			}
+			if lim.MaxLabelsPerSeries > 0 && len(s.Labels) >= lim.MaxLabelsPerSeries {
+				s.DroppedLabels++
+				continue
+			}
 			s.Labels = append(s.Labels, l)
 		case field == 2 && typ == wireBytes:
 			msg, rest, err := readBytes(b)
@@ -218,6 +250,9 @@ func decodeSeries(b []byte, s *Series, noCopy bool) error {
 			smp, err := decodeSample(msg)
 			if err != nil {
 				return fmt.Errorf("sample %d: %w", len(s.Samples), err)
+			}
+			if lim.MaxSamples > 0 && len(s.Samples) >= room {
+				return fmt.Errorf("%w: more than %d samples in one request", ErrLimit, lim.MaxSamples)
 			}
 			s.Samples = append(s.Samples, smp)
 		default:

@@ -54,16 +54,16 @@ func TestCompatibleWithPrompb(t *testing.T) {
 func TestDecodeBodyLimits(t *testing.T) {
 	body := Compress(nil, sampleRequest())
 	var r WriteRequest
-	if _, err := DecodeBody(body, nil, 10, &r); err == nil {
+	if _, err := DecodeBody(body, nil, 10, Limits{}, &r); err == nil {
 		t.Fatal("want error for decoded size over limit")
 	}
-	if _, err := DecodeBody([]byte("not snappy at all"), nil, 1<<20, &r); err == nil {
+	if _, err := DecodeBody([]byte("not snappy at all"), nil, 1<<20, Limits{}, &r); err == nil {
 		t.Fatal("want snappy error")
 	}
-	if _, err := DecodeBody(snappy.Encode(nil, []byte{0x0a, 0xff}), nil, 1<<20, &r); err == nil {
+	if _, err := DecodeBody(snappy.Encode(nil, []byte{0x0a, 0xff}), nil, 1<<20, Limits{}, &r); err == nil {
 		t.Fatal("want protobuf error for truncated message")
 	}
-	if _, err := DecodeBody(body, nil, 1<<20, &r); err != nil || len(r.Series) != 2 {
+	if _, err := DecodeBody(body, nil, 1<<20, Limits{}, &r); err != nil || len(r.Series) != 2 {
 		t.Fatalf("DecodeBody = %v, %d series", err, len(r.Series))
 	}
 }

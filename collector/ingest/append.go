@@ -1,0 +1,193 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/internal/wire"
+)
+
+// refusals tallies what a request had refused: per reason, and the first
+// few messages to tell the agent's operator.
+type refusals struct {
+	samples, series int
+	byReason        map[string]int
+	first           []string
+}
+
+func (rs *refusals) add(reason string, samples int, format string, a ...any) {
+	if rs.byReason == nil {
+		rs.byReason = map[string]int{}
+	}
+	rs.samples += samples
+	rs.series++
+	rs.byReason[reason] += samples
+	if len(rs.first) < 3 {
+		rs.first = append(rs.first, fmt.Sprintf(format, a...))
+	}
+}
+
+// append validates each series and stores the valid ones stamped with id.
+// It returns the samples stored, and a refusal naming what was not.
+func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int, error) {
+	now := h.opts.Now()
+	maxT := now.Add(h.limits.MaxFutureSkew).UnixMilli()
+	var rs refusals
+	app := h.opts.Store.Appender(ctx)
+	appended := 0
+	for i := range st.req.Series {
+		s := &st.req.Series[i]
+		if reason, err := h.checkSeries(s); err != nil {
+			rs.add(reason, max(len(s.Samples), 1), "series %d: %v", i, err)
+			continue
+		}
+		k := key(id.Agent, s.Labels)
+		e, hit := h.cache.get(k, id.Agent, s.Labels)
+		if !hit {
+			if !h.agents.series(id.Agent, k) {
+				rs.add("series_limit", len(s.Samples), "series %d (%s): agent %s created %d series within two hours, its limit",
+					i, metricName(s), id.Agent, h.limits.MaxSeriesPerAgent)
+				continue
+			}
+			b := &st.builder
+			b.Reset()
+			for _, lb := range s.Labels {
+				if !skipLabel(lb) {
+					b.Add(lb.Name, lb.Value)
+				}
+			}
+			b.Add("agent", id.Agent)
+			if id.Vantage != "" {
+				b.Add("vantage", id.Vantage)
+			}
+			b.Sort()
+			e.lset = b.Labels() // a copy: the incoming strings alias a reused buffer
+		}
+		lset, ref := e.lset, e.ref
+		for _, smp := range s.Samples {
+			if smp.Timestamp <= 0 {
+				rs.add("invalid_timestamp", 1, "series %d (%s): timestamp %d is not a Unix time in milliseconds", i, metricName(s), smp.Timestamp)
+				continue
+			}
+			if smp.Timestamp > maxT {
+				rs.add("future_timestamp", 1, "series %d (%s): timestamp %s is more than %s in the future",
+					i, metricName(s), time.UnixMilli(smp.Timestamp).UTC().Format(time.RFC3339), h.limits.MaxFutureSkew)
+				continue
+			}
+			var err error
+			ref, err = app.Append(ref, lset, smp.Timestamp, smp.Value)
+			switch {
+			case err == nil:
+				appended++
+			case errors.Is(err, storage.ErrOutOfBounds), errors.Is(err, storage.ErrOutOfOrderSample),
+				errors.Is(err, storage.ErrTooOldSample), errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
+				rs.add("too_old", 1, "%s: %v", lset.String(), err)
+			default:
+				app.Rollback()
+				return 0, fmt.Errorf("append: %w", err)
+			}
+		}
+		if ref != 0 && (!hit || ref != e.ref) {
+			h.cache.put(k, cacheEntry{lset: lset, ref: ref})
+		}
+	}
+	if err := app.Commit(); err != nil {
+		return 0, fmt.Errorf("commit: %w", err)
+	}
+	if rs.samples == 0 {
+		return appended, nil
+	}
+	for reason, n := range rs.byReason {
+		h.metrics.refused.WithLabelValues(reason).Add(float64(n))
+	}
+	msg := fmt.Sprintf("stored %d samples; refused %d samples of %d series: %s", appended, rs.samples, rs.series, strings.Join(rs.first, "; "))
+	if rs.byReason["too_old"] > 0 {
+		msg += fmt.Sprintf(" (%d samples outside the accepted time window)", rs.byReason["too_old"])
+	}
+	return appended, refuse(http.StatusBadRequest, "partial", "%s", msg)
+}
+
+// checkSeries reports why a series cannot be stored, with a reason label.
+func (h *Handler) checkSeries(s *wire.Series) (string, error) {
+	l := h.limits
+	if s.DroppedLabels > 0 {
+		return "too_many_labels", fmt.Errorf("has %d labels, more than the limit of %d", len(s.Labels)+s.DroppedLabels, l.MaxLabelsPerSeries)
+	}
+	name := ""
+	for j, lb := range s.Labels {
+		if err := validLabel(lb, l); err != nil {
+			return "invalid_label", err
+		}
+		if j > 0 && s.Labels[j-1].Name >= lb.Name {
+			return "unsorted_labels", fmt.Errorf("labels must be sorted by name and unique (%q after %q)", lb.Name, s.Labels[j-1].Name)
+		}
+		if lb.Name == model.MetricNameLabel {
+			name = lb.Value
+		}
+	}
+	if !validMetricName(name) {
+		return "invalid_metric_name", fmt.Errorf("metric name %q is missing or invalid", name)
+	}
+	if len(s.Samples) == 0 {
+		return "no_samples", fmt.Errorf("(%s) has no samples", name)
+	}
+	return "", nil
+}
+
+func metricName(s *wire.Series) string {
+	for _, lb := range s.Labels {
+		if lb.Name == model.MetricNameLabel {
+			return lb.Value
+		}
+	}
+	return ""
+}
+
+func validLabel(lb wire.Label, l Limits) error {
+	if !validLabelName(lb.Name) {
+		return fmt.Errorf("invalid label name %q", lb.Name)
+	}
+	if len(lb.Name) > l.MaxLabelNameLength {
+		return fmt.Errorf("label name %.32q... is longer than %d bytes", lb.Name, l.MaxLabelNameLength)
+	}
+	if len(lb.Value) > l.MaxLabelValueLength {
+		return fmt.Errorf("value of label %q is longer than %d bytes", lb.Name, l.MaxLabelValueLength)
+	}
+	if !utf8.ValidString(lb.Value) {
+		return fmt.Errorf("value of label %q is not valid UTF-8", lb.Name)
+	}
+	return nil
+}
+
+func validLabelName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range []byte(s) {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func validMetricName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range []byte(s) {
+		if !(c == '_' || c == ':' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}

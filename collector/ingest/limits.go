@@ -1,0 +1,150 @@
+package ingest
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limits bound what one request, and one agent, may carry.
+type Limits struct {
+	MaxBodyBytes         int64         `yaml:"max_body_bytes"`          // compressed (default 8 MiB)
+	MaxDecodedBytes      int           `yaml:"max_decoded_bytes"`       // after snappy (default 16 MiB)
+	MaxSeriesPerRequest  int           `yaml:"max_series_per_request"`  // default 10,000, counted while decoding
+	MaxSamplesPerRequest int           `yaml:"max_samples_per_request"` // default 100,000, counted while decoding
+	MaxLabelsPerSeries   int           `yaml:"max_labels_per_series"`   // default 32, before stamping
+	MaxLabelNameLength   int           `yaml:"max_label_name_length"`   // default 128
+	MaxLabelValueLength  int           `yaml:"max_label_value_length"`  // default 2048
+	MaxFutureSkew        time.Duration `yaml:"max_future_skew"`         // default 10m
+	// MaxInflightBytes bounds the decoded bytes of all requests being
+	// handled at once (default 128 MiB); a request that does not fit waits,
+	// and is answered 429 when it cannot get room within its deadline.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
+	// SamplesPerSecond and Burst bound each agent's write rate (default
+	// 100,000/s, burst 1,000,000: an agent catching up on a day's queue
+	// delivers it in minutes); over it, 429 with Retry-After.
+	SamplesPerSecond float64 `yaml:"samples_per_second"`
+	Burst            int     `yaml:"burst"`
+	// MaxSeriesPerAgent bounds the new series one agent may create within
+	// two hours (default 200,000); new series past it are refused.
+	MaxSeriesPerAgent int `yaml:"max_series_per_agent"`
+}
+
+// DefaultLimits are used for zero fields.
+var DefaultLimits = Limits{
+	MaxBodyBytes:         8 << 20,
+	MaxDecodedBytes:      16 << 20,
+	MaxSeriesPerRequest:  10_000,
+	MaxSamplesPerRequest: 100_000,
+	MaxLabelsPerSeries:   32,
+	MaxLabelNameLength:   128,
+	MaxLabelValueLength:  2048,
+	MaxFutureSkew:        10 * time.Minute,
+	MaxInflightBytes:     128 << 20,
+	SamplesPerSecond:     100_000,
+	Burst:                1_000_000,
+	MaxSeriesPerAgent:    200_000,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	set := func(dst *int, v int) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	if l.MaxBodyBytes > 0 {
+		d.MaxBodyBytes = l.MaxBodyBytes
+	}
+	set(&d.MaxDecodedBytes, l.MaxDecodedBytes)
+	set(&d.MaxSeriesPerRequest, l.MaxSeriesPerRequest)
+	set(&d.MaxSamplesPerRequest, l.MaxSamplesPerRequest)
+	set(&d.MaxLabelsPerSeries, l.MaxLabelsPerSeries)
+	set(&d.MaxLabelNameLength, l.MaxLabelNameLength)
+	set(&d.MaxLabelValueLength, l.MaxLabelValueLength)
+	set(&d.Burst, l.Burst)
+	set(&d.MaxSeriesPerAgent, l.MaxSeriesPerAgent)
+	if l.MaxFutureSkew > 0 {
+		d.MaxFutureSkew = l.MaxFutureSkew
+	}
+	if l.MaxInflightBytes > 0 {
+		d.MaxInflightBytes = l.MaxInflightBytes
+	}
+	if l.SamplesPerSecond > 0 {
+		d.SamplesPerSecond = l.SamplesPerSecond
+	}
+	// A request must fit in the in-flight budget on its own.
+	d.MaxInflightBytes = max(d.MaxInflightBytes, int64(d.MaxDecodedBytes))
+	return d
+}
+
+// agentLimits holds each agent's rate limiter and recent series.
+type agentLimits struct {
+	limits Limits
+	now    func() time.Time
+
+	mu     sync.Mutex
+	agents map[string]*agentState
+}
+
+type agentState struct {
+	rate *rate.Limiter
+	// cur and prev hold the series keys seen in this and the previous
+	// hour: a series not written for two hours stops counting.
+	cur, prev map[uint64]struct{}
+	rotated   time.Time
+}
+
+func newAgentLimits(l Limits, now func() time.Time) *agentLimits {
+	return &agentLimits{limits: l, now: now, agents: map[string]*agentState{}}
+}
+
+func (al *agentLimits) state(agent string) *agentState {
+	st := al.agents[agent]
+	if st == nil {
+		st = &agentState{rate: rate.NewLimiter(rate.Limit(al.limits.SamplesPerSecond), al.limits.Burst),
+			cur: map[uint64]struct{}{}, prev: map[uint64]struct{}{}, rotated: al.now()}
+		al.agents[agent] = st
+	}
+	return st
+}
+
+// admit takes n samples from the agent's rate; when there are not enough,
+// it says how long until there are.
+func (al *agentLimits) admit(agent string, n int) (ok bool, retryAfter time.Duration) {
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	lim := al.state(agent).rate
+	now := al.now()
+	n = min(n, lim.Burst()) // a request larger than the burst is allowed once the bucket is full
+	r := lim.ReserveN(now, n)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// series reports whether the agent may write the series with key k: it
+// is known, or the agent is under its series limit.
+func (al *agentLimits) series(agent string, k uint64) bool {
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	st := al.state(agent)
+	if now := al.now(); now.Sub(st.rotated) >= time.Hour {
+		st.prev, st.cur, st.rotated = st.cur, make(map[uint64]struct{}, len(st.cur)), now
+	}
+	if _, ok := st.cur[k]; ok {
+		return true
+	}
+	if _, ok := st.prev[k]; ok {
+		st.cur[k] = struct{}{}
+		return true
+	}
+	if len(st.cur)+len(st.prev) >= al.limits.MaxSeriesPerAgent {
+		return false
+	}
+	st.cur[k] = struct{}{}
+	return true
+}
