@@ -132,4 +132,3 @@ func uvarint(n int) []byte {
 	}
 	return append(b, byte(n))
 }
-
