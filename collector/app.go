@@ -94,6 +94,9 @@ func New(opts Options) (*App, error) {
 			opts.Users = confUsers
 		}
 	}
+	for _, w := range c.Warnings() {
+		opts.Logger.Warn(w)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st, err := store.OpenTSDB(filepath.Join(c.DataDir, "tsdb"), store.Options{

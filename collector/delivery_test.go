@@ -16,16 +16,25 @@ import (
 // from its disk queue once the collector is back, and a batch delivered
 // twice (a crash between the collector's answer and the queue's commit)
 // is stored once.
-func TestCollectorAwayForAnHour(t *testing.T) {
+func TestCollectorAwayForAnHour(t *testing.T) { collectorAway(t, 15*time.Second) }
+
+// Issue 8: the agent keeps 24 h of queue but the collector refused samples
+// older than its 6 h out-of-order window, so an outage between 6 and 24 h
+// lost data. With the defaults agreeing, 20 hours away lose nothing.
+func TestCollectorAwayForTwentyHours(t *testing.T) { collectorAway(t, 5*time.Minute) }
+
+// collectorAway queues 240 probes, every apart, while the collector is
+// away, then delivers them to it.
+func collectorAway(t *testing.T, every time.Duration) {
 	q, err := queue.Open(queue.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
 	end := time.Now()
-	const probes = 240 // every 15s for an hour
+	const probes = 240
 	for i := probes; i > 0; i-- {
-		ts := end.Add(-time.Duration(i) * 15 * time.Second).UnixMilli()
+		ts := end.Add(-time.Duration(i) * every).UnixMilli()
 		if err := q.Append([]wire.Series{{
 			Labels:  []wire.Label{{Name: "__name__", Value: "probe_success"}, {Name: "check", Value: "http"}, {Name: "sector", Value: "energy"}, {Name: "target", Value: "grid-portal"}},
 			Samples: []wire.Sample{{Value: 1, Timestamp: ts}},
@@ -68,9 +77,10 @@ func TestCollectorAwayForAnHour(t *testing.T) {
 	if b.Samples != 0 {
 		t.Fatal("queue not drained within 20s")
 	}
-	q1 := url.QueryEscape(`count_over_time(probe_success{target="grid-portal"}[2h])`)
+	window := (probes + 1) * every
+	q1 := url.QueryEscape(`count_over_time(probe_success{target="grid-portal"}[` + window.String() + `])`)
 	_, body := get(t, base+"/api/v1/query?query="+q1)
 	if !strings.Contains(body, `"241"`) {
-		t.Fatalf("stored samples: %s, want 241 (the hour plus the newer one, none twice)", body)
+		t.Fatalf("stored samples: %s, want 241 (the %s away plus the newer one, none twice)", body, probes*every)
 	}
 }

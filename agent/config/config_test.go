@@ -37,6 +37,9 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-timeout.yml":        `testdata/invalid-timeout.yml:7: invalid duration "ten seconds"`,
 		"invalid-status-code.yml":    `testdata/invalid-status-code.yml:7: targets[0].http: status code 700 is not between 100 and 599`,
 		"invalid-reserved-label.yml": `testdata/invalid-reserved-label.yml:7: targets[0].labels: label "vantage" is set by Bulwark and cannot be given`,
+		// Issue 8: the TLS prober writes country; a target label of that name
+		// made the collector refuse whole batches at run time.
+		"invalid-prober-label.yml":   `testdata/invalid-prober-label.yml:7: targets[0].labels: label "country" is set by Bulwark and cannot be given`,
 		"invalid-source-address.yml": `testdata/invalid-source-address.yml:4: network.source_address: "home-isp" is not an IP address`,
 		"invalid-yaml.yml":           `testdata/invalid-yaml.yml:5: invalid YAML: mapping values are not allowed in this context`,
 		"invalid-empty.yml":          `testdata/invalid-empty.yml:1: the file is empty`,

@@ -181,6 +181,9 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		}
 		g.Close()
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stdout, "%s: warning: %s\n", *file, w)
+	}
 	fmt.Fprintf(stdout, "%s: valid (%d agents, %d targets, %d providers in the catalog)\n", *file, len(cfg.Agents), len(cfg.Targets), len(cat.Providers))
 	return nil
 }

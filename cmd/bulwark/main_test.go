@@ -13,7 +13,8 @@ func TestCheck(t *testing.T) {
 	if err := run(context.Background(), []string{"check", "--config", "../../collector/config/testdata/good.yml"}, &out, &errb); err != nil {
 		t.Fatalf("check good: %v", err)
 	}
-	if !strings.Contains(out.String(), "valid (2 agents, 0 targets,") {
+	if !strings.Contains(out.String(), "valid (2 agents, 0 targets,") ||
+		!strings.Contains(out.String(), "warning: storage.out_of_order_window 2h0m0s is shorter than the agents' default queue.max_age 24h0m0s") {
 		t.Fatalf("output %q", out.String())
 	}
 	err := run(context.Background(), []string{"check", "--config", "../../collector/config/testdata/invalid-listen.yml"}, &out, &errb)

@@ -117,13 +117,31 @@ type User struct {
 	TokenSHA256 string `yaml:"token_sha256"`
 }
 
+// DefaultOutOfOrderWindow covers an agent's default queue age (24h) with
+// an hour to spare: an agent that was cut off for a day delivers it all.
+const DefaultOutOfOrderWindow = target.Duration(25 * time.Hour)
+
+// AgentQueueMaxAge is the agent's default queue.max_age; Warnings compares
+// the out-of-order window with it.
+const AgentQueueMaxAge = 24 * time.Hour
+
+// Warnings are settings that are valid but likely to lose data.
+func (c *Config) Warnings() []string {
+	var ws []string
+	if w := time.Duration(c.Storage.OutOfOrderWindow); w < AgentQueueMaxAge {
+		ws = append(ws, fmt.Sprintf("storage.out_of_order_window %s is shorter than the agents' default queue.max_age %s: "+
+			"after an outage longer than %s, the older queued samples are refused; set both to agree", w, AgentQueueMaxAge, w))
+	}
+	return ws
+}
+
 // Default is the configuration of an empty file.
 var Default = Config{
 	Listen:  "127.0.0.1:9400",
 	DataDir: "data",
 	Storage: Storage{
 		Retention:        target.Duration(15 * 24 * time.Hour),
-		OutOfOrderWindow: target.Duration(6 * time.Hour),
+		OutOfOrderWindow: DefaultOutOfOrderWindow,
 	},
 	Attribution: Attribution{Interval: target.Duration(time.Minute), Window: target.Duration(3 * time.Hour)},
 	Web: Web{

@@ -28,7 +28,7 @@ type Options struct {
 	Retention time.Duration
 	// OutOfOrderWindow accepts samples this much older than the newest of
 	// their series, so agents can deliver what they queued while the
-	// collector was away (default 6h).
+	// collector was away (default 25h: the agent queue's default 24h and an hour).
 	OutOfOrderWindow time.Duration
 }
 
@@ -43,7 +43,7 @@ func OpenTSDB(dir string, opts Options, logger *slog.Logger, reg prometheus.Regi
 		opts.Retention = 15 * 24 * time.Hour
 	}
 	if opts.OutOfOrderWindow <= 0 {
-		opts.OutOfOrderWindow = 6 * time.Hour
+		opts.OutOfOrderWindow = 25 * time.Hour
 	}
 	o := tsdb.DefaultOptions()
 	o.RetentionDuration = opts.Retention.Milliseconds()

@@ -162,9 +162,6 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 var idRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
 var labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// Reserved labels are set by Bulwark itself and cannot be given per target.
-var Reserved = map[string]bool{"target": true, "sector": true, "check": true, "agent": true, "vantage": true, "__name__": true, "phase": true}
-
 // Problem is a validation failure of one field of a target.
 type Problem struct {
 	Field string
@@ -231,7 +228,7 @@ func (t *Target) Validate() []Problem {
 	for k := range t.Labels {
 		if !labelRE.MatchString(k) {
 			add("labels", "label name %q is not a valid Prometheus label name", k)
-		} else if Reserved[k] {
+		} else if Reserved(k) {
 			add("labels", "label %q is set by Bulwark and cannot be given", k)
 		}
 	}

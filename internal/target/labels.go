@@ -1,0 +1,43 @@
+package target
+
+import "slices"
+
+// seriesLabels are on every series Bulwark stores: the agent sets the
+// first four, the collector stamps agent and vantage from the identity.
+var seriesLabels = []string{"__name__", "target", "sector", "check", "agent", "vantage"}
+
+// proberLabels is the one table of the labels each check writes on its
+// own series ("*": every check, through the runner). A probe package test
+// fails when a prober writes a label this table does not list.
+var proberLabels = map[string][]string{
+	"*":    {"phase", "reason"}, // probe_duration_seconds{phase}, probe_failure_info{reason}
+	"http": {"phase"},
+	"tls":  {"phase", "version", "common_name", "country", "organization"},
+	"dns":  {},
+	"tcp":  {"phase"},
+	"deps": {"addr", "kind", "layer", "name", "position", "zone", "organization", "country", "sha256"},
+}
+
+// collectorLabels are added by the collector to the series it derives
+// from dependency observations (bulwark_dependency_info and its kin).
+var collectorLabels = []string{"provider", "asn", "jurisdiction", "rule", "foreign", "state", "worst_layer", "worst_state"}
+
+// ProberLabels returns the labels the check writes, those of every check included.
+func ProberLabels(check string) []string {
+	return append(slices.Clone(proberLabels["*"]), proberLabels[check]...)
+}
+
+// Reserved reports whether a target label named name would collide with a
+// label Bulwark writes: such a label is a configuration error, not a
+// refused batch at run time.
+func Reserved(name string) bool {
+	if slices.Contains(seriesLabels, name) || slices.Contains(collectorLabels, name) {
+		return true
+	}
+	for _, ls := range proberLabels {
+		if slices.Contains(ls, name) {
+			return true
+		}
+	}
+	return false
+}
