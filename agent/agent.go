@@ -83,14 +83,10 @@ func New(opts Options) (*Agent, error) {
 		}
 	}
 	client := opts.PushClient
-	if client == nil && c.Collector.CAFile != "" {
-		pool, err := loadRoots(c.Collector.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("agent: collector.ca_file: %w", err)
+	if client == nil {
+		if client, err = CollectorClient(c.Collector); err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig.RootCAs = pool
-		client = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	}
 	q, err := queue.Open(queue.Options{Dir: c.Queue.Dir, MaxBytes: c.Queue.MaxBytes, MaxAge: time.Duration(c.Queue.MaxAge),
 		Logger: opts.Logger, Registerer: opts.Registerer})
@@ -174,9 +170,14 @@ func (a *Agent) Jobs(targets []target.Target) ([]scheduler.Job, error) {
 		if err != nil {
 			return nil, fmt.Errorf("agent: target %s: %w", t.ID, err)
 		}
+		// Prepared once here, run many times by the scheduler.
+		p, err := probe.Prepare(t)
+		if err != nil {
+			return nil, fmt.Errorf("agent: target %s: %w", t.ID, err)
+		}
 		if checks := t.EffectiveChecks(); len(checks) > 0 {
 			jobs = append(jobs, scheduler.Job{Key: t.ID, Schedule: sched, Run: func(ctx context.Context, _ time.Time) {
-				a.enqueue(t, a.ProbeOnce(ctx, t, checks...))
+				a.enqueue(t, a.probePrepared(ctx, p, checks...))
 			}})
 		}
 		if t.DepsSchedule == "" || t.DepsSchedule == "off" {
@@ -187,7 +188,7 @@ func (a *Agent) Jobs(targets []target.Target) ([]scheduler.Job, error) {
 			return nil, fmt.Errorf("agent: target %s: deps: %w", t.ID, err)
 		}
 		jobs = append(jobs, scheduler.Job{Key: t.ID + "/deps", Schedule: deps, Run: func(ctx context.Context, _ time.Time) {
-			a.enqueue(t, a.ProbeOnce(ctx, t, "deps"))
+			a.enqueue(t, a.probePrepared(ctx, p, "deps"))
 		}})
 	}
 	return jobs, nil
@@ -262,10 +263,21 @@ func (a *Agent) merge(pulled []target.Target) []target.Target {
 // ProbeOnce runs the given checks of t once, one after the other, and
 // returns the samples as series.
 func (a *Agent) ProbeOnce(ctx context.Context, t *target.Target, checks ...string) []wire.Series {
+	p, err := probe.Prepare(t)
+	if err != nil {
+		var out []wire.Series
+		for _, check := range checks {
+			out = append(out, a.record(t, probe.Result{Check: check, Err: err})...)
+		}
+		return out
+	}
+	return a.probePrepared(ctx, p, checks...)
+}
+
+func (a *Agent) probePrepared(ctx context.Context, p *probe.Prepared, checks ...string) []wire.Series {
 	var out []wire.Series
 	for _, check := range checks {
-		res := probe.Run(ctx, check, t, a.env)
-		out = append(out, a.record(t, res)...)
+		out = append(out, a.record(p.Target, probe.RunPrepared(ctx, check, p, a.env))...)
 	}
 	return out
 }

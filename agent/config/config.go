@@ -31,8 +31,16 @@ type Collector struct {
 	// TokenFile or TokenEnv hold the agent's bearer token.
 	TokenFile string `yaml:"token_file"`
 	TokenEnv  string `yaml:"token_env"`
-	// CAFile verifies an HTTPS collector.
-	CAFile string `yaml:"ca_file"`
+	// CAFile verifies an HTTPS collector (the system roots otherwise), as
+	// ServerName (default: the URL's host).
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+	// CertFile and KeyFile are the agent's client certificate (mTLS): the
+	// collector maps it to this agent, with or without a token. They are
+	// read again at each new connection, so a renewed certificate is used
+	// without a restart.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 	// BatchSize is the most series per request (default 2000).
 	BatchSize int `yaml:"batch_size"`
 	// AgentID names this agent; needed to pull targets.
@@ -143,6 +151,9 @@ func (c *Config) Validate() []config.Problem {
 	}
 	if c.Collector.TokenFile != "" && c.Collector.TokenEnv != "" {
 		p(config.Path{"collector", "token_env"}, "set token_file or token_env, not both")
+	}
+	if (c.Collector.CertFile == "") != (c.Collector.KeyFile == "") {
+		p(config.Path{"collector"}, "cert_file and key_file go together")
 	}
 	if c.Collector.BatchSize <= 0 {
 		p(config.Path{"collector", "batch_size"}, "must be positive")

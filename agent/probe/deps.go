@@ -37,7 +37,8 @@ const (
 //
 // The collector attributes them to providers and jurisdictions.
 // probe_dependency_truncated is 1 when a bound cut an answer short.
-func ProbeDeps(ctx context.Context, t *target.Target, env *Env, r *Recorder) error {
+func ProbeDeps(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
+	t := p.Target
 	host := t.Hostname()
 	if host == "" {
 		return fail("config", "no host to observe")

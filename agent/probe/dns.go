@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
 
-	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 // ProbeDNS sends one query to the target's resolver (else the agent's) and
@@ -20,7 +18,8 @@ import (
 // probe_dns_additional_rrs, probe_dns_lookup_time_seconds and, with dnssec,
 // probe_dns_ad and probe_dns_rrsig_expiry_timestamp_seconds (the earliest).
 // A truncated UDP answer is retried over TCP; an answer is at most 64 KiB.
-func ProbeDNS(ctx context.Context, t *target.Target, env *Env, r *Recorder) error {
+func ProbeDNS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
+	t := p.Target
 	server := t.DNS.Resolver
 	if server == "" {
 		var err error
@@ -32,20 +31,7 @@ func ProbeDNS(ctx context.Context, t *target.Target, env *Env, r *Recorder) erro
 	if name == "" {
 		name = t.Hostname()
 	}
-	qtype := dns.TypeA
-	if t.DNS.Type != "" {
-		var ok bool
-		if qtype, ok = dns.StringToType[strings.ToUpper(t.DNS.Type)]; !ok {
-			return fail("config", "unknown query type %q", t.DNS.Type)
-		}
-	}
-	var answerRE *regexp.Regexp
-	if t.DNS.AnswerRegex != "" {
-		var err error
-		if answerRE, err = regexp.Compile(t.DNS.AnswerRegex); err != nil {
-			return fail("config", "answer_regex: %w", err)
-		}
-	}
+	qtype, answerRE := p.qtype, p.answerRE
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.SetEdns0(4096, t.DNS.DNSSEC)

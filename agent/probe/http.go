@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -38,14 +37,9 @@ var (
 // timed exactly, nothing is pooled or proxied, and no transport goroutines
 // run per probe. Bodies are read up to Env.MaxBodyBytes: a longer body
 // fails the probe.
-func ProbeHTTP(ctx context.Context, t *target.Target, env *Env, r *Recorder) error {
-	var bodyRE *regexp.Regexp
-	if t.HTTP.BodyRegex != "" {
-		var err error
-		if bodyRE, err = regexp.Compile(t.HTTP.BodyRegex); err != nil {
-			return fail("config", "body_regex: %w", err)
-		}
-	}
+func ProbeHTTP(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
+	t := p.Target
+	bodyRE := p.bodyRE
 	maxRedirects := t.HTTP.MaxRedirects
 	if maxRedirects == 0 {
 		maxRedirects = defaultMaxRedirects
@@ -61,13 +55,17 @@ func ProbeHTTP(ctx context.Context, t *target.Target, env *Env, r *Recorder) err
 	var ph phases
 	defer ph.record(r)
 	for hop := 0; ; hop++ {
-		resp, body, err := fetch(ctx, t, env, method, u, &ph, bodyRE != nil)
+		serverName := u.Hostname()
+		if p.hostHeader != "" && hop == 0 {
+			serverName = p.hostHeader // a Host header names the server TLS verifies
+		}
+		resp, body, err := fetch(ctx, t, env, method, u, serverName, &ph, bodyRE != nil)
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, u, err)
+			return fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
 		}
 		if loc := resp.Header.Get("Location"); isRedirect(resp.StatusCode) && loc != "" && maxRedirects > 0 {
 			if hop >= maxRedirects {
-				return fail("redirects", "%s %s: more than %d redirects", method, t.URL, maxRedirects)
+				return fail("redirects", "%s %s: more than %d redirects", method, u.Redacted(), maxRedirects)
 			}
 			next, err := u.Parse(loc)
 			if err != nil {
@@ -126,7 +124,7 @@ type readBody struct {
 }
 
 // fetch performs one request on a new connection and reads the body.
-func fetch(ctx context.Context, t *target.Target, env *Env, method string, u *url.URL, ph *phases, keep bool) (*http.Response, readBody, error) {
+func fetch(ctx context.Context, t *target.Target, env *Env, method string, u *url.URL, serverName string, ph *phases, keep bool) (*http.Response, readBody, error) {
 	host, port := u.Hostname(), u.Port()
 	if port == "" {
 		port = "80"
@@ -158,7 +156,7 @@ func fetch(ctx context.Context, t *target.Target, env *Env, method string, u *ur
 	}
 	var state *tls.ConnectionState
 	if u.Scheme == "https" {
-		tc := tls.Client(conn, &tls.Config{ServerName: host, RootCAs: env.RootCAs, NextProtos: []string{"http/1.1"}})
+		tc := tls.Client(conn, &tls.Config{ServerName: serverName, RootCAs: env.RootCAs, NextProtos: []string{"http/1.1"}})
 		start = time.Now()
 		err := tc.HandshakeContext(ctx)
 		ph.tls += time.Since(start)

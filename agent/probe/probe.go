@@ -48,8 +48,9 @@ func (r *Recorder) Set(name string, v float64, labels ...string) {
 	r.Metrics = append(r.Metrics, Metric{Name: name, Labels: labels, Value: v})
 }
 
-// ProbeFn probes t, records into r, and returns nil when the target is up.
-type ProbeFn func(ctx context.Context, t *target.Target, env *Env, r *Recorder) error
+// ProbeFn probes a prepared target, records into r, and returns nil when
+// the target is up.
+type ProbeFn func(ctx context.Context, p *Prepared, env *Env, r *Recorder) error
 
 // Probers maps a check kind to its implementation.
 var Probers = map[string]ProbeFn{
@@ -72,9 +73,20 @@ type Result struct {
 	Metrics  []Metric
 }
 
-// Run probes t with the prober of kind check within the target's timeout
-// and adds probe_success and probe_duration_seconds{phase="total"}.
+// Run prepares t and probes it once (see RunPrepared); a job that probes
+// again and again prepares once and calls RunPrepared.
 func Run(ctx context.Context, check string, t *target.Target, env *Env) Result {
+	p, err := mustPrepare(t)
+	if err != nil {
+		return Result{Check: check, Err: err}
+	}
+	return RunPrepared(ctx, check, p, env)
+}
+
+// RunPrepared probes p with the prober of kind check within the target's
+// timeout and adds probe_success and probe_duration_seconds{phase="total"}.
+func RunPrepared(ctx context.Context, check string, p *Prepared, env *Env) Result {
+	t := p.Target
 	fn, ok := Probers[check]
 	if !ok {
 		return Result{Check: check, Err: fmt.Errorf("unknown check %q", check)}
@@ -87,7 +99,7 @@ func Run(ctx context.Context, check string, t *target.Target, env *Env) Result {
 	defer cancel()
 	r := Recorder{Metrics: make([]Metric, 0, 16)}
 	start := time.Now()
-	err := fn(ctx, t, env, &r)
+	err := fn(ctx, p, env, &r)
 	d := time.Since(start)
 	success := 0.0
 	if err == nil {

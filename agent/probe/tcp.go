@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 // maxLine bounds what an expect step reads of one line.
@@ -18,7 +17,8 @@ const maxLine = 4096
 // ProbeTCP connects (optionally with TLS) and runs the target's send and
 // expect steps, such as an SMTP banner check. It records the connect and
 // TLS phases, and the TLS certificate expiry when TLS is used.
-func ProbeTCP(ctx context.Context, t *target.Target, env *Env, r *Recorder) error {
+func ProbeTCP(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
+	t := p.Target
 	addr := t.TCP.Address
 	if addr == "" {
 		addr = t.Host
@@ -54,11 +54,7 @@ func ProbeTCP(ctx context.Context, t *target.Target, env *Env, r *Recorder) erro
 			}
 			continue
 		}
-		re, err := regexp.Compile(st.Expect)
-		if err != nil {
-			return fail("config", "step %d: %w", i, err)
-		}
-		if err := expectLine(rd, re); err != nil {
+		if err := expectLine(rd, p.expect[i]); err != nil {
 			return fmt.Errorf("step %d: %w", i, err)
 		}
 	}

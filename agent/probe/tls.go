@@ -40,7 +40,8 @@ func tlsAddress(t *target.Target) string {
 // probe_tls_san_match, probe_tls_ocsp_stapled, probe_tls_chain_verified,
 // probe_tls_chain_length. An invalid certificate is recorded and fails the
 // probe; it never stops the agent.
-func ProbeTLS(ctx context.Context, t *target.Target, env *Env, r *Recorder) error {
+func ProbeTLS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
+	t := p.Target
 	addr := tlsAddress(t)
 	host, _, _ := net.SplitHostPort(addr)
 	serverName := t.TLS.ServerName

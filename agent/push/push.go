@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -117,7 +118,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 				if errors.As(err, &ra) {
 					backoff = max(backoff, ra.wait) // the collector said when
 				}
-				p.opts.Logger.Warn("push failed, will retry", "url", p.opts.URL, "backoff", backoff, "err", err)
+				p.opts.Logger.Warn("push failed, will retry", "url", redacted(p.opts.URL), "backoff", backoff, "err", err)
 				break
 			}
 			backoff = 0
@@ -268,4 +269,13 @@ func (p *Pusher) post(ctx context.Context, body []byte) error {
 		written, _ := strconv.Atoi(resp.Header.Get(headerSamplesWritten))
 		return &refused{written: max(written, 0), err: fmt.Errorf("push: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))}
 	}
+}
+
+// redacted is a URL with any password masked, for logs.
+func redacted(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"time"
 )
 
@@ -49,8 +50,8 @@ func NewCA(name, org, country string) (*CA, error) {
 	return &CA{Name: name, Org: org, Country: country, Cert: cert, key: key}, nil
 }
 
-// Issue signs a server certificate for hosts (names or IP addresses)
-// valid until notAfter.
+// Issue signs a certificate for hosts (names or IP addresses) valid until
+// notAfter, for servers and for clients (an agent's mTLS identity).
 func (ca *CA) Issue(notAfter time.Time, hosts ...string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -62,7 +63,7 @@ func (ca *CA) Issue(notAfter time.Time, hosts ...string) (tls.Certificate, error
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -86,4 +87,23 @@ func (ca *CA) PEM() []byte {
 func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	return n
+}
+
+// WritePEM writes a certificate chain and its key to certFile and keyFile.
+func WritePEM(c tls.Certificate, certFile, keyFile string) error {
+	var chain []byte
+	for _, der := range c.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("write pem: %w", err)
+	}
+	if err := os.WriteFile(certFile, chain, 0o600); err != nil {
+		return fmt.Errorf("write pem: %w", err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		return fmt.Errorf("write pem: %w", err)
+	}
+	return nil
 }
