@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +52,11 @@ type Agent struct {
 	pusher  *push.Pusher
 	puller  *pull.Puller // nil unless targets come from the collector
 	metrics *metrics
+
+	mu     sync.Mutex
+	local  *config.Config  // targets and defaults in force; Reload swaps it
+	pulled []target.Target // the collector's last list
+	reload chan struct{}   // tells Run to build its jobs again
 }
 
 type metrics struct {
@@ -115,7 +121,7 @@ func New(opts Options) (*Agent, error) {
 		skipped: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_skipped_total",
 			Help: "Probes not started because the previous run of the same target was still going."}),
 	}
-	a := &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m}
+	a := &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m, local: c, reload: make(chan struct{}, 1)}
 	if c.Collector.PullTargets {
 		a.puller, err = pull.New(pull.Options{BaseURL: c.Collector.URL, AgentID: c.Collector.AgentID, Token: token, Client: client,
 			CacheFile: filepath.Join(c.Queue.Dir, "targets.json"), Validate: config.ValidateTargets, Logger: opts.Logger})
@@ -204,7 +210,7 @@ func (a *Agent) enqueue(t *target.Target, series []wire.Series) {
 // stays in the disk queue for the next start.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.queue.Close()
-	targets := a.opts.Config.Targets
+	targets := a.config().Targets
 	if a.puller != nil {
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		pulled, err := a.puller.Fetch(fctx)
@@ -215,7 +221,8 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.opts.Logger.Warn("no cached target list either; probing local targets until the collector answers", "err", err)
 			}
 		}
-		targets = a.merge(pulled)
+		a.setPulled(pulled)
+		targets = a.merge()
 	}
 	jobs, err := a.Jobs(targets)
 	if err != nil {
@@ -232,27 +239,77 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.puller != nil {
 		g.Go(func() error {
 			return a.puller.Run(gctx, time.Duration(a.opts.Config.Collector.PullInterval), func(pulled []target.Target) {
-				jobs, err := a.Jobs(a.merge(pulled))
-				if err != nil {
-					a.opts.Logger.Error("new target list refused", "err", err)
-					return
+				a.setPulled(pulled)
+				select {
+				case a.reload <- struct{}{}:
+				default:
 				}
-				s.Update(gctx, jobs)
 			})
 		})
 	}
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-a.reload:
+				jobs, err := a.Jobs(a.merge())
+				if err != nil {
+					a.opts.Logger.Error("new target list refused; keeping the old one", "err", err)
+					continue
+				}
+				s.Update(gctx, jobs)
+			}
+		}
+	})
 	return g.Wait()
+}
+
+func (a *Agent) config() *config.Config {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.local
+}
+
+func (a *Agent) setPulled(ts []target.Target) {
+	a.mu.Lock()
+	a.pulled = ts
+	a.mu.Unlock()
+}
+
+// Reload takes the targets and defaults of a new configuration (SIGHUP).
+// The collector, queue and network sections take effect at the next
+// start; a change there is logged.
+func (a *Agent) Reload(c *config.Config) error {
+	if _, err := a.Jobs(c.Targets); err != nil {
+		return err
+	}
+	old := a.config()
+	if c.Collector != old.Collector || c.Queue != old.Queue || c.Network != old.Network {
+		a.opts.Logger.Warn("collector, queue and network settings change only at restart")
+	}
+	a.mu.Lock()
+	a.local = c
+	a.mu.Unlock()
+	select {
+	case a.reload <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // merge returns the local targets followed by the pulled ones (with the
 // agent's defaults) whose ids are not local.
-func (a *Agent) merge(pulled []target.Target) []target.Target {
-	out := slices.Clone(a.opts.Config.Targets)
+func (a *Agent) merge() []target.Target {
+	a.mu.Lock()
+	c, pulled := a.local, a.pulled
+	a.mu.Unlock()
+	out := slices.Clone(c.Targets)
 	local := map[string]bool{}
 	for _, t := range out {
 		local[t.ID] = true
 	}
-	for _, t := range a.opts.Config.WithDefaults(slices.Clone(pulled)) {
+	for _, t := range c.WithDefaults(slices.Clone(pulled)) {
 		if !local[t.ID] {
 			out = append(out, t)
 		}

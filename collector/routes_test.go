@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -176,5 +177,51 @@ func TestPublicMetrics(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("/metrics with public_metrics: %d", resp.StatusCode)
+	}
+}
+
+// POST /-/reload (admin) applies a changed file; a bad file keeps the old
+// configuration, says why, and shows in bulwark_config_last_reload_successful.
+func TestReload(t *testing.T) {
+	app, file := startRoles(t, "")
+	base := "http://" + app.Addr()
+	do := func(method, path, token string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		io.Copy(&b, resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	if code, _ := do("GET", "/api/v1/labels", "new-token"); code != 401 {
+		t.Fatalf("unknown token before reload: %d", code)
+	}
+	orig, _ := os.ReadFile(file)
+	y := strings.Replace(string(orig), "users:\n", "users:\n  - {id: nora, role: viewer, token_sha256: "+auth.Hash("new-token")+"}\n", 1)
+	os.WriteFile(file, []byte(y), 0o600)
+	if code, body := do("POST", "/-/reload", "operator-token"); code != 403 {
+		t.Fatalf("reload by an operator: %d %s", code, body)
+	}
+	if code, body := do("POST", "/-/reload", "admin-token"); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if code, _ := do("GET", "/api/v1/labels", "new-token"); code != 200 {
+		t.Fatalf("new user after reload: %d", code)
+	}
+	os.WriteFile(file, []byte(y+"users: [oops\n"), 0o600)
+	if code, body := do("POST", "/-/reload", "admin-token"); code != 500 || !strings.Contains(body, "bulwark.yml:") {
+		t.Fatalf("bad file: %d %s", code, body)
+	}
+	if code, _ := do("GET", "/api/v1/labels", "new-token"); code != 200 {
+		t.Fatalf("the old configuration was not kept: %d", code)
+	}
+	_, metrics := do("GET", "/metrics", "viewer-token")
+	if !strings.Contains(metrics, "bulwark_config_last_reload_successful 0") ||
+		!strings.Contains(metrics, "bulwark_config_last_reload_success_timestamp_seconds") {
+		t.Fatalf("reload metrics missing:\n%s", metrics)
 	}
 }

@@ -61,17 +61,29 @@ func TestPrepare(t *testing.T) {
 	}
 }
 
-// BenchmarkRunPrepared probes the same kind of target through a
-// prepared job, as the agent's scheduler does.
-func BenchmarkRunPrepared(b *testing.B) {
+// BenchmarkBodyRegex probes a target with a body regex as the agent's
+// jobs do (prepared once) and as they did before issue 8 (prepared, and
+// the regex compiled, on every run).
+func BenchmarkBodyRegex(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("Grid operator")) }))
 	defer srv.Close()
-	p, _ := Prepare(&target.Target{ID: "x", URL: srv.URL, HTTP: target.HTTP{BodyRegex: "Grid (operator|portal)"}})
+	tg := &target.Target{ID: "x", URL: srv.URL, HTTP: target.HTTP{BodyRegex: `Grid (operator|portal)\b.*`}}
 	env := &Env{}
-	b.ReportAllocs()
-	for b.Loop() {
-		if res := RunPrepared(b.Context(), "http", p, env); !res.Success {
-			b.Fatal(res.Err)
+	b.Run("prepared-once", func(b *testing.B) {
+		p, _ := Prepare(tg)
+		b.ReportAllocs()
+		for b.Loop() {
+			if res := RunPrepared(b.Context(), "http", p, env); !res.Success {
+				b.Fatal(res.Err)
+			}
 		}
-	}
+	})
+	b.Run("per-run", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if res := Run(b.Context(), "http", tg, env); !res.Success {
+				b.Fatal(res.Err)
+			}
+		}
+	})
 }

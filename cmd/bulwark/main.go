@@ -126,14 +126,14 @@ func runCollector(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if err := app.Start(nil); err != nil {
-		app.Stop(context.Background())
-		return err
-	}
 	// SIGHUP (systemd's reload) reloads; a bad file keeps the old configuration.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if err := app.Start(nil); err != nil {
+		app.Stop(context.Background())
+		return err
+	}
 wait:
 	for {
 		select {
