@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
 )
 
 // ProbeDNS sends one query to the target's resolver (else the agent's) and

@@ -8,7 +8,6 @@ import (
 	"net"
 	"regexp"
 	"time"
-
 )
 
 // maxLine bounds what an expect step reads of one line.

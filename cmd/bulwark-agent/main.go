@@ -103,6 +103,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: valid (%d targets)\n", *file, len(cfg.Targets))
 		return nil
 	}
+	// From here on SIGHUP reloads: caught before anything starts.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
 		return fmt.Errorf("log level %q: %w", *level, err)
@@ -142,7 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return srv.Shutdown(sctx)
 		})
 	}
-	g.Go(func() error { return reloadOnHUP(gctx, *file, a, reg, logger) })
+	g.Go(func() error { return reloadOnHUP(gctx, hup, *file, a, reg, logger) })
 	logger.Info("agent starting", "targets", len(cfg.Targets), "collector", cfg.Collector.URL)
 	g.Go(func() error { return a.Run(gctx) })
 	return g.Wait()
@@ -163,16 +167,13 @@ func agentMux(reg *prometheus.Registry, withPprof bool) *http.ServeMux {
 
 // reloadOnHUP reloads the configuration file on SIGHUP until ctx ends; a
 // bad file keeps the old configuration and says why.
-func reloadOnHUP(ctx context.Context, file string, a *agent.Agent, reg prometheus.Registerer, logger *slog.Logger) error {
+func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, file string, a *agent.Agent, reg prometheus.Registerer, logger *slog.Logger) error {
 	f := promauto.With(reg)
 	ok := f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent", Name: "config_last_reload_successful",
 		Help: "Whether the last configuration reload attempt was successful."})
 	at := f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent", Name: "config_last_reload_success_timestamp_seconds",
 		Help: "Timestamp of the last successful configuration reload."})
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	ok.Set(1) // after Notify: once this shows, a SIGHUP reloads
+	ok.Set(1)
 	at.SetToCurrentTime()
 	for {
 		select {
