@@ -22,13 +22,15 @@ users:
   - {id: vera, role: viewer, token_sha256: %s}
   - {id: otto, role: operator, token_sha256: %s}
   - {id: ada, role: admin, token_sha256: %s}
-web: {enable_pprof: true}
 `
 
 func startRoles(t *testing.T, extra string) (*App, string) {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "bulwark.yml")
+	if !strings.Contains(extra, "web:") {
+		extra += "web: {enable_pprof: true}\n"
+	}
 	y := "data_dir: " + filepath.Join(dir, "data") + "\n" +
 		replaceAll(roleConfig, auth.Hash("agent-token"), auth.Hash("viewer-token"), auth.Hash("operator-token"), auth.Hash("admin-token")) + extra
 	if err := os.WriteFile(file, []byte(y), 0o600); err != nil {
