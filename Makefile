@@ -19,10 +19,17 @@ build: ## Build bulwark and bulwark-agent into bin/.
 deps: ## Install the real components the tests use (apt-get as root, go install).
 	./.ci/install-deps
 
+# Every fuzz target, as "Target:package": the whole suite runs each briefly.
+FUZZ_TARGETS := FuzzDecode:./internal/wire FuzzIngestBody:./collector/ingest FuzzLoad:./agent/config \
+	FuzzLoad:./collector/config FuzzSubresources:./agent/probe FuzzParseCSV:./collector/inventory \
+	FuzzParse:./collector/zone FuzzZoneDir:./collector/zone FuzzParseCatalog:./collector/attrib
+FUZZTIME ?= 30s
+
 .PHONY: test
-test: deps lint ## Install what the tests need, lint, then run the whole suite (with -race on core packages).
+test: deps lint ## Install what the tests need, lint, then run the whole suite (with -race on core packages) and each fuzz target for 5s.
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck.
@@ -32,13 +39,11 @@ lint: ## gofmt, go vet and staticcheck.
 	$(GOBIN)/staticcheck $(PKGS)
 
 .PHONY: fuzz
-fuzz: ## Run each fuzz target for 30s.
-	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime 30s ./internal/wire
-	$(GO) test -run XXX -fuzz FuzzIngestBody -fuzztime 30s ./collector/ingest
-	$(GO) test -run XXX -fuzz FuzzLoad -fuzztime 30s ./agent/config
-	$(GO) test -run XXX -fuzz FuzzSubresources -fuzztime 30s ./agent/probe
-	$(GO) test -run XXX -fuzz FuzzParseCSV -fuzztime 30s ./collector/inventory
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./collector/zone
+fuzz: ## Run each fuzz target for FUZZTIME (default 30s); a crasher is kept under testdata/fuzz/ as a regression test.
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t%%:*} $${t#*:} for $(FUZZTIME)"; \
+	  $(GO) test -run XXX -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:}; \
+	done
 
 .PHONY: bench
 bench: ## Run the Go benchmarks and the ingest comparison (see docs/BENCHMARKS.md).

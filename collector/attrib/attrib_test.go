@@ -1,6 +1,7 @@
 package attrib
 
 import (
+	"io/fs"
 	"bufio"
 	"errors"
 	"os"
@@ -178,4 +179,18 @@ func TestPolicy(t *testing.T) {
 			t.Errorf("Foreign(%q, %s, %s) = %v", c.j, c.sector, c.target, got)
 		}
 	}
+}
+
+func FuzzParseCatalog(f *testing.F) {
+	files, _ := fs.Glob(shipped, "catalog/*.yaml")
+	for _, name := range files {
+		b, _ := fs.ReadFile(shipped, name)
+		f.Add(b)
+	}
+	f.Add([]byte("providers:\n  - {id: x, name: X, country: ZZ, kinds: [dns], ns_suffixes: ['*.']}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if cf, err := parseCatalog("fuzz.yaml", b); err == nil {
+			newCatalog([]*catalogFile{cf}) // an accepted file must build
+		}
+	})
 }

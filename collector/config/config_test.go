@@ -1,9 +1,13 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulwarkhq/bulwark/collector/auth"
 )
 
 func TestLoadGood(t *testing.T) {
@@ -35,6 +39,9 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-retention.yml":       `testdata/invalid-retention.yml:2: invalid duration "forever"`,
 		"invalid-policy.yml":          `testdata/invalid-policy.yml:3: attribution.policy.home: "Arcadia" is not a two-letter ISO 3166 country code`,
 		"invalid-agent-id.yml":        `testdata/invalid-agent-id.yml:2: agents[0].id: agent id "Home_1" must be lower-case letters, digits and dashes`,
+		"invalid-duplicate-user.yml":  `testdata/invalid-duplicate-user.yml:3: users[1].id: duplicate user id "vera" (first at users[0])`,
+		"invalid-anonymous-role.yml":  `testdata/invalid-anonymous-role.yml:2: auth.anonymous_role: role "operator-ish" must be viewer, operator or admin (or left out)`,
+		"invalid-web.yml":             `testdata/invalid-web.yml:2: web.max_connections: must be at least 16`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yml")
 	if len(files) != len(cases) {
@@ -48,4 +55,38 @@ func TestLoadInvalid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Two users, or a user and an agent, with one token: the token would not
+// say who is calling (issue 8: the last one won).
+func TestSharedTokens(t *testing.T) {
+	h := auth.Hash("same")
+	for name, c := range map[string]Config{
+		"two users": {Users: []User{{ID: "a", Role: "viewer", TokenSHA256: h}, {ID: "b", Role: "admin", TokenSHA256: h}}},
+		"agent and user": {Agents: []Agent{{ID: "home-1", Vantage: "home", TokenSHA256: h}},
+			Users: []User{{ID: "b", Role: "admin", TokenSHA256: h}}},
+	} {
+		_, _, err := c.Tables()
+		if err == nil || !strings.Contains(err.Error(), "share a token") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yml")
+	for _, name := range files {
+		b, _ := os.ReadFile(name)
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "fuzz.yml")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Skip()
+		}
+		if c, err := Load(p); err == nil && len(c.Validate()) > 0 {
+			t.Fatal("Load accepted a configuration that does not validate")
+		}
+	})
 }

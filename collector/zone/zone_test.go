@@ -1,15 +1,17 @@
 package zone
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/csv"
-
-	"bufio"
-	"github.com/bulwarkhq/bulwark/collector/attrib"
+	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bulwarkhq/bulwark/collector/attrib"
 )
 
 // rawCounts counts the real file independently: plain string splitting
@@ -211,4 +213,33 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Issue 8: ?origin=../../../../tmp/x read *.json outside the data directory.
+// Whatever the origin, the directory it names is inside the store.
+func FuzzZoneDir(f *testing.F) {
+	for _, o := range []string{"gov.", "../../../../tmp/x", "..", "a/../../b", ".", "", "xn--80ak6aa92e.", "a\x00b"} {
+		f.Add(o)
+	}
+	root := filepath.Join(f.TempDir(), "zone")
+	s := NewStore(root)
+	f.Fuzz(func(t *testing.T, origin string) {
+		dir, err := s.zoneDir(origin)
+		if err != nil {
+			if !errors.Is(err, ErrBadOrigin) {
+				t.Fatalf("%q: %v", origin, err)
+			}
+			return
+		}
+		if rel, err := filepath.Rel(root, dir); err != nil || rel == "." || strings.HasPrefix(rel, "..") || strings.Contains(rel, string(filepath.Separator)) {
+			t.Fatalf("origin %q names %s, outside the store", origin, dir)
+		}
+	})
+}
+
+func TestReportOriginConfined(t *testing.T) {
+	s := NewStore(t.TempDir())
+	if _, _, err := s.Latest("../../../../tmp/x"); !errors.Is(err, ErrBadOrigin) {
+		t.Fatalf("Latest(../../../../tmp/x) = %v, want ErrBadOrigin", err)
+	}
 }

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"bytes"
+	"errors"
 	"math"
 	"testing"
 
@@ -85,7 +87,39 @@ func FuzzDecode(f *testing.F) {
 		if len(again.Series) != len(r.Series) || again.Samples() != r.Samples() {
 			t.Fatalf("round trip changed the request")
 		}
+		// Within limits, what is kept never exceeds them.
+		lim := Limits{MaxSeries: 3, MaxSamples: 5, MaxLabelsPerSeries: 2}
+		var bounded WriteRequest
+		if err := DecodeLimited(b, &bounded, lim); err != nil {
+			if !errors.Is(err, ErrLimit) && !errors.Is(err, ErrMalformed) {
+				t.Fatalf("limited decode: %v", err)
+			}
+			return
+		}
+		if len(bounded.Series) > 3 || bounded.Samples() > 5 {
+			t.Fatalf("limits exceeded: %d series, %d samples", len(bounded.Series), bounded.Samples())
+		}
+		for _, s := range bounded.Series {
+			if len(s.Labels) > 2 {
+				t.Fatalf("%d labels kept", len(s.Labels))
+			}
+		}
 	})
+}
+
+// Issue 8: 3 MB of empty series decoded to gigabytes of structures before
+// any limit was checked; the limits now stop the decoder itself.
+func TestDecodeLimitedStopsEarly(t *testing.T) {
+	var r WriteRequest
+	err := DecodeLimited(bytes.Repeat([]byte{0x0a, 0x00}, 1<<20), &r, Limits{MaxSeries: 10})
+	if !errors.Is(err, ErrLimit) || cap(r.Series) > 64 {
+		t.Fatalf("err %v, %d series allocated", err, cap(r.Series))
+	}
+	labels := bytes.Repeat([]byte{0x0a, 0x00}, 1000)
+	one := append([]byte{0x0a, 0xd0, 0x0f}, labels...) // one series of 1000 empty labels (2000 bytes)
+	if err := DecodeLimited(one, &r, Limits{MaxLabelsPerSeries: 4}); err != nil || len(r.Series[0].Labels) != 4 || r.Series[0].DroppedLabels != 996 {
+		t.Fatalf("err %v, %d labels kept, %d dropped", err, len(r.Series[0].Labels), r.Series[0].DroppedLabels)
+	}
 }
 
 func BenchmarkDecode(b *testing.B) {
