@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -66,8 +67,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
+	dataDir := t.TempDir()
 	go func() {
-		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second,
+		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: dataDir, Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second,
 			DriftAfter: 8 * time.Second, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addr <- a }})
 	}()
 	var base string
@@ -192,6 +194,8 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	// The console as an operator's browser shows it: Debian's Chromium,
 	// headless, renders the pages and we read the DOM it built.
+	readmeCommands(t, base, dataDir)
+
 	chromium := testbin.Need(t, "chromium", "chromium")
 	for page, wants := range map[string][]string{
 		"/":             {`data-target="nuclear-safety"`, `data-state="partial"`, "Bulwark — critical services"},
@@ -221,5 +225,39 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not stop within 30s of cancel")
+	}
+}
+
+// readmeCommands runs the README's commands that talk to a running demo,
+// copied from the README itself (so a broken example fails here): its
+// curl lines and its bulwark whatif line, with the demo's address and data
+// directory in place of the defaults.
+func readmeCommands(t *testing.T, base, dataDir string) {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var curls, whatifs int
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.ReplaceAll(line, "http://127.0.0.1:9400", base)
+		line = strings.ReplaceAll(line, "DATA_DIR", dataDir)
+		switch {
+		case strings.HasPrefix(line, "curl "):
+			curls++
+			out, err := exec.Command("sh", "-c", line).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), `"status":"success"`) {
+				t.Errorf("README: %s: %v\n%s", line, err, out)
+			}
+		case strings.HasPrefix(line, "bulwark whatif "):
+			whatifs++
+			var out, errb strings.Builder
+			if err := run(context.Background(), strings.Fields(line)[1:], &out, &errb); err != nil || !strings.Contains(out.String(), "lost") {
+				t.Errorf("README: %s: %v\n%s", line, err, out.String())
+			}
+		}
+	}
+	if curls == 0 || whatifs == 0 {
+		t.Errorf("the README shows %d curl and %d whatif commands for the demo; this test expects them", curls, whatifs)
 	}
 }
