@@ -1,9 +1,9 @@
 package attrib
 
 import (
-	"io/fs"
 	"bufio"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
