@@ -21,8 +21,8 @@ import (
 )
 
 // reloader applies a changed configuration file while the collector
-// serves: agents, users and their roles, anonymous access and targets. A
-// file that does not load or validate changes nothing.
+// serves: agents, users and their roles, anonymous access, targets and the
+// provider catalog. A file that does not load or validate changes nothing.
 type reloader struct {
 	a   *App
 	tl  *targets.Handler
@@ -97,7 +97,8 @@ func (r *reloader) reload() error {
 	if err != nil {
 		return fmt.Errorf("reload: %s: %w", file, err)
 	}
-	if _, err := attrib.LoadCatalog(cfg.Attribution.CatalogFiles...); err != nil {
+	cat, err := attrib.LoadCatalog(cfg.Attribution.CatalogFiles...)
+	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	old := r.a.opts.Config
@@ -111,6 +112,7 @@ func (r *reloader) reload() error {
 	}
 	g.Agents.Replace(agents)
 	g.Users.Replace(users)
+	r.a.attributor.SetCatalog(cat)
 	ts := cfg.Targets
 	r.configured.Store(&ts)
 	return r.targetsChanged()

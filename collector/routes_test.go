@@ -221,6 +221,22 @@ func TestReload(t *testing.T) {
 	if code, _ := do("GET", "/api/v1/labels", "new-token"); code != 200 {
 		t.Fatalf("the old configuration was not kept: %d", code)
 	}
+	// The provider catalog is reloaded too: a provider added to an
+	// operator's catalog file becomes known to what-if.
+	if code, _ := do("GET", "/api/v1/whatif?provider=zz-dns", "viewer-token"); code != 400 {
+		t.Fatalf("unknown provider before reload: %d", code)
+	}
+	catalog := filepath.Join(filepath.Dir(file), "local.yaml")
+	os.WriteFile(catalog, []byte("providers:\n  - {id: zz-dns, name: ZZ DNS, parent: ZZ Holding, country: DE, kinds: [dns], ns_suffixes: [zz-dns.example]}\n"), 0o600)
+	os.WriteFile(file, []byte(y+"attribution: {catalog_files: ["+catalog+"]}\n"), 0o600)
+	if code, body := do("POST", "/-/reload", "admin-token"); code != 200 {
+		t.Fatalf("reload with a catalog: %d %s", code, body)
+	}
+	if code, body := do("GET", "/api/v1/whatif?provider=zz-dns", "viewer-token"); code != 200 {
+		t.Fatalf("provider of the reloaded catalog: %d %s", code, body)
+	}
+	os.WriteFile(file, []byte(y+"users: [oops\n"), 0o600)
+	do("POST", "/-/reload", "admin-token")
 	_, metrics := do("GET", "/metrics", "viewer-token")
 	if !strings.Contains(metrics, "bulwark_config_last_reload_successful 0") ||
 		!strings.Contains(metrics, "bulwark_config_last_reload_success_timestamp_seconds") {

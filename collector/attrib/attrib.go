@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Rules say which data decided an attribution.
@@ -34,12 +35,33 @@ type Attribution struct {
 
 // Attributor attributes addresses, names and CAs.
 type Attributor struct {
+	// Catalog is the catalog at construction; SetCatalog replaces it
+	// while the attributor is in use (a configuration reload).
 	Catalog *Catalog
 	// Geo may be nil: addresses are then attributed only by name.
 	Geo *Geo
 
-	mu    sync.Mutex
-	cache map[cacheKey]Attribution // nil unless Cached
+	reloaded atomic.Pointer[Catalog]
+	mu       sync.Mutex
+	cache    map[cacheKey]Attribution // nil unless Cached
+}
+
+// SetCatalog makes c the catalog of every later attribution.
+func (a *Attributor) SetCatalog(c *Catalog) {
+	a.reloaded.Store(c)
+	a.mu.Lock()
+	if a.cache != nil {
+		clear(a.cache)
+	}
+	a.mu.Unlock()
+}
+
+// CatalogInUse is the catalog attributions are made with now.
+func (a *Attributor) CatalogInUse() *Catalog {
+	if c := a.reloaded.Load(); c != nil {
+		return c
+	}
+	return a.Catalog
 }
 
 type cacheKey struct{ kind, name, addr string }
@@ -48,7 +70,7 @@ type cacheKey struct{ kind, name, addr string }
 // answers: for bulk work such as a zone, where the same name servers
 // recur thousands of times.
 func (a *Attributor) Cached() *Attributor {
-	return &Attributor{Catalog: a.Catalog, Geo: a.Geo, cache: map[cacheKey]Attribution{}}
+	return &Attributor{Catalog: a.CatalogInUse(), Geo: a.Geo, cache: map[cacheKey]Attribution{}}
 }
 
 func (a *Attributor) remember(k cacheKey, f func() Attribution) Attribution {
@@ -83,7 +105,7 @@ func (a *Attributor) Addr(s string) Attribution {
 		return Attribution{Rule: RuleUnknown, Evidence: err.Error()}
 	}
 	out := Attribution{ASN: rec.ASN, ASName: rec.ASName, Country: rec.Country}
-	if p, ok := a.Catalog.ByASN(rec.ASN); ok && rec.ASN != 0 {
+	if p, ok := a.CatalogInUse().ByASN(rec.ASN); ok && rec.ASN != 0 {
 		out.Provider, out.ProviderName, out.Jurisdiction, out.Rule = p.ID, p.Name, p.Country, RuleCatalogASN
 		out.Evidence = fmt.Sprintf("%s is in AS%d %s, which is %s (parent %s, %s)", addr, rec.ASN, rec.ASName, p.Name, p.Parent, p.Country)
 		return out
@@ -130,7 +152,7 @@ func (a *Attributor) name(kind, name string, addrs ...string) Attribution {
 		kinds = []string{"cname", "ns", "mx"}
 	}
 	for _, k := range kinds {
-		if p, pat, ok := a.Catalog.ByName(k, name); ok {
+		if p, pat, ok := a.CatalogInUse().ByName(k, name); ok {
 			return Attribution{Provider: p.ID, ProviderName: p.Name, Jurisdiction: p.Country, Rule: RuleCatalogName,
 				Evidence: fmt.Sprintf("%s matches %s, a %s name of %s (parent %s, %s)", name, pat, k, p.Name, p.Parent, p.Country)}
 		}
@@ -151,7 +173,7 @@ func (a *Attributor) name(kind, name string, addrs ...string) Attribution {
 // CA attributes a CA certificate by SHA-256, else organisation, else the
 // country written in the certificate.
 func (a *Attributor) CA(sha256, org, country string) Attribution {
-	if p, how, ok := a.Catalog.ByCA(sha256, org); ok {
+	if p, how, ok := a.CatalogInUse().ByCA(sha256, org); ok {
 		return Attribution{Provider: p.ID, ProviderName: p.Name, Jurisdiction: p.Country, Rule: RuleCatalogCA,
 			Evidence: fmt.Sprintf("CA %q (%s) belongs to %s (parent %s, %s)", org, how, p.Name, p.Parent, p.Country)}
 	}

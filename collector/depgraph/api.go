@@ -88,7 +88,7 @@ func (e *Evaluator) whatif(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	services := e.tracker.Services()
-	if err := cut.Check(services, e.opts.Attributor.Catalog); err != nil {
+	if err := cut.Check(services, e.opts.Attributor.CatalogInUse()); err != nil {
 		badRequest(w, "%v", err)
 		return
 	}

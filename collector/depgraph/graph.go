@@ -120,7 +120,7 @@ func Build(target, sector string, obs []Observation, a *attrib.Attributor, pol *
 			switch o.Kind {
 			case "cname":
 				at := a.Name("cname", o.Name)
-				if p, ok := a.Catalog.Provider(at.Provider); ok && slices.Contains(p.Kinds, "cdn") {
+				if p, ok := a.CatalogInUse().Provider(at.Provider); ok && slices.Contains(p.Kinds, "cdn") {
 					add("cdn", o.Name, "", func() attrib.Attribution { return at })
 				}
 			case "a", "aaaa":
