@@ -25,3 +25,18 @@ func TestCheck(t *testing.T) {
 		t.Fatal("unknown command accepted")
 	}
 }
+
+// check reports every error of a file with its line, not only the first (issue 8).
+func TestCheckReportsEveryError(t *testing.T) {
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"check", "--config", "../../collector/config/testdata/many-errors.yml"}, &out, &errb)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{`many-errors.yml:1: listen: "nope" is not host:port`, "many-errors.yml:4: storage.retention: must be positive",
+		`many-errors.yml:3: users[0].id: user id "A"`, `many-errors.yml:3: users[0].role: role "god"`, "many-errors.yml:3: users[0].token_sha256: is not 64 hex digits"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("check lacks %q:\n%v", want, err)
+		}
+	}
+}

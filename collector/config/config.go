@@ -171,6 +171,7 @@ func Load(path string) (*Config, error) {
 
 var slugRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
 var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+var sha256RE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
 // Validate reports every problem of the configuration.
 func (c *Config) Validate() []config.Problem {
@@ -203,6 +204,9 @@ func (c *Config) Validate() []config.Problem {
 		if a.Country != "" && !countryRE.MatchString(a.Country) {
 			p(config.Path{"agents", i, "country"}, "%q is not a two-letter country code", a.Country)
 		}
+		if a.TokenSHA256 != "" && !sha256RE.MatchString(a.TokenSHA256) {
+			p(config.Path{"agents", i, "token_sha256"}, "is not 64 hex digits (the SHA-256 of the token: printf %%s TOKEN | sha256sum)")
+		}
 		if n := setCount(a.TokenFile, a.TokenEnv, a.TokenSHA256); n > 1 || n == 0 && a.CertName == "" {
 			p(config.Path{"agents", i}, "agent %q needs exactly one of token_file, token_env, token_sha256 (or a cert_name alone)", a.ID)
 		}
@@ -218,6 +222,9 @@ func (c *Config) Validate() []config.Problem {
 		}
 		if !auth.ValidRole(auth.Role(u.Role)) {
 			p(config.Path{"users", i, "role"}, "role %q must be viewer, operator or admin", u.Role)
+		}
+		if u.TokenSHA256 != "" && !sha256RE.MatchString(u.TokenSHA256) {
+			p(config.Path{"users", i, "token_sha256"}, "is not 64 hex digits (the SHA-256 of the token: printf %%s TOKEN | sha256sum)")
 		}
 		if setCount(u.TokenFile, u.TokenEnv, u.TokenSHA256) != 1 {
 			p(config.Path{"users", i}, "user %q needs exactly one of token_file, token_env, token_sha256", u.ID)
