@@ -2,10 +2,13 @@ package collector_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	agentpush "github.com/bulwarkhq/bulwark/agent/push"
 	"github.com/bulwarkhq/bulwark/agent/queue"
@@ -83,4 +86,68 @@ func collectorAway(t *testing.T, every time.Duration) {
 	if !strings.Contains(body, `"241"`) {
 		t.Fatalf("stored samples: %s, want 241 (the %s away plus the newer one, none twice)", body, probes*every)
 	}
+}
+
+// Issue 8, end to end: one bad series in an agent's batch no longer sinks
+// the other samples. The real pusher delivers a batch with one invalid
+// series to the real collector: the others are stored, and the agent counts
+// one sample refused and the rest delivered.
+func TestOneBadSeriesDeliversTheOthers(t *testing.T) {
+	q, err := queue.Open(queue.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	now := time.Now().UnixMilli()
+	var batch []wire.Series
+	for i := range 10 {
+		ls := []wire.Label{{Name: "__name__", Value: "probe_success"}, {Name: "check", Value: "http"}, {Name: "sector", Value: "energy"},
+			{Name: "target", Value: fmt.Sprintf("svc-%d", i)}}
+		if i == 4 {
+			ls = append(ls, wire.Label{Name: "weird-label", Value: "x"}) // not a valid label name
+		}
+		batch = append(batch, wire.Series{Labels: ls, Samples: []wire.Sample{{Value: 1, Timestamp: now}}})
+	}
+	if err := q.Append(batch); err != nil {
+		t.Fatal(err)
+	}
+	app := startCollector(t)
+	base := "http://" + app.Addr()
+	reg := prometheus.NewRegistry()
+	p, err := agentpush.New(agentpush.Options{URL: base + "/api/v1/write", Token: "home-token", Queue: q, PollInterval: 10 * time.Millisecond, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	for q.Pending() > 0 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	<-done
+	_, body := get(t, base+"/api/v1/query?query="+url.QueryEscape(`count(probe_success{check="http"})`))
+	if !strings.Contains(body, `"9"`) {
+		t.Fatalf("stored: %s, want the 9 valid series", body)
+	}
+	pushed, rejected := counter(t, reg, "bulwark_agent_samples_pushed_total"), counter(t, reg, "bulwark_agent_samples_rejected_total")
+	if pushed != 9 || rejected != 1 {
+		t.Fatalf("agent counts %v pushed, %v rejected; want 9 and 1", pushed, rejected)
+	}
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
