@@ -22,7 +22,8 @@ deps: ## Install the real components the tests use (apt-get as root, go install)
 # Every fuzz target, as "Target:package": the whole suite runs each briefly.
 FUZZ_TARGETS := FuzzDecode:./internal/wire FuzzIngestBody:./collector/ingest FuzzLoad:./agent/config \
 	FuzzLoad:./collector/config FuzzSubresources:./agent/probe FuzzParseCSV:./collector/inventory \
-	FuzzParse:./collector/zone FuzzZoneDir:./collector/zone FuzzParseCatalog:./collector/attrib
+	FuzzParse:./collector/zone FuzzZoneDir:./collector/zone FuzzParseCatalog:./collector/attrib \
+	FuzzImportLibloc:./collector/attrib
 FUZZTIME ?= 30s
 
 .PHONY: test

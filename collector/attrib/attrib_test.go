@@ -2,6 +2,7 @@ package attrib
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -192,5 +193,24 @@ func FuzzParseCatalog(f *testing.F) {
 		if cf, err := parseCatalog("fuzz.yaml", b); err == nil {
 			newCatalog([]*catalogFile{cf}) // an accepted file must build
 		}
+	})
+}
+
+// FuzzImportLibloc feeds `location dump` text: whatever it is, the import
+// answers an error or writes databases that open.
+func FuzzImportLibloc(f *testing.F) {
+	f.Add([]byte("# IPFire location database\naut-num: AS64500\nname: Example Net\n\nnet: 192.0.2.0/24\ncountry: XA\naut-num: AS64500\n\n"))
+	f.Add([]byte("net: 2001:db8::/32\ncountry: DE\n\nnet: not-a-net\n"))
+	f.Add([]byte("aut-num: ASx\n\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dir := t.TempDir()
+		if _, err := ImportLibloc(bytes.NewReader(b), dir); err != nil {
+			return
+		}
+		g, err := OpenGeo(dir)
+		if err != nil {
+			t.Fatalf("imported databases do not open: %v", err)
+		}
+		g.Close()
 	})
 }
