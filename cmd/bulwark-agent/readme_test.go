@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulwarkhq/bulwark/internal/testenv"
+)
+
+// The README's agent configuration passes `bulwark-agent check` as its
+// README line runs it (paths under /etc and /var moved into a temporary
+// directory).
+func TestREADMEAgentConfig(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	_, rest, ok := strings.Cut(readme, "An agent configuration:\n\n```yaml\n")
+	yml, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !strings.Contains(readme, "bin/bulwark-agent check --config agent.yml") {
+		t.Fatal("the README lost its agent configuration or its check line")
+	}
+	dir := t.TempDir()
+	etc := filepath.Join(dir, "etc")
+	os.MkdirAll(etc, 0o700)
+	os.WriteFile(filepath.Join(etc, "agent.token"), []byte("agent-secret\n"), 0o600)
+	ca, _ := testenv.NewCA("Bulwark Test CA", "Bulwark Test", "XA")
+	os.WriteFile(filepath.Join(etc, "collector-ca.pem"), ca.PEM(), 0o600)
+	yml = strings.NewReplacer("/etc/bulwark/", etc+"/", "/var/lib/bulwark-agent", filepath.Join(dir, "var")).Replace(yml)
+	cfg := filepath.Join(dir, "agent.yml")
+	os.WriteFile(cfg, []byte(yml), 0o600)
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"check", "--config", cfg}, &out, &errb); err != nil {
+		t.Fatalf("bulwark-agent check on the README's configuration: %v", err)
+	}
+	if !strings.Contains(out.String(), "valid (3 targets)") {
+		t.Fatalf("check said %q", out.String())
+	}
+}
