@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/net/netutil"
 
+	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/config"
@@ -61,6 +62,7 @@ type App struct {
 	router     *router
 	guard      *auth.Guard
 	reloader   *reloader
+	rules      *rule.Manager
 	serveErr   chan error
 	ready      atomic.Bool
 	deps       *depgraph.Evaluator
@@ -192,6 +194,11 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux := &router{mux: http.NewServeMux(), guard: a.guard, publicMetric: a.opts.Config.Auth.PublicMetrics,
 		queryTimeout: time.Duration(a.opts.Config.Query.Timeout)}
 	a.router = mux
+	if err := a.newRules(api); err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("GET /api/v1/rules", a.rules.ServeRules)
+	mux.HandleFunc("GET /api/v1/alerts", a.rules.ServeAlerts)
 	mux.HandleFunc("/api/", notFound)
 	mux.Handle("/api/v1/write", ing)
 	mux.Handle("GET /api/v1/agents/{id}/targets", tl)
@@ -286,6 +293,7 @@ func (a *App) Start(ln net.Listener) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopDeps, a.depsDone = cancel, make(chan struct{})
 	go func() { defer close(a.depsDone); a.deps.Run(ctx) }()
+	go a.rules.Run()
 	a.ready.Store(true)
 	webConfig := a.webConfigFile()
 	logger := a.opts.Logger.With("component", "web")
@@ -324,6 +332,9 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.stopDeps != nil {
 		a.stopDeps()
 		<-a.depsDone
+	}
+	if a.rules != nil {
+		a.rules.Stop()
 	}
 	if a.geo != nil {
 		a.geo.Close()

@@ -21,8 +21,8 @@ import (
 )
 
 // reloader applies a changed configuration file while the collector
-// serves: agents, users and their roles, anonymous access, targets and the
-// provider catalog. A file that does not load or validate changes nothing.
+// serves: agents, users and their roles, anonymous access, targets, the
+// provider catalog and the alerting rules. A file that does not load or validate changes nothing.
 type reloader struct {
 	a   *App
 	tl  *targets.Handler
@@ -99,6 +99,10 @@ func (r *reloader) reload() error {
 	}
 	cat, err := attrib.LoadCatalog(cfg.Attribution.CatalogFiles...)
 	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	// Rules first: a bad rule file refuses the whole reload.
+	if err := r.a.rules.Update(cfg.Alerting.Builtin, cfg.Alerting.RuleFiles); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	old := r.a.opts.Config

@@ -49,6 +49,8 @@ var routeTable = map[string]routeSpec{
 	"GET /api/v1/drift":                {auth.RoleViewer, classFast},
 	"GET /api/v1/whatif":               {auth.RoleViewer, classFast},
 	"GET /api/v1/reports/dns":          {auth.RoleViewer, classQuery},
+	"GET /api/v1/rules":                {auth.RoleViewer, classFast},
+	"GET /api/v1/alerts":               {auth.RoleViewer, classFast},
 	"GET /{$}":                         {auth.RoleViewer, classQuery},
 	"GET /dependencies":                {auth.RoleViewer, classFast},
 	"GET /reports/dns":                 {auth.RoleViewer, classQuery},

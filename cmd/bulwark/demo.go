@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/agent"
 	agentconfig "github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
@@ -125,6 +127,18 @@ func demo(ctx context.Context, o demoOptions) error {
 	cfg.Attribution.Policy = attrib.Policy{Home: "XA", Trusted: []string{"XB"}}
 	cfg.Attribution.Interval = target.Duration(o.DepsEvery)
 	cfg.Auth.AnonymousRole = auth.RoleViewer // the demo's console and API are open to read
+	// Alerting at the demo's pace: votes count for three probe intervals, an
+	// outage fires after two, a DNS move after two dependency evaluations.
+	every := 15 * time.Second
+	if d, ok := strings.CutPrefix(o.Schedule, "@every "); ok {
+		if v, err := time.ParseDuration(d); err == nil {
+			every = v
+		}
+	}
+	cfg.Alerting.EvaluationInterval = target.Duration(every)
+	cfg.Alerting.DefaultProbeInterval = target.Duration(every)
+	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: target.Duration(3 * every), DownFor: target.Duration(2 * every),
+		DriftFor: target.Duration(2 * o.DepsEvery)}
 	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: users, Logger: o.Logger.With("component", "collector")})
 	if err != nil {
 		return err

@@ -194,6 +194,49 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	// The console as an operator's browser shows it: Debian's Chromium,
 	// headless, renders the pages and we read the DOM it built.
+	// The built-in rules see what an operator must hear about: the
+	// home-only service down from abroad, the certificate about to expire,
+	// the DNS move abroad (issue 9).
+	wantAlerts := []string{"ServiceDownFromAbroadOnly/nuclear-safety", "CertificateExpiring/tax-refunds", "DependencyDrift/water-utility"}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		var al struct {
+			Data struct {
+				Alerts []struct {
+					Labels map[string]string
+					State  string
+				}
+			}
+		}
+		getJSON(t, base+"/api/v1/alerts", &al)
+		firing := map[string]bool{}
+		for _, a := range al.Data.Alerts {
+			if a.State == "firing" {
+				firing[a.Labels["alertname"]+"/"+a.Labels["target"]] = true
+			}
+		}
+		missing := []string{}
+		for _, w := range wantAlerts {
+			if !firing[w] {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alerts not firing within 60s: %v (firing: %v)", missing, firing)
+		}
+		time.Sleep(time.Second)
+	}
+	var rl struct {
+		Data struct{ Groups []struct{ Name string } }
+	}
+	getJSON(t, base+"/api/v1/rules", &rl)
+	if len(rl.Data.Groups) != 1 || rl.Data.Groups[0].Name != "bulwark-builtin" {
+		t.Errorf("rule groups: %+v", rl.Data.Groups)
+	}
+
 	readmeCommands(t, base, dataDir)
 
 	chromium := testbin.Need(t, "chromium", "chromium")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/config"
@@ -165,6 +166,9 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	if _, _, err := cfg.Tables(); err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
+	if err := rule.CheckGlobs(cfg.Alerting.RuleFiles); err != nil {
+		return err
+	}
 	if f := cfg.Web.ConfigFile; f != "" {
 		if err := web.Validate(f); err != nil {
 			return fmt.Errorf("%s: web.config_file %s: %w", *file, f, err)
@@ -184,6 +188,6 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "%s: warning: %s\n", *file, w)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d agents, %d targets, %d providers in the catalog)\n", *file, len(cfg.Agents), len(cfg.Targets), len(cat.Providers))
+	fmt.Fprintf(stdout, "%s: valid (%d agents, %d targets, %d providers in the catalog, %d rule files)\n", *file, len(cfg.Agents), len(cfg.Targets), len(cat.Providers), len(cfg.Alerting.RuleFiles))
 	return nil
 }

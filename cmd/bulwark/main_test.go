@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -38,5 +40,23 @@ func TestCheckReportsEveryError(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("check lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// check validates the rule files a configuration names, with file and line (issue 9).
+func TestCheckRuleFiles(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "bad.rules.yml")
+	os.WriteFile(rules, []byte("groups:\n  - name: mine\n    rules:\n      - alert: Broken\n        expr: sum(\n"), 0o600)
+	cfg := filepath.Join(dir, "bulwark.yml")
+	os.WriteFile(cfg, []byte("alerting:\n  rule_files: ["+rules+"]\n"), 0o600)
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"check", "--config", cfg}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "bad.rules.yml: 5:") || !strings.Contains(err.Error(), "Broken") {
+		t.Fatalf("check with a bad rule file: %v", err)
+	}
+	os.WriteFile(rules, []byte("groups:\n  - name: mine\n    rules:\n      - alert: PortalDown\n        expr: probe_success == 0\n"), 0o600)
+	if err := run(context.Background(), []string{"check", "--config", cfg}, &out, &errb); err != nil || !strings.Contains(out.String(), "1 rule files") {
+		t.Fatalf("check with a good rule file: %v %s", err, out.String())
 	}
 }

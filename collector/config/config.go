@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
@@ -31,6 +32,20 @@ type Config struct {
 	Auth        Auth            `yaml:"auth"`
 	Web         Web             `yaml:"web"`
 	Query       Query           `yaml:"query"`
+	Alerting    Alerting        `yaml:"alerting"`
+}
+
+// Alerting configures rule evaluation.
+type Alerting struct {
+	// EvaluationInterval is how often rules run (default 15s).
+	EvaluationInterval target.Duration `yaml:"evaluation_interval"`
+	// RuleFiles are Prometheus rule files (globs allowed).
+	RuleFiles []string `yaml:"rule_files"`
+	// Builtin tunes or turns off the built-in rules.
+	Builtin rule.Builtin `yaml:"builtin"`
+	// DefaultProbeInterval is the interval assumed for targets that set no
+	// schedule, for the no-data rule (default 30s, the agent's default).
+	DefaultProbeInterval target.Duration `yaml:"default_probe_interval"`
 }
 
 // Auth says who may do what without a token.
@@ -150,7 +165,8 @@ var Default = Config{
 		MaxHeaderBytes:    64 << 10,
 		MaxConnections:    4096,
 	},
-	Query: Query{Timeout: target.Duration(30 * time.Second), MaxConcurrent: 8, MaxSamples: 5_000_000},
+	Query:    Query{Timeout: target.Duration(30 * time.Second), MaxConcurrent: 8, MaxSamples: 5_000_000},
+	Alerting: Alerting{EvaluationInterval: target.Duration(15 * time.Second), DefaultProbeInterval: target.Duration(30 * time.Second)},
 }
 
 // UnmarshalYAML fills in defaults before decoding.
@@ -244,6 +260,12 @@ func (c *Config) Validate() []config.Problem {
 	}
 	if c.Query.Timeout <= 0 || c.Query.MaxConcurrent <= 0 || c.Query.MaxSamples <= 0 {
 		p(config.Path{"query"}, "timeout, max_concurrent and max_samples must be positive")
+	}
+	if c.Alerting.EvaluationInterval < target.Duration(time.Second) || c.Alerting.DefaultProbeInterval < target.Duration(time.Second) {
+		p(config.Path{"alerting"}, "evaluation_interval and default_probe_interval must be at least 1s")
+	}
+	if err := c.Alerting.Builtin.Validate(); err != nil {
+		p(config.Path{"alerting", "builtin"}, "%v", err)
 	}
 	ps = append(ps, c.Attribution.Policy.Validate(config.Path{"attribution", "policy"})...)
 	if c.Attribution.Interval < target.Duration(time.Second) {

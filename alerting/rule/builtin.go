@@ -1,0 +1,249 @@
+package rule
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
+
+// BuiltinGroup is the name of the group of built-in rules.
+const BuiltinGroup = "bulwark-builtin"
+
+// Builtin tunes the rules Bulwark ships enabled. Every alert can be
+// turned off by name in Disabled.
+type Builtin struct {
+	// Disabled lists alert names not to evaluate (e.g. LatencyAboveObjective).
+	Disabled []string `yaml:"disabled"`
+	// QuorumAgents and QuorumShare: a service is down only when at least
+	// min(QuorumAgents, agents reporting) agents, and at least QuorumShare
+	// of those reporting, say so (defaults 2 and 0.5).
+	QuorumAgents int     `yaml:"quorum_agents"`
+	QuorumShare  float64 `yaml:"quorum_share"`
+	// VoteWindow is how long an agent's newest result counts as its vote;
+	// an agent silent for longer is not counted (default 2m).
+	VoteWindow target.Duration `yaml:"vote_window"`
+	// DownFor is how long a classification must hold before it fires (default 1m).
+	DownFor target.Duration `yaml:"down_for"`
+	// HomeVantages are the vantage names probing from the home
+	// jurisdiction (default: home); every other vantage is abroad.
+	HomeVantages []string `yaml:"home_vantages"`
+	// CertDays is, per criticality (1-3), how many days before expiry a
+	// certificate alerts (default 30, 21, 14); CertDaysDefault for targets
+	// without a criticality (default 14).
+	CertDays        map[int]int `yaml:"cert_days"`
+	CertDaysDefault int         `yaml:"cert_days_default"`
+	// DNSSECDays: RRSIG expiry warning (default 3).
+	DNSSECDays int `yaml:"dnssec_days"`
+	// LatencyObjective applies to targets that set none (default 2s);
+	// LatencyFor is how long it must be exceeded (default 5m).
+	LatencyObjective target.Duration `yaml:"latency_objective"`
+	LatencyFor       target.Duration `yaml:"latency_for"`
+	// DriftFor is how long a new provider or jurisdiction in a layer must
+	// persist before DependencyDrift fires, and how far back it must not
+	// have been seen (default 10m): a page that fails for a minute does not
+	// read as a provider change.
+	DriftFor target.Duration `yaml:"drift_for"`
+}
+
+// DefaultBuiltin is used for zero fields.
+var DefaultBuiltin = Builtin{
+	QuorumAgents: 2, QuorumShare: 0.5,
+	VoteWindow: target.Duration(2 * time.Minute), DownFor: target.Duration(time.Minute),
+	HomeVantages: []string{"home"},
+	CertDays:     map[int]int{1: 30, 2: 21, 3: 14}, CertDaysDefault: 14, DNSSECDays: 3,
+	LatencyObjective: target.Duration(2 * time.Second), LatencyFor: target.Duration(5 * time.Minute),
+	DriftFor: target.Duration(10 * time.Minute),
+}
+
+// WithDefaults fills zero fields from DefaultBuiltin.
+func (b Builtin) WithDefaults() Builtin {
+	d := DefaultBuiltin
+	d.Disabled = b.Disabled
+	if b.QuorumAgents > 0 {
+		d.QuorumAgents = b.QuorumAgents
+	}
+	if b.QuorumShare > 0 {
+		d.QuorumShare = b.QuorumShare
+	}
+	for _, f := range []struct{ dst, src *target.Duration }{{&d.VoteWindow, &b.VoteWindow}, {&d.DownFor, &b.DownFor},
+		{&d.LatencyObjective, &b.LatencyObjective}, {&d.LatencyFor, &b.LatencyFor}, {&d.DriftFor, &b.DriftFor}} {
+		if *f.src > 0 {
+			*f.dst = *f.src
+		}
+	}
+	if len(b.HomeVantages) > 0 {
+		d.HomeVantages = b.HomeVantages
+	}
+	if len(b.CertDays) > 0 {
+		d.CertDays = b.CertDays
+	}
+	if b.CertDaysDefault > 0 {
+		d.CertDaysDefault = b.CertDaysDefault
+	}
+	if b.DNSSECDays > 0 {
+		d.DNSSECDays = b.DNSSECDays
+	}
+	return d
+}
+
+// AlertNames are the built-in alerts, in the order they are evaluated.
+func AlertNames() []string {
+	return []string{"ServiceDownEverywhere", "ServiceDownFromAbroadOnly", "ServiceDownFromHomeOnly", "ServiceDownOnOneVantage",
+		"AgentSilent", "TargetNoData", "LatencyAboveObjective", "CertificateExpiring", "DNSSECSignaturesExpiring",
+		"ForeignCriticalLayerNew", "DependencyDrift"}
+}
+
+// Validate reports settings that cannot work.
+func (b Builtin) Validate() error {
+	for _, n := range b.Disabled {
+		if !slices.Contains(AlertNames(), n) {
+			return fmt.Errorf("disabled: unknown built-in alert %q (known: %s)", n, strings.Join(AlertNames(), ", "))
+		}
+	}
+	if b.QuorumShare > 1 {
+		return fmt.Errorf("quorum_share %.2f must be at most 1", b.QuorumShare)
+	}
+	for c := range b.CertDays {
+		if c < 1 || c > 3 {
+			return fmt.Errorf("cert_days: criticality %d is not between 1 and 3", c)
+		}
+	}
+	return nil
+}
+
+// The rule-file shapes written out (Prometheus's rule-file format).
+type fileGroups struct {
+	Groups []fileGroup `yaml:"groups"`
+}
+
+type fileGroup struct {
+	Name     string     `yaml:"name"`
+	Interval string     `yaml:"interval,omitempty"`
+	Rules    []fileRule `yaml:"rules"`
+}
+
+type fileRule struct {
+	Record      string            `yaml:"record,omitempty"`
+	Alert       string            `yaml:"alert,omitempty"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for,omitempty"`
+	KeepFiring  string            `yaml:"keep_firing_for,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+// availabilityChecks are the checks whose success is a service's availability.
+const availabilityChecks = `check=~"http|dns|tcp"`
+
+// File returns the built-in rules as a Prometheus rule file, evaluated
+// every interval. They read the agents' series and the target info
+// series the rule manager writes (bulwark_target_interval_seconds,
+// bulwark_target_latency_objective_seconds, bulwark_target_cert_warning_days).
+func (b Builtin) File(interval time.Duration) ([]byte, error) {
+	b = b.WithDefaults()
+	home := regexpAlternation(b.HomeVantages)
+	w := promDuration(time.Duration(b.VoteWindow))
+	zero := "0 * bulwark:votes:all"
+	dh, uh := "(bulwark:votes_down:home or "+zero+")", "(bulwark:votes_up:home or "+zero+")"
+	da, ua := "(bulwark:votes_down:abroad or "+zero+")", "(bulwark:votes_up:abroad or "+zero+")"
+	down := "(" + dh + " + " + da + ")"
+	downFor := promDuration(time.Duration(b.DownFor))
+	rules := []fileRule{
+		{Record: "bulwark:probe_vote", Expr: fmt.Sprintf(`min by (target, sector, agent, vantage) (last_over_time(probe_success{%s}[%s]))`, availabilityChecks, w)},
+		{Record: "bulwark:votes:all", Expr: `count by (target, sector) (bulwark:probe_vote)`},
+		{Record: "bulwark:votes_down:home", Expr: fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{vantage=~%q} == 0)`, home)},
+		{Record: "bulwark:votes_up:home", Expr: fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{vantage=~%q} == 1)`, home)},
+		{Record: "bulwark:votes_down:abroad", Expr: fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{vantage!~%q} == 0)`, home)},
+		{Record: "bulwark:votes_up:abroad", Expr: fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{vantage!~%q} == 1)`, home)},
+		availability("ServiceDownEverywhere", "down-everywhere", "page", downFor,
+			fmt.Sprintf(`(%s == bulwark:votes:all) and (%s >= clamp_max(bulwark:votes:all, %d)) and (%s >= bulwark:votes:all * %g)`,
+				down, down, b.QuorumAgents, down, b.QuorumShare),
+			"{{ $labels.target }} is down from every vantage point reporting ({{ $value }} agents agree)."),
+		availability("ServiceDownFromAbroadOnly", "down-from-abroad-only", "page", downFor,
+			fmt.Sprintf(`(%s >= 1) and (%s == 0) and (%s == 0) and (%s >= 1)`, da, ua, dh, uh),
+			"{{ $labels.target }} answers at home but not from abroad ({{ $value }} agents abroad agree): a cut of international paths, or geo-blocking."),
+		availability("ServiceDownFromHomeOnly", "down-from-home-only", "page", downFor,
+			fmt.Sprintf(`(%s >= 1) and (%s == 0) and (%s == 0) and (%s >= 1)`, dh, uh, da, ua),
+			"{{ $labels.target }} answers from abroad but not at home ({{ $value }} home agents agree): a domestic network or DNS problem."),
+		availability("ServiceDownOnOneVantage", "down-on-one-vantage", "ticket", downFor,
+			fmt.Sprintf(`(bulwark:probe_vote == 0) and on (target, sector) ((%s == 1) and (((%s == 1) and (%s >= 1)) or ((%s == 1) and (%s >= 1))))`,
+				down, dh, uh, da, ua),
+			"Only agent {{ $labels.agent }} ({{ $labels.vantage }}) sees {{ $labels.target }} down while its peers see it up: look at that probe host first."),
+		{Alert: "AgentSilent", Expr: fmt.Sprintf(`count by (agent, vantage) (last_over_time(probe_success[1h])) unless count by (agent, vantage) (last_over_time(probe_success[%s]))`, w),
+			Labels:      map[string]string{"severity": "warning", "classification": "agent-silent"},
+			Annotations: map[string]string{"summary": "Agent {{ $labels.agent }} ({{ $labels.vantage }}) has pushed nothing for " + w + ": its vantage point is blind, and its votes no longer count."}},
+		{Alert: "TargetNoData", Expr: `(bulwark_target_interval_seconds * 2 < on (target) (time() - max by (target) (timestamp(probe_success)))) or (bulwark_target_interval_seconds unless on (target) max by (target) (timestamp(probe_success)))`,
+			For:         promDuration(interval),
+			Labels:      map[string]string{"severity": "warning", "classification": "no-data"},
+			Annotations: map[string]string{"summary": "No agent has reported {{ $labels.target }} for two of its intervals."}},
+		{Alert: "LatencyAboveObjective", Expr: fmt.Sprintf(`max by (target, sector, vantage) (probe_duration_seconds{phase="total",%s}) > on (target) group_left () bulwark_target_latency_objective_seconds`, availabilityChecks),
+			For:         promDuration(time.Duration(b.LatencyFor)),
+			Labels:      map[string]string{"severity": "ticket", "classification": "slow"},
+			Annotations: map[string]string{"summary": "{{ $labels.target }} takes {{ $value | humanizeDuration }} from {{ $labels.vantage }}, above its objective."}},
+		{Alert: "CertificateExpiring", Expr: `(min by (target, sector) (probe_tls_cert_expiry_timestamp_seconds) - time()) / 86400 < on (target) group_left () bulwark_target_cert_warning_days`,
+			Labels:      map[string]string{"severity": "warning", "classification": "certificate-expiring"},
+			Annotations: map[string]string{"summary": "The certificate of {{ $labels.target }} expires in {{ $value | printf \"%.1f\" }} days."}},
+		{Alert: "DNSSECSignaturesExpiring", Expr: fmt.Sprintf(`(min by (target, sector) (probe_dns_rrsig_expiry_timestamp_seconds) - time()) / 86400 < %d`, b.DNSSECDays),
+			Labels:      map[string]string{"severity": "warning", "classification": "dnssec-expiring"},
+			Annotations: map[string]string{"summary": "The DNSSEC signatures of {{ $labels.target }} expire in {{ $value | printf \"%.1f\" }} days."}},
+		{Alert: "ForeignCriticalLayerNew", Expr: `bulwark_layer_state{state="foreign-critical"} unless on (target, layer) (bulwark_layer_state{state="foreign-critical"} offset 1d)`,
+			For:         "10m",
+			Labels:      map[string]string{"severity": "warning", "classification": "foreign-critical"},
+			Annotations: map[string]string{"summary": "The {{ $labels.layer }} layer of {{ $labels.target }} now depends entirely on foreign providers."}},
+		{Alert: "DependencyDrift", Expr: driftExpr(time.Duration(b.DriftFor)),
+			For: promDuration(time.Duration(b.DriftFor)), KeepFiring: "24h", // an event: shown for a day
+			Labels:      map[string]string{"severity": "warning", "classification": "drift"},
+			Annotations: map[string]string{"summary": "The {{ $labels.layer }} layer of {{ $labels.target }} now depends on {{ $labels.provider }} ({{ $labels.jurisdiction }}), not seen there before."}},
+	}
+	kept := rules[:0]
+	for _, r := range rules {
+		if r.Alert == "" || !slices.Contains(b.Disabled, r.Alert) {
+			kept = append(kept, r)
+		}
+	}
+	out, err := yaml.Marshal(fileGroups{Groups: []fileGroup{{Name: BuiltinGroup, Interval: promDuration(interval), Rules: kept}}})
+	if err != nil {
+		return nil, fmt.Errorf("builtin rules: %w", err)
+	}
+	return append([]byte("# Bulwark's built-in rules, generated from the alerting configuration: do not edit.\n"), out...), nil
+}
+
+func availability(name, class, severity, forDur, expr, summary string) fileRule {
+	return fileRule{Alert: name, Expr: expr, For: forDur,
+		Labels:      map[string]string{"severity": severity, "classification": class},
+		Annotations: map[string]string{"summary": summary}}
+}
+
+// driftExpr: a provider and jurisdiction present in a layer now that was
+// not there in the six hours before 2×d ago, in a layer that had
+// dependencies then (a service seen for the first time drifts from
+// nothing). Held for d, it fires; after 2×d it is no longer new.
+func driftExpr(d time.Duration) string {
+	ago := promDuration(2 * d)
+	by := "target, sector, layer, provider, jurisdiction"
+	return fmt.Sprintf(`(count by (%s) (bulwark_dependency_info) unless on (%s) count by (%s) (max_over_time(bulwark_dependency_info[6h] offset %s))) and on (target, layer) count by (target, layer) (max_over_time(bulwark_dependency_info[6h] offset %s))`,
+		by, by, by, ago, ago)
+}
+
+// regexpAlternation is a regexp matching exactly the given values.
+func regexpAlternation(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = regexp.QuoteMeta(v)
+	}
+	return strings.Join(q, "|")
+}
+
+// promDuration writes d as PromQL accepts it (whole seconds at least).
+func promDuration(d time.Duration) string {
+	if d < time.Second {
+		d = time.Second
+	}
+	return fmt.Sprintf("%ds", int64(d/time.Second))
+}

@@ -1,0 +1,198 @@
+package rule
+
+import (
+	"context"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
+
+// world is a TSDB, an engine and a Manager whose groups the test
+// evaluates by hand at simulated times.
+type world struct {
+	db       *tsdb.DB
+	mgr      *Manager
+	restored bool
+}
+
+func newWorld(t *testing.T, b Builtin, targets []TargetInfo, files ...string) *world {
+	t.Helper()
+	o := tsdb.DefaultOptions()
+	o.OutOfOrderTimeWindow = (24 * time.Hour).Milliseconds()
+	db, err := tsdb.Open(t.TempDir(), nil, nil, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e7, Timeout: 10 * time.Second, LookbackDelta: 5 * time.Minute})
+	mgr, err := New(Options{Engine: engine, Storage: db, Dir: t.TempDir(), Interval: 15 * time.Second, Builtin: b, Files: files,
+		Targets: func() []TargetInfo { return targets }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{db: db, mgr: mgr}
+}
+
+func (w *world) add(t *testing.T, ts time.Time, v float64, kv ...string) {
+	t.Helper()
+	app := w.db.Appender(context.Background())
+	if _, err := app.Append(0, labels.FromStrings(kv...), ts.UnixMilli(), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *world) eval(ts time.Time) {
+	for _, g := range w.mgr.Groups() {
+		w.mgr.evalIteration(context.Background(), g, ts)
+		if !w.restored {
+			g.RestoreForState(ts) // as a group's first run does; from then on ALERTS are written
+		}
+	}
+	w.restored = true
+}
+
+// firing lists the firing alerts as "Name{label=value,...}" for the labels asked.
+func (w *world) firing(keys ...string) []string {
+	var out []string
+	for _, r := range w.mgr.AlertingRules() {
+		for _, a := range r.ActiveAlerts() {
+			if a.State != rules.StateFiring {
+				continue
+			}
+			var parts []string
+			for _, k := range keys {
+				if v := a.Labels.Get(k); v != "" {
+					parts = append(parts, k+"="+v)
+				}
+			}
+			out = append(out, r.Name()+"{"+strings.Join(parts, ",")+"}")
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// The vantage quorum classifies each outage; a silent agent is news and
+// does not vote; a target no agent reports has no data; certificates warn
+// by criticality; a provider change that persists is drift, a flap is not.
+func TestBuiltinRules(t *testing.T) {
+	b := Builtin{VoteWindow: target.Duration(time.Minute), DownFor: target.Duration(30 * time.Second), DriftFor: target.Duration(time.Minute)}
+	targets := []TargetInfo{{ID: "fine", Sector: "finance", Criticality: 1, Interval: 15 * time.Second},
+		{ID: "imported", Sector: "government", Criticality: 2, Interval: 15 * time.Second}}
+	w := newWorld(t, b, targets)
+	votes := map[string][3]float64{ // home-1, home-2, abroad-1
+		"everywhere":  {0, 0, 0},
+		"abroad-only": {1, 1, 0},
+		"home-only":   {0, 0, 1},
+		"one-vantage": {0, 1, 1},
+		"fine":        {1, 1, 1},
+	}
+	agents := [3][2]string{{"home-1", "home"}, {"home-2", "home"}, {"abroad-1", "abroad"}}
+	start := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
+	for i := 0; i <= 20; i++ { // five minutes, every 15 s
+		ts := start.Add(time.Duration(i) * 15 * time.Second)
+		for tgt, v := range votes {
+			for j, ag := range agents {
+				w.add(t, ts, v[j], "__name__", "probe_success", "target", tgt, "sector", "finance", "check", "http", "agent", ag[0], "vantage", ag[1])
+			}
+		}
+		if i == 0 { // an agent that reports once and falls silent
+			w.add(t, ts, 1, "__name__", "probe_success", "target", "fine", "sector", "finance", "check", "http", "agent", "home-3", "vantage", "home")
+		}
+		w.add(t, ts, float64(ts.Add(5*24*time.Hour).Unix()), "__name__", "probe_tls_cert_expiry_timestamp_seconds", "target", "fine", "sector", "finance", "check", "tls", "agent", "home-1", "vantage", "home")
+		// water-utility's DNS moves abroad after two minutes and stays.
+		dns := []string{"arcanet", "XA"}
+		if i >= 8 {
+			dns = []string{"cathaydns", "XC"}
+		}
+		w.add(t, ts, 1, "__name__", "bulwark_dependency_info", "target", "water-utility", "sector", "energy", "layer", "dns", "provider", dns[0], "jurisdiction", dns[1])
+		// heat-network's page flaps: its subresource provider comes and goes.
+		if i%4 != 1 {
+			w.add(t, ts, 1, "__name__", "bulwark_dependency_info", "target", "heat-network", "sector", "energy", "layer", "subresource", "provider", "cdnco", "jurisdiction", "XB")
+		}
+		w.eval(ts)
+	}
+	got := w.firing("target", "agent", "classification", "provider")
+	want := []string{
+		"AgentSilent{agent=home-3,classification=agent-silent}",
+		"CertificateExpiring{target=fine,classification=certificate-expiring}",
+		"DependencyDrift{target=water-utility,classification=drift,provider=cathaydns}",
+		"ServiceDownEverywhere{target=everywhere,classification=down-everywhere}",
+		"ServiceDownFromAbroadOnly{target=abroad-only,classification=down-from-abroad-only}",
+		"ServiceDownFromHomeOnly{target=home-only,classification=down-from-home-only}",
+		"ServiceDownOnOneVantage{target=one-vantage,agent=home-1,classification=down-on-one-vantage}",
+		"TargetNoData{target=imported,classification=no-data}",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("firing:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	// ALERTS and ALERTS_FOR_STATE are written as in Prometheus.
+	q, _ := w.db.Querier(start.UnixMilli(), start.Add(10*time.Minute).UnixMilli())
+	defer q.Close()
+	for _, name := range []string{"ALERTS", "ALERTS_FOR_STATE"} {
+		set := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchEqual, "__name__", name),
+			labels.MustNewMatcher(labels.MatchEqual, "alertname", "ServiceDownFromAbroadOnly"))
+		if !set.Next() {
+			all := q.Select(context.Background(), false, nil, labels.MustNewMatcher(labels.MatchRegexp, "__name__", "ALERTS.*"))
+			n := 0
+			for all.Next() {
+				n++
+			}
+			t.Errorf("no %s series for ServiceDownFromAbroadOnly (%d ALERTS* series, err %v)", name, n, all.Err())
+		}
+	}
+}
+
+// Turned-off built-ins are not evaluated; operator rule files are, with
+// their errors reported by file and line before anything changes.
+func TestDisabledAndOperatorRules(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/good.rules.yml"
+	writeFile(t, good, "groups:\n  - name: mine\n    rules:\n      - alert: PortalDown\n        expr: probe_success{target=\"portal\"} == 0\n        for: 1m\n        labels: {severity: page}\n")
+	w := newWorld(t, Builtin{Disabled: []string{"LatencyAboveObjective"}}, nil, good)
+	var names []string
+	for _, r := range w.mgr.AlertingRules() {
+		names = append(names, r.Name())
+	}
+	if slices.Contains(names, "LatencyAboveObjective") || !slices.Contains(names, "PortalDown") || !slices.Contains(names, "ServiceDownEverywhere") {
+		t.Fatalf("rules in force: %v", names)
+	}
+	bad := dir + "/bad.rules.yml"
+	writeFile(t, bad, "groups:\n  - name: mine\n    rules:\n      - alert: Broken\n        expr: sum(\n      - alert: Worse\n        expr: up\n        for: soon\n")
+	err := w.mgr.Update(Builtin{}, []string{good, bad})
+	if err == nil || !strings.Contains(err.Error(), "bad.rules.yml") {
+		t.Fatalf("bad file: %v", err)
+	}
+	t.Log(err)
+	if err := w.mgr.Update(Builtin{Disabled: []string{"NoSuchAlert"}}, nil); err == nil {
+		t.Fatal("an unknown built-in alert was disabled without error")
+	}
+	names = names[:0]
+	for _, r := range w.mgr.AlertingRules() {
+		names = append(names, r.Name())
+	}
+	if !slices.Contains(names, "PortalDown") {
+		t.Fatalf("a failed update changed the rules in force: %v", names)
+	}
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := writeFileErr(path, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFileErr(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
