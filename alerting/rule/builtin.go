@@ -149,18 +149,23 @@ func (b Builtin) File(interval time.Duration) ([]byte, error) {
 	b = b.WithDefaults()
 	home := regexpAlternation(b.HomeVantages)
 	w := promDuration(time.Duration(b.VoteWindow))
-	zero := "0 * bulwark:votes:all"
-	dh, uh := "(bulwark:votes_down:home or "+zero+")", "(bulwark:votes_up:home or "+zero+")"
-	da, ua := "(bulwark:votes_down:abroad or "+zero+")", "(bulwark:votes_up:abroad or "+zero+")"
-	down := "(" + dh + " + " + da + ")"
+	// The vote counts are recorded zero-filled, so the alerts below compare
+	// plain series (one join each) instead of recomputing them.
+	dh, uh, da, ua := "bulwark:votes_down:home", "bulwark:votes_up:home", "bulwark:votes_down:abroad", "bulwark:votes_up:abroad"
+	down := "bulwark:votes_down:all"
+	count := func(sel, vote string) string {
+		return fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{%s} == %s) or 0 * bulwark:votes:all`, sel, vote)
+	}
+	atHome, abroad := fmt.Sprintf(`vantage=~%q`, home), fmt.Sprintf(`vantage!~%q`, home)
 	downFor := promDuration(time.Duration(b.DownFor))
 	rules := []fileRule{
 		{Record: "bulwark:probe_vote", Expr: fmt.Sprintf(`min by (target, sector, agent, vantage) (last_over_time(probe_success{%s}[%s]))`, availabilityChecks, w)},
 		{Record: "bulwark:votes:all", Expr: `count by (target, sector) (bulwark:probe_vote)`},
-		{Record: "bulwark:votes_down:home", Expr: fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{vantage=~%q} == 0)`, home)},
-		{Record: "bulwark:votes_up:home", Expr: fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{vantage=~%q} == 1)`, home)},
-		{Record: "bulwark:votes_down:abroad", Expr: fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{vantage!~%q} == 0)`, home)},
-		{Record: "bulwark:votes_up:abroad", Expr: fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{vantage!~%q} == 1)`, home)},
+		{Record: dh, Expr: count(atHome, "0")},
+		{Record: uh, Expr: count(atHome, "1")},
+		{Record: da, Expr: count(abroad, "0")},
+		{Record: ua, Expr: count(abroad, "1")},
+		{Record: down, Expr: dh + " + " + da},
 		availability("ServiceDownEverywhere", "down-everywhere", "page", downFor,
 			fmt.Sprintf(`(%s == bulwark:votes:all) and (%s >= clamp_max(bulwark:votes:all, %d)) and (%s >= bulwark:votes:all * %g)`,
 				down, down, b.QuorumAgents, down, b.QuorumShare),

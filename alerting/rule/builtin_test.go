@@ -2,6 +2,7 @@ package rule
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -196,3 +197,53 @@ func writeFile(t *testing.T, path, s string) {
 }
 
 func writeFileErr(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+// BenchmarkBuiltinCycle evaluates the built-in group once over 10,000
+// services probed from two vantage points (http and tls each), a tenth of
+// them down from abroad: issue 9 asks for one cycle under a second.
+func BenchmarkBuiltinCycle(b *testing.B) {
+	const services = 10_000
+	var targets []TargetInfo
+	for i := range services {
+		targets = append(targets, TargetInfo{ID: fmt.Sprintf("svc-%05d", i), Sector: "finance", Criticality: 1 + i%3, Interval: 30 * time.Second})
+	}
+	t := &testing.T{}
+	w := newWorld(t, Builtin{}, targets)
+	start := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+	for step := range 10 {
+		ts := start.Add(time.Duration(step) * 30 * time.Second)
+		app := w.db.Appender(context.Background())
+		for i := range services {
+			id := fmt.Sprintf("svc-%05d", i)
+			for _, ag := range [][2]string{{"home-1", "home"}, {"abroad-1", "abroad"}} {
+				v := 1.0
+				if ag[1] == "abroad" && i%10 == 0 {
+					v = 0
+				}
+				for _, check := range []string{"http", "tls"} {
+					app.Append(0, labels.FromStrings("__name__", "probe_success", "agent", ag[0], "check", check, "sector", "finance", "target", id, "vantage", ag[1]), ts.UnixMilli(), v)
+				}
+				app.Append(0, labels.FromStrings("__name__", "probe_duration_seconds", "agent", ag[0], "check", "http", "phase", "total", "sector", "finance", "target", id, "vantage", ag[1]), ts.UnixMilli(), 0.2)
+			}
+		}
+		if err := app.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		w.eval(ts)
+	}
+	ts := start.Add(10 * 30 * time.Second)
+	g := w.mgr.Groups()[0]
+	b.ResetTimer()
+	for b.Loop() {
+		w.mgr.evalIteration(context.Background(), g, ts)
+	}
+	b.StopTimer()
+	firing := 0
+	for _, r := range w.mgr.AlertingRules() {
+		firing += len(r.ActiveAlerts())
+	}
+	b.ReportMetric(float64(firing), "alerts")
+	for _, r := range g.Rules() {
+		b.Logf("%-28s %v", r.Name(), r.GetEvaluationDuration())
+	}
+}
