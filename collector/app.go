@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/net/netutil"
 
+	"github.com/bulwarkhq/bulwark/alerting/notify/alertmanager"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
@@ -54,24 +55,26 @@ type Options struct {
 
 // App is a running collector.
 type App struct {
-	opts       Options
-	store      *store.TSDB
-	registry   *prometheus.Registry
-	server     *http.Server
-	ln         net.Listener
-	router     *router
-	guard      *auth.Guard
-	reloader   *reloader
-	rules      *rule.Manager
-	serveErr   chan error
-	ready      atomic.Bool
-	deps       *depgraph.Evaluator
-	attributor *attrib.Attributor
-	state      *state.DB
-	policy     attrib.Policy
-	geo        *attrib.Geo
-	stopDeps   context.CancelFunc
-	depsDone   chan struct{}
+	opts     Options
+	store    *store.TSDB
+	registry *prometheus.Registry
+	server   *http.Server
+	ln       net.Listener
+	router   *router
+	guard    *auth.Guard
+	reloader *reloader
+	rules    *rule.Manager
+	// alertmanager forwards alerts when alerting.alertmanagers is set.
+	alertmanager *alertmanager.Sender
+	serveErr     chan error
+	ready        atomic.Bool
+	deps         *depgraph.Evaluator
+	attributor   *attrib.Attributor
+	state        *state.DB
+	policy       attrib.Policy
+	geo          *attrib.Geo
+	stopDeps     context.CancelFunc
+	depsDone     chan struct{}
 }
 
 // New opens the store and builds the HTTP handlers; nothing listens yet.
@@ -294,6 +297,9 @@ func (a *App) Start(ln net.Listener) error {
 	a.stopDeps, a.depsDone = cancel, make(chan struct{})
 	go func() { defer close(a.depsDone); a.deps.Run(ctx) }()
 	go a.rules.Run()
+	if a.alertmanager != nil {
+		go a.alertmanager.Run(ctx)
+	}
 	a.ready.Store(true)
 	webConfig := a.webConfigFile()
 	logger := a.opts.Logger.With("component", "web")

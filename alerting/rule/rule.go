@@ -53,7 +53,10 @@ type Options struct {
 	// Files are the operator's rule files (globs allowed, as in Prometheus).
 	Files []string
 	// Targets lists the targets for the info series (may be nil).
-	Targets    func() []TargetInfo
+	Targets func() []TargetInfo
+	// Notify receives the alerts to send, as Prometheus hands them to its
+	// notifier: firing ones again every minute, resolved ones once (may be nil).
+	Notify     func(ctx context.Context, alerts []*rules.Alert)
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -89,8 +92,12 @@ func New(opts Options) (*Manager, error) {
 	p := parser.NewParser(parser.Options{})
 	mgr := &Manager{opts: opts, parser: p, cancel: cancel, builtin: filepath.Join(opts.Dir, "builtin.rules.yml")}
 	mgr.m = rules.NewManager(&rules.ManagerOptions{
-		QueryFunc:       rules.EngineQueryFunc(opts.Engine, opts.Storage),
-		NotifyFunc:      func(context.Context, string, ...*rules.Alert) {}, // the pipeline reads ActiveAlerts
+		QueryFunc: rules.EngineQueryFunc(opts.Engine, opts.Storage),
+		NotifyFunc: func(ctx context.Context, _ string, alerts ...*rules.Alert) {
+			if opts.Notify != nil && len(alerts) > 0 {
+				opts.Notify(ctx, alerts)
+			}
+		},
 		Context:         ctx,
 		AppendableV2:    opts.Storage,
 		Queryable:       opts.Storage,

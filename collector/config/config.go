@@ -4,6 +4,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -46,6 +47,15 @@ type Alerting struct {
 	// DefaultProbeInterval is the interval assumed for targets that set no
 	// schedule, for the no-data rule (default 30s, the agent's default).
 	DefaultProbeInterval target.Duration `yaml:"default_probe_interval"`
+	// Alertmanagers receive every alert through their v2 API, as from
+	// Prometheus.
+	Alertmanagers []Alertmanager `yaml:"alertmanagers"`
+}
+
+// Alertmanager is one Alertmanager alerts are forwarded to.
+type Alertmanager struct {
+	URL       string `yaml:"url"`
+	TokenFile string `yaml:"token_file"`
 }
 
 // Auth says who may do what without a token.
@@ -263,6 +273,11 @@ func (c *Config) Validate() []config.Problem {
 	}
 	if c.Alerting.EvaluationInterval < target.Duration(time.Second) || c.Alerting.DefaultProbeInterval < target.Duration(time.Second) {
 		p(config.Path{"alerting"}, "evaluation_interval and default_probe_interval must be at least 1s")
+	}
+	for i, am := range c.Alerting.Alertmanagers {
+		if u, err := url.Parse(am.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p(config.Path{"alerting", "alertmanagers", i, "url"}, "%q is not an http or https URL", am.URL)
+		}
 	}
 	if err := c.Alerting.Builtin.Validate(); err != nil {
 		p(config.Path{"alerting", "builtin"}, "%v", err)
