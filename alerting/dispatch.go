@@ -1,0 +1,272 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// LogEntry is what the notification log keeps of the last notification
+// of a group to a receiver.
+type LogEntry struct {
+	FiringHash, ResolvedHash [32]byte
+	SentAt                   time.Time
+	Thread                   string
+}
+
+// Log is the notification log: persistent, so a restart or a retry never
+// sends the same notification twice.
+type Log interface {
+	Get(ctx context.Context, receiver, groupKey string) (LogEntry, bool, error)
+	Put(ctx context.Context, receiver, groupKey string, e LogEntry) error
+}
+
+// DispatcherOptions configure a Dispatcher.
+type DispatcherOptions struct {
+	Routes    []Route
+	Receivers map[string]Receiver
+	Log       Log
+	// Cause, when set, finds the dependency the given services share.
+	Cause      func(targets []string) *Cause
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Now is the clock (default time.Now); Tick how often groups are
+	// checked for a due notification (default 250ms).
+	Now  func() time.Time
+	Tick time.Duration
+}
+
+// Dispatcher routes alerts into groups and notifies each group's receiver
+// when the group is due.
+type Dispatcher struct {
+	opts   DispatcherOptions
+	sent   *prometheus.CounterVec
+	failed *prometheus.CounterVec
+
+	mu     sync.Mutex
+	groups map[string]*group
+}
+
+type group struct {
+	key    string
+	route  *Route
+	labels map[string]string
+	alerts map[uint64]*Alert
+	next   time.Time // when it is due
+}
+
+// NewDispatcher validates opts: every route's receiver must exist.
+func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
+	if opts.Log == nil {
+		return nil, errors.New("alerting: a notification Log is required")
+	}
+	for i := range opts.Routes {
+		r := &opts.Routes[i]
+		if err := r.Prepare(); err != nil {
+			return nil, fmt.Errorf("alerting: routes[%d]: %w", i, err)
+		}
+		if _, ok := opts.Receivers[r.Receiver]; !ok {
+			return nil, fmt.Errorf("alerting: routes[%d]: no receiver %q", i, r.Receiver)
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = 250 * time.Millisecond
+	}
+	f := promauto.With(opts.Registerer)
+	return &Dispatcher{opts: opts, groups: map[string]*group{},
+		sent: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "sent_total",
+			Help: "Notifications delivered, by receiver."}, []string{"receiver"}),
+		failed: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "failed_total",
+			Help: "Notifications that failed after their retries, by receiver."}, []string{"receiver"}),
+	}, nil
+}
+
+// Add routes alerts into their groups; an alert already held is updated.
+func (d *Dispatcher) Add(alerts []*Alert) {
+	now := d.opts.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range alerts {
+		for i := range d.opts.Routes {
+			r := &d.opts.Routes[i]
+			if !r.Matches(a.Labels) {
+				continue
+			}
+			gl := r.groupLabels(a.Labels)
+			key := groupKey(i, r.Receiver, gl)
+			g := d.groups[key]
+			if g == nil {
+				if a.Resolved() {
+					continue // nothing was said of it: nothing to take back
+				}
+				g = &group{key: key, route: r, labels: gl, alerts: map[uint64]*Alert{}, next: now.Add(time.Duration(r.GroupWait))}
+				d.groups[key] = g
+			}
+			g.alerts[a.Fingerprint()] = a
+			if !r.Continue {
+				break
+			}
+		}
+	}
+}
+
+// Run notifies due groups until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) {
+	t := time.NewTicker(d.opts.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.FlushDue(ctx)
+		}
+	}
+}
+
+// FlushDue notifies every group that is due.
+func (d *Dispatcher) FlushDue(ctx context.Context) {
+	now := d.opts.Now()
+	d.mu.Lock()
+	var due []*group
+	for _, g := range d.groups {
+		if !now.Before(g.next) {
+			due = append(due, g)
+		}
+	}
+	d.mu.Unlock()
+	for _, g := range due {
+		d.flush(ctx, g, now)
+	}
+}
+
+func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
+	d.mu.Lock()
+	alerts := slices.Collect(maps.Values(g.alerts))
+	g.next = now.Add(time.Duration(g.route.GroupInterval))
+	d.mu.Unlock()
+	slices.SortFunc(alerts, func(a, b *Alert) int { return strings.Compare(a.Labels.String(), b.Labels.String()) })
+	n := &Notification{Receiver: g.route.Receiver, GroupKey: g.key, GroupLabels: g.labels, Status: "resolved", Alerts: alerts}
+	if len(n.Firing()) > 0 {
+		n.Status = "firing"
+	}
+	if d.opts.Cause != nil {
+		n.Cause = d.opts.Cause(downTargets(n.Firing()))
+	}
+	fh, rh := setHash(alerts)
+	prev, seen, err := d.opts.Log.Get(ctx, n.Receiver, n.GroupKey)
+	if err != nil {
+		d.opts.Logger.Error("notification log", "err", err)
+		return
+	}
+	n.Thread = prev.Thread
+	firing := len(n.Firing()) > 0
+	changed := !seen || fh != prev.FiringHash || (rh != prev.ResolvedHash && len(alerts) > len(n.Firing()))
+	repeat := seen && firing && now.Sub(prev.SentAt) >= time.Duration(g.route.RepeatInterval)
+	if (changed && (firing || seen)) || repeat {
+		thread, err := d.send(ctx, n)
+		if err != nil {
+			d.failed.WithLabelValues(n.Receiver).Inc()
+			d.opts.Logger.Error("notification failed", "receiver", n.Receiver, "group", n.GroupKey, "err", err)
+			return // the group is tried again at its next interval
+		}
+		d.sent.WithLabelValues(n.Receiver).Inc()
+		if thread == "" {
+			thread = prev.Thread
+		}
+		if err := d.opts.Log.Put(ctx, n.Receiver, n.GroupKey, LogEntry{FiringHash: fh, ResolvedHash: rh, SentAt: now, Thread: thread}); err != nil {
+			d.opts.Logger.Error("notification log", "err", err)
+		}
+	}
+	// What resolved has been told: forget it; an empty group ends.
+	d.mu.Lock()
+	for fp, a := range g.alerts {
+		if a.Resolved() {
+			delete(g.alerts, fp)
+		}
+	}
+	if len(g.alerts) == 0 {
+		delete(d.groups, g.key)
+	}
+	d.mu.Unlock()
+}
+
+// send delivers n, retrying a failure that may pass (three attempts).
+func (d *Dispatcher) send(ctx context.Context, n *Notification) (thread string, err error) {
+	rcv := d.opts.Receivers[n.Receiver]
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		var retry bool
+		if tr, ok := rcv.(ThreadReceiver); ok {
+			thread, retry, err = tr.NotifyThread(ctx, n)
+		} else {
+			retry, err = rcv.Notify(ctx, n)
+		}
+		if err == nil || !retry || attempt == 3 {
+			return thread, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// downTargets are the distinct targets of availability alerts.
+func downTargets(alerts []*Alert) []string {
+	var out []string
+	for _, a := range alerts {
+		if strings.HasPrefix(a.Labels.Get("classification"), "down-") && a.Labels.Get("classification") != "down-on-one-vantage" {
+			if t := a.Labels.Get("target"); t != "" && !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// MemLog is a notification log in memory, for tests and the demo.
+type MemLog struct {
+	mu sync.Mutex
+	m  map[string]LogEntry
+}
+
+// Get returns the entry of a group.
+func (l *MemLog) Get(_ context.Context, receiver, key string) (LogEntry, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.m[receiver+"\x00"+key]
+	return e, ok, nil
+}
+
+// Put records the entry of a group.
+func (l *MemLog) Put(_ context.Context, receiver, key string, e LogEntry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[string]LogEntry{}
+	}
+	l.m[receiver+"\x00"+key] = e
+	return nil
+}

@@ -1,0 +1,169 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
+
+// recorder is a receiver that keeps what it was given; it fails the
+// first `fail` attempts with a retryable error.
+type recorder struct {
+	mu   sync.Mutex
+	got  []*Notification
+	fail int
+}
+
+func (r *recorder) Notify(_ context.Context, n *Notification) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail > 0 {
+		r.fail--
+		return true, errors.New("HTTP 503")
+	}
+	r.got = append(r.got, n)
+	return false, nil
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+func down(tgt string, since time.Time) *Alert {
+	return &Alert{Labels: labels.FromStrings("alertname", "ServiceDownEverywhere", "classification", "down-everywhere", "severity", "page", "target", tgt),
+		StartsAt: since}
+}
+
+func newTestDispatcher(t *testing.T, rcv Receiver, log Log, c *clock, cause func([]string) *Cause) *Dispatcher {
+	t.Helper()
+	d, err := NewDispatcher(DispatcherOptions{
+		Routes: []Route{{Receiver: "duty", Match: map[string]string{"severity": "page"}, GroupBy: []string{"classification"},
+			GroupWait: target.Duration(30 * time.Second), GroupInterval: target.Duration(5 * time.Minute), RepeatInterval: target.Duration(4 * time.Hour)}},
+		Receivers: map[string]Receiver{"duty": rcv}, Log: log, Cause: cause, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// Thirty services that go down together through one provider are one
+// notification naming it; nothing is sent again until something changes
+// or the repeat interval passes; a restart sends nothing twice; the
+// resolution is told once.
+func TestOneIncidentNotThirtyPages(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	rcv := &recorder{}
+	log := &MemLog{}
+	cause := func(targets []string) *Cause {
+		if len(targets) < 2 {
+			return nil
+		}
+		return &Cause{Layer: "dns", Provider: "cathaydns", Name: "Cathay DNS", Jurisdiction: "XC", Targets: targets}
+	}
+	d := newTestDispatcher(t, rcv, log, c, cause)
+	ctx := context.Background()
+	var alerts []*Alert
+	for i := range 30 {
+		alerts = append(alerts, down(fmt.Sprintf("svc-%02d", i), c.t))
+	}
+	d.Add(alerts[:10])
+	c.advance(10 * time.Second)
+	d.Add(alerts) // the rule manager sends all again, and twenty more
+	d.FlushDue(ctx)
+	if rcv.count() != 0 {
+		t.Fatal("notified before group_wait")
+	}
+	c.advance(25 * time.Second)
+	d.FlushDue(ctx)
+	if rcv.count() != 1 || len(rcv.got[0].Alerts) != 30 || rcv.got[0].Cause == nil || rcv.got[0].Cause.Provider != "cathaydns" ||
+		len(rcv.got[0].Cause.Targets) != 30 {
+		t.Fatalf("first notification: %d sent, %+v", rcv.count(), rcv.got)
+	}
+	// Unchanged: the next interval sends nothing; the repeat interval does.
+	for range 5 {
+		c.advance(5 * time.Minute)
+		d.Add(alerts)
+		d.FlushDue(ctx)
+	}
+	if rcv.count() != 1 {
+		t.Fatalf("%d notifications for an unchanged incident", rcv.count())
+	}
+	// A restart mid-incident: a new dispatcher over the same log.
+	d = newTestDispatcher(t, rcv, log, c, cause)
+	d.Add(alerts)
+	c.advance(time.Minute)
+	d.FlushDue(ctx)
+	if rcv.count() != 1 {
+		t.Fatal("a restart paged again")
+	}
+	c.advance(4 * time.Hour)
+	d.Add(alerts)
+	d.FlushDue(ctx)
+	if rcv.count() != 2 {
+		t.Fatalf("repeat interval: %d notifications", rcv.count())
+	}
+	// Resolved: told once, then the group ends.
+	c.advance(5 * time.Minute)
+	for _, a := range alerts {
+		a.EndsAt = c.t
+	}
+	d.Add(alerts)
+	d.FlushDue(ctx)
+	if rcv.count() != 3 || rcv.got[2].Status != "resolved" {
+		t.Fatalf("resolution: %d notifications, last %+v", rcv.count(), rcv.got[len(rcv.got)-1])
+	}
+	c.advance(5 * time.Minute)
+	d.FlushDue(ctx)
+	if rcv.count() != 3 || len(d.groups) != 0 {
+		t.Fatalf("after resolution: %d notifications, %d groups", rcv.count(), len(d.groups))
+	}
+}
+
+// A flapping service is one incident whose notifications are bounded by
+// the group interval, not a page per flap.
+func TestFlappingDoesNotStorm(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	rcv := &recorder{}
+	d := newTestDispatcher(t, rcv, &MemLog{}, c, nil)
+	a := down("heat-network", c.t)
+	for i := range 120 { // flaps every 10 s for 20 minutes
+		if i%2 == 1 {
+			a = &Alert{Labels: a.Labels, StartsAt: a.StartsAt, EndsAt: c.t}
+		} else {
+			a = &Alert{Labels: a.Labels, StartsAt: c.t}
+		}
+		d.Add([]*Alert{a})
+		d.FlushDue(context.Background())
+		c.advance(10 * time.Second)
+	}
+	if n := rcv.count(); n > 5 {
+		t.Fatalf("%d notifications for 120 flaps in 20 minutes", n)
+	}
+}
+
+// A receiver failing with a retryable error is retried; a notification is
+// recorded only once delivered.
+func TestRetry(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	rcv := &recorder{fail: 2}
+	d := newTestDispatcher(t, rcv, &MemLog{}, c, nil)
+	d.Add([]*Alert{down("portal", c.t)})
+	c.advance(time.Minute)
+	d.FlushDue(context.Background())
+	if rcv.count() != 1 {
+		t.Fatalf("%d delivered after two retryable failures", rcv.count())
+	}
+}

@@ -1,0 +1,149 @@
+// Package slack posts notifications to a Slack channel with a bot token
+// (chat.postMessage, Block Kit): one message per incident, follow-ups in
+// its thread, and the first message edited once the incident resolves.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/bulwarkhq/bulwark/alerting"
+	"github.com/bulwarkhq/bulwark/alerting/notify"
+)
+
+// Options configure a Receiver.
+type Options struct {
+	Token   string
+	Channel string
+	// APIURL is Slack's Web API base (default Slack's own; tests point it
+	// at the SDK's slacktest server).
+	APIURL string
+	// ConsoleURL, when set, is linked from every message.
+	ConsoleURL string
+}
+
+// Receiver is a Slack channel.
+type Receiver struct {
+	opts Options
+	api  *slack.Client
+}
+
+var (
+	_ alerting.Receiver       = (*Receiver)(nil)
+	_ alerting.ThreadReceiver = (*Receiver)(nil)
+)
+
+// New validates opts.
+func New(opts Options) (*Receiver, error) {
+	if opts.Token == "" || opts.Channel == "" {
+		return nil, errors.New("slack: token and channel are required")
+	}
+	var so []slack.Option
+	if opts.APIURL != "" {
+		so = append(so, slack.OptionAPIURL(strings.TrimRight(opts.APIURL, "/")+"/"))
+	}
+	return &Receiver{opts: opts, api: slack.New(opts.Token, so...)}, nil
+}
+
+// Notify posts n (a new message, or a reply in its incident's thread).
+func (r *Receiver) Notify(ctx context.Context, n *alerting.Notification) (bool, error) {
+	_, retry, err := r.NotifyThread(ctx, n)
+	return retry, err
+}
+
+// NotifyThread posts the incident's first message, or a follow-up in its
+// thread; on resolution it also edits the first message to say so.
+func (r *Receiver) NotifyThread(ctx context.Context, n *alerting.Notification) (string, bool, error) {
+	text, blocks := Render(n, r.opts.ConsoleURL)
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)}
+	if n.Thread == "" {
+		_, ts, err := r.api.PostMessageContext(ctx, r.opts.Channel, opts...)
+		if err != nil {
+			retry, err := classify(err)
+			return "", retry, err
+		}
+		return ts, false, nil
+	}
+	if _, _, err := r.api.PostMessageContext(ctx, r.opts.Channel, append(opts, slack.MsgOptionTS(n.Thread))...); err != nil {
+		retry, err := classify(err)
+		return n.Thread, retry, err
+	}
+	if n.Status == "resolved" {
+		if _, _, _, err := r.api.UpdateMessageContext(ctx, r.opts.Channel, n.Thread, opts...); err != nil {
+			retry, err := classify(err)
+			return n.Thread, retry, err
+		}
+	}
+	return n.Thread, false, nil
+}
+
+// classify says whether a Slack failure may pass on retry; the error
+// never carries the token.
+func classify(err error) (bool, error) {
+	var rl *slack.RateLimitedError
+	var sc slack.StatusCodeError
+	var se slack.SlackErrorResponse
+	switch {
+	case errors.As(err, &rl):
+		return true, fmt.Errorf("slack: rate limited, retry after %s", rl.RetryAfter)
+	case errors.As(err, &sc):
+		return notify.Retry(sc.Code), fmt.Errorf("slack: HTTP %d", sc.Code)
+	case errors.As(err, &se):
+		return false, fmt.Errorf("slack: %s", se.Err) // invalid_auth, channel_not_found: fix the configuration
+	}
+	return true, fmt.Errorf("slack: %w", err)
+}
+
+// Render writes n as a fallback text and Block Kit blocks: what, where,
+// since when, the vantage classification, the probable shared cause.
+func Render(n *alerting.Notification, consoleURL string) (string, []slack.Block) {
+	firing := n.Firing()
+	status := "FIRING"
+	if n.Status == "resolved" {
+		status = "RESOLVED"
+	}
+	name := ""
+	if len(n.Alerts) > 0 {
+		name = n.Alerts[0].Labels.Get("alertname")
+	}
+	title := fmt.Sprintf("[%s] %s: %d service(s)", status, name, len(firing))
+	if n.Status == "resolved" {
+		title = fmt.Sprintf("[%s] %s: all %d recovered", status, name, len(n.Alerts))
+	}
+	var lines []string
+	for i, a := range n.Alerts {
+		if i == 20 {
+			lines = append(lines, fmt.Sprintf("... and %d more", len(n.Alerts)-20))
+			break
+		}
+		state := "down"
+		if a.Resolved() {
+			state = "recovered " + a.EndsAt.UTC().Format("15:04 MST")
+		}
+		where := a.Labels.Get("target")
+		if where == "" {
+			where = a.Labels.Get("agent")
+		}
+		line := fmt.Sprintf("• *%s* (%s) %s since %s", where, a.Labels.Get("classification"), state, a.StartsAt.UTC().Format("2006-01-02 15:04 MST"))
+		if s := a.Annotations.Get("summary"); s != "" {
+			line += "\n   " + s
+		}
+		lines = append(lines, line)
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, false, false)),
+	}
+	if c := n.Cause; c != nil {
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType,
+			fmt.Sprintf("*Probable shared cause:* %s (%s), %s layer, common to %d services", c.Name, c.Jurisdiction, c.Layer, len(c.Targets)), false, false), nil, nil))
+	}
+	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, strings.Join(lines, "\n"), false, false), nil, nil))
+	if consoleURL != "" {
+		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "<"+consoleURL+"|Open the Bulwark console>", false, false)))
+	}
+	return title, blocks
+}
