@@ -90,6 +90,15 @@ type Receiver interface {
 	Notify(ctx context.Context, n *Notification) (retry bool, err error)
 }
 
+// Affected counts the distinct targets among the alerts.
+func (n *Notification) Affected() int {
+	seen := map[string]bool{}
+	for _, a := range n.Alerts {
+		seen[a.Labels.Get("target")] = true
+	}
+	return len(seen)
+}
+
 // ThreadReceiver is a Receiver that threads follow-ups under the group's
 // first message; it returns that message's reference.
 type ThreadReceiver interface {

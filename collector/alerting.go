@@ -3,12 +3,17 @@ package collector
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/rules"
 
+	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/notify/alertmanager"
+	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
+	"github.com/bulwarkhq/bulwark/alerting/notify/webhook"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/internal/config"
@@ -16,10 +21,17 @@ import (
 )
 
 // newRules builds the rule manager over the collector's engine and store,
-// and the forwarding to Alertmanagers when configured.
+// the dispatcher of notifications, and the forwarding to Alertmanagers,
+// each when configured.
 func (a *App) newRules(api *query.API) error {
 	ac := a.opts.Config.Alerting
-	var notifyFn func(context.Context, []*rules.Alert)
+	if err := a.newDispatcher(); err != nil {
+		return err
+	}
+	var sinks []func([]*rules.Alert)
+	if a.dispatcher != nil {
+		sinks = append(sinks, func(al []*rules.Alert) { a.dispatcher.Add(alerting.FromRules(al)) })
+	}
 	if len(ac.Alertmanagers) > 0 {
 		var urls []string
 		token := ""
@@ -38,7 +50,12 @@ func (a *App) newRules(api *query.API) error {
 			Logger: a.opts.Logger.With("component", "alertmanager"), Registerer: a.registry}); err != nil {
 			return fmt.Errorf("collector: %w", err)
 		}
-		notifyFn = func(_ context.Context, alerts []*rules.Alert) { a.alertmanager.Enqueue(toAlertmanager(alerts)) }
+		sinks = append(sinks, func(al []*rules.Alert) { a.alertmanager.Enqueue(toAlertmanager(al)) })
+	}
+	notifyFn := func(_ context.Context, alerts []*rules.Alert) {
+		for _, sink := range sinks {
+			sink(alerts)
+		}
 	}
 	var err error
 	a.rules, err = rule.New(rule.Options{Engine: api.Engine(), Storage: a.store, Dir: filepath.Join(a.opts.Config.DataDir, "rules"),
@@ -82,4 +99,108 @@ func toAlertmanager(alerts []*rules.Alert) []alertmanager.Alert {
 		out = append(out, x)
 	}
 	return out
+}
+
+// newDispatcher builds the receivers and routes of the configuration.
+func (a *App) newDispatcher() error {
+	ac := a.opts.Config.Alerting
+	receivers := map[string]alerting.Receiver{}
+	for _, r := range ac.Receivers {
+		switch {
+		case r.Slack != nil:
+			tok, err := config.Secret(r.Slack.TokenFile, r.Slack.TokenEnv)
+			if err != nil {
+				return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
+			}
+			rcv, err := slack.New(slack.Options{Token: tok, Channel: r.Slack.Channel, APIURL: r.Slack.APIURL, ConsoleURL: ac.ConsoleURL})
+			if err != nil {
+				return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
+			}
+			receivers[r.Name] = rcv
+		case r.Webhook != nil:
+			u := r.Webhook.URL
+			if r.Webhook.URLFile != "" {
+				var err error
+				if u, err = config.Secret(r.Webhook.URLFile, ""); err != nil {
+					return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
+				}
+			}
+			var secret string
+			if r.Webhook.SecretFile != "" {
+				var err error
+				if secret, err = config.Secret(r.Webhook.SecretFile, ""); err != nil {
+					return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
+				}
+			}
+			receivers[r.Name] = &webhook.Receiver{URL: u, Secret: []byte(secret)}
+		}
+	}
+	maps.Copy(receivers, a.opts.Receivers)
+	routes := slices.Clone(ac.Routes)
+	if len(routes) == 0 && len(a.opts.Receivers) > 0 {
+		routes = a.opts.Routes
+	}
+	if len(routes) == 0 {
+		return nil
+	}
+	var err error
+	a.dispatcher, err = alerting.NewDispatcher(alerting.DispatcherOptions{Routes: routes, Receivers: receivers, Log: a.state,
+		Cause: a.sharedCause, Logger: a.opts.Logger.With("component", "notify"), Registerer: a.registry})
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	return nil
+}
+
+// layerOrder is the order in which a shared dependency is preferred as the
+// probable cause: the one that takes a service down most surely first.
+var layerOrder = []string{"dns", "hosting", "cdn", "ca", "mail", "subresource"}
+
+// sharedCause finds the provider most of targets depend on, in their
+// dependency graphs: the probable common cause of their outage. It needs
+// at least two services and more than half of them; a service failing
+// for its own reasons at the same time does not hide the shared one.
+func (a *App) sharedCause(targets []string) *alerting.Cause {
+	if len(targets) < 2 {
+		return nil
+	}
+	type key struct{ layer, provider string }
+	users := map[key][]string{}
+	info := map[key]alerting.Cause{}
+	for _, s := range a.deps.Tracker().Services() {
+		if !slices.Contains(targets, s.Target) {
+			continue
+		}
+		for _, l := range s.Layers {
+			for _, it := range l.Items {
+				k := key{l.Name, it.Attr.Provider}
+				if it.Attr.Provider == "" || slices.Contains(users[k], s.Target) {
+					continue
+				}
+				users[k] = append(users[k], s.Target)
+				name := it.Attr.ProviderName
+				if name == "" {
+					name = it.Attr.Provider
+				}
+				info[k] = alerting.Cause{Layer: l.Name, Provider: it.Attr.Provider, Name: name, Jurisdiction: it.Attr.Jurisdiction,
+					Evidence: it.Attr.Evidence}
+			}
+		}
+	}
+	var best key
+	for k, ts := range users {
+		n, bn := len(ts), len(users[best])
+		better := n > bn || n == bn && (slices.Index(layerOrder, k.layer) < slices.Index(layerOrder, best.layer) ||
+			k.layer == best.layer && k.provider < best.provider)
+		if n >= 2 && 2*n > len(targets) && better {
+			best = k
+		}
+	}
+	if len(users[best]) == 0 {
+		return nil
+	}
+	c := info[best]
+	c.Targets = users[best]
+	slices.Sort(c.Targets)
+	return &c
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/net/netutil"
 
+	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/notify/alertmanager"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
@@ -50,7 +51,11 @@ type Options struct {
 	// Users the one built from Config.Users.
 	Agents *auth.Agents
 	Users  *auth.Users
-	Logger *slog.Logger
+	// Receivers and Routes add notification receivers built in code (the
+	// demo's terminal printer) to the configured ones.
+	Receivers map[string]alerting.Receiver
+	Routes    []alerting.Route
+	Logger    *slog.Logger
 }
 
 // App is a running collector.
@@ -66,15 +71,17 @@ type App struct {
 	rules    *rule.Manager
 	// alertmanager forwards alerts when alerting.alertmanagers is set.
 	alertmanager *alertmanager.Sender
-	serveErr     chan error
-	ready        atomic.Bool
-	deps         *depgraph.Evaluator
-	attributor   *attrib.Attributor
-	state        *state.DB
-	policy       attrib.Policy
-	geo          *attrib.Geo
-	stopDeps     context.CancelFunc
-	depsDone     chan struct{}
+	// dispatcher notifies receivers when alerting.routes are set.
+	dispatcher *alerting.Dispatcher
+	serveErr   chan error
+	ready      atomic.Bool
+	deps       *depgraph.Evaluator
+	attributor *attrib.Attributor
+	state      *state.DB
+	policy     attrib.Policy
+	geo        *attrib.Geo
+	stopDeps   context.CancelFunc
+	depsDone   chan struct{}
 }
 
 // New opens the store and builds the HTTP handlers; nothing listens yet.
@@ -299,6 +306,9 @@ func (a *App) Start(ln net.Listener) error {
 	go a.rules.Run()
 	if a.alertmanager != nil {
 		go a.alertmanager.Run(ctx)
+	}
+	if a.dispatcher != nil {
+		go a.dispatcher.Run(ctx)
 	}
 	a.ready.Store(true)
 	webConfig := a.webConfigFile()

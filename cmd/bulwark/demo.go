@@ -17,6 +17,8 @@ import (
 
 	"github.com/bulwarkhq/bulwark/agent"
 	agentconfig "github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/alerting"
+	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
@@ -34,7 +36,12 @@ type demoOptions struct {
 	DepsSchedule string
 	DepsEvery    time.Duration // how often the collector re-evaluates dependencies
 	DriftAfter   time.Duration
-	Logger       *slog.Logger
+	// OutageAfter is when Cathay DNS, shared by several services, goes
+	// down, for OutageFor (0: never; OutageFor 0: to the end).
+	OutageAfter, OutageFor time.Duration
+	// Out receives the notifications, as a Slack channel would show them.
+	Out    io.Writer
+	Logger *slog.Logger
 	// Ready, when set, receives the collector's address once it serves.
 	Ready func(addr string)
 }
@@ -45,6 +52,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	data := fs.String("data", "", "data `directory` (a temporary one, removed at exit, when empty)")
 	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
 	drift := fs.Duration("drift-after", 2*time.Minute, "when the drifting service's DNS moves abroad")
+	outage := fs.Duration("outage-after", 4*time.Minute, "when Cathay DNS, a foreign provider several services share, goes down (0: never)")
+	outageFor := fs.Duration("outage-for", 3*time.Minute, "how long that outage lasts")
 	if _, err := parseFlags(fs, args, 0, stdout); err != nil {
 		return err
 	}
@@ -59,7 +68,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(dir)
 	}
-	return demo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DepsSchedule: "@every 1m", DepsEvery: 30 * time.Second, DriftAfter: *drift, Logger: logger,
+	return demo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DepsSchedule: "@every 1m", DepsEvery: 30 * time.Second, DriftAfter: *drift, OutageAfter: *outage, OutageFor: *outageFor, Out: stdout, Logger: logger,
 		Ready: func(addr string) {
 			fmt.Fprintf(stdout, `Bulwark demo: the nation of Arcadia, %d critical services, 2 agents (home, abroad).
   Console:   http://%s/
@@ -84,7 +93,7 @@ func demo(ctx context.Context, o demoOptions) error {
 	if err := os.MkdirAll(worldDir, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	world, err := testenv.Start(testenv.Options{Dir: worldDir, DriftAfter: o.DriftAfter, Logger: o.Logger})
+	world, err := testenv.Start(testenv.Options{Dir: worldDir, DriftAfter: o.DriftAfter, OutageAfter: o.OutageAfter, OutageFor: o.OutageFor, Logger: o.Logger})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -139,7 +148,17 @@ func demo(ctx context.Context, o demoOptions) error {
 	cfg.Alerting.DefaultProbeInterval = target.Duration(every)
 	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: target.Duration(3 * every), DownFor: target.Duration(2 * every),
 		DriftFor: target.Duration(2 * o.DepsEvery)}
-	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: users, Logger: o.Logger.With("component", "collector")})
+	// Notifications print to the terminal as a Slack channel would show
+	// them: availability, certificates, drift, one incident per shared cause.
+	out := o.Out
+	if out == nil {
+		out = io.Discard
+	}
+	terminal := map[string]alerting.Receiver{"terminal": &slack.Printer{W: out, ConsoleURL: "http://" + o.Listen + "/"}}
+	routes := []alerting.Route{{Receiver: "terminal", MatchRE: map[string]string{"severity": "page|warning"}, GroupBy: []string{"classification"},
+		GroupWait: target.Duration(2 * every), GroupInterval: target.Duration(5 * every)}}
+	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: users, Receivers: terminal, Routes: routes,
+		Logger: o.Logger.With("component", "collector")})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,8 +69,9 @@ func TestDemoEndToEnd(t *testing.T) {
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	dataDir := t.TempDir()
+	notes := &syncBuffer{}
 	go func() {
-		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: dataDir, Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second,
+		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: dataDir, OutageAfter: 14 * time.Second, Out: notes, Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second,
 			DriftAfter: 8 * time.Second, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addr <- a }})
 	}()
 	var base string
@@ -229,6 +231,23 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+	// Cathay DNS goes down: the services it hosts fail from everywhere, and
+	// the terminal receiver prints one incident naming it, not a page each.
+	deadline = time.Now().Add(60 * time.Second)
+	for !strings.Contains(notes.String(), "Probable shared cause: Cathay DNS (XC), dns layer") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no incident naming Cathay DNS within 60s; the terminal shows:\n%s", notes.String())
+		}
+		time.Sleep(time.Second)
+	}
+	for _, svc := range []string{"elections", "gas-transport", "pension-fund", "stock-exchange", "tax-office", "water-utility"} {
+		if !strings.Contains(notes.String(), "common to 6 of") || !strings.Contains(notes.String(), svc) {
+			t.Errorf("the incident does not name %s among the services sharing Cathay DNS:\n%s", svc, notes.String())
+		}
+	}
+	if n := strings.Count(notes.String(), "[FIRING] ServiceDownEverywhere"); n > 3 {
+		t.Errorf("%d ServiceDownEverywhere notifications: a page per service, not one incident:\n%s", n, notes.String())
+	}
 	var rl struct {
 		Data struct{ Groups []struct{ Name string } }
 	}
@@ -303,4 +322,22 @@ func readmeCommands(t *testing.T, base, dataDir string) {
 	if curls == 0 || whatifs == 0 {
 		t.Errorf("the README shows %d curl and %d whatif commands for the demo; this test expects them", curls, whatifs)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the demo's writer and the test's reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
@@ -50,6 +51,36 @@ type Alerting struct {
 	// Alertmanagers receive every alert through their v2 API, as from
 	// Prometheus.
 	Alertmanagers []Alertmanager `yaml:"alertmanagers"`
+	// Receivers are where notifications go; Routes say which alerts go
+	// where, grouped how (first match wins unless continue).
+	Receivers []Receiver       `yaml:"receivers"`
+	Routes    []alerting.Route `yaml:"routes"`
+	// ConsoleURL is linked from notifications (optional).
+	ConsoleURL string `yaml:"console_url"`
+}
+
+// Receiver is one named destination of notifications: exactly one kind.
+type Receiver struct {
+	Name    string           `yaml:"name"`
+	Slack   *SlackReceiver   `yaml:"slack"`
+	Webhook *WebhookReceiver `yaml:"webhook"`
+}
+
+// SlackReceiver posts with a bot token (chat.postMessage).
+type SlackReceiver struct {
+	TokenFile string `yaml:"token_file"`
+	TokenEnv  string `yaml:"token_env"`
+	Channel   string `yaml:"channel"`
+	// APIURL overrides Slack's Web API base (a proxy, or tests).
+	APIURL string `yaml:"api_url"`
+}
+
+// WebhookReceiver posts signed JSON. The URL, which often holds a
+// secret, may come from a file.
+type WebhookReceiver struct {
+	URL        string `yaml:"url"`
+	URLFile    string `yaml:"url_file"`
+	SecretFile string `yaml:"secret_file"`
 }
 
 // Alertmanager is one Alertmanager alerts are forwarded to.
@@ -277,6 +308,30 @@ func (c *Config) Validate() []config.Problem {
 	for i, am := range c.Alerting.Alertmanagers {
 		if u, err := url.Parse(am.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p(config.Path{"alerting", "alertmanagers", i, "url"}, "%q is not an http or https URL", am.URL)
+		}
+	}
+	names := map[string]bool{}
+	for i, r := range c.Alerting.Receivers {
+		if r.Name == "" || names[r.Name] {
+			p(config.Path{"alerting", "receivers", i, "name"}, "receiver name %q is empty or used twice", r.Name)
+		}
+		names[r.Name] = true
+		if (r.Slack == nil) == (r.Webhook == nil) {
+			p(config.Path{"alerting", "receivers", i}, "receiver %q needs exactly one of slack, webhook", r.Name)
+		}
+		if r.Slack != nil && (r.Slack.Channel == "" || setCount(r.Slack.TokenFile, r.Slack.TokenEnv) != 1) {
+			p(config.Path{"alerting", "receivers", i, "slack"}, "needs a channel and one of token_file, token_env")
+		}
+		if r.Webhook != nil && setCount(r.Webhook.URL, r.Webhook.URLFile) != 1 {
+			p(config.Path{"alerting", "receivers", i, "webhook"}, "needs one of url, url_file")
+		}
+	}
+	for i := range c.Alerting.Routes {
+		rt := c.Alerting.Routes[i] // a copy: Prepare fills defaults at startup
+		if err := rt.Prepare(); err != nil {
+			p(config.Path{"alerting", "routes", i}, "%v", err)
+		} else if !names[rt.Receiver] {
+			p(config.Path{"alerting", "routes", i, "receiver"}, "no receiver named %q", rt.Receiver)
 		}
 	}
 	if err := c.Alerting.Builtin.Validate(); err != nil {

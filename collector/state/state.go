@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS drift (
 	evidence      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS drift_target ON drift(target, first_seen_ms);
+CREATE TABLE IF NOT EXISTS notification_log (
+	receiver      TEXT NOT NULL,
+	group_key     TEXT NOT NULL,
+	firing_hash   BLOB NOT NULL,
+	resolved_hash BLOB NOT NULL,
+	sent_ms       INTEGER NOT NULL,
+	thread        TEXT NOT NULL,
+	PRIMARY KEY (receiver, group_key)
+);
 `
 
 // Open opens (or creates) the database at path.

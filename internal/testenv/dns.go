@@ -16,7 +16,20 @@ type DNSServer struct {
 
 	mu      sync.RWMutex
 	records map[string][]dns.RR // by lower-case FQDN
+	failing map[string]bool     // names whose authoritative servers are down
 	servers []*dns.Server
+}
+
+// Fail makes address queries for name answer SERVFAIL (on) or normally
+// (off), as when the DNS provider hosting it is down; its delegation (NS)
+// still answers, as the parent zone's would.
+func (s *DNSServer) Fail(name string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing == nil {
+		s.failing = map[string]bool{}
+	}
+	s.failing[dns.CanonicalName(name)] = on
 }
 
 // NewDNSServer starts a server on 127.0.0.1 with a free port.
@@ -90,6 +103,11 @@ func (s *DNSServer) serve(w dns.ResponseWriter, req *dns.Msg) {
 	name := dns.CanonicalName(q.Name)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.failing[name] && q.Qtype != dns.TypeNS {
+		m.Rcode = dns.RcodeServerFailure
+		w.WriteMsg(m)
+		return
+	}
 	for hops := 0; hops < 8; hops++ {
 		rrs, known := s.records[name]
 		if !known {

@@ -138,7 +138,10 @@ type Options struct {
 	// DriftAfter is when the drifting service's DNS moves to Cathay DNS
 	// (default 2 minutes; negative: never).
 	DriftAfter time.Duration
-	Logger     *slog.Logger
+	// OutageAfter is when Cathay DNS, the foreign provider several services
+	// share, goes down, for OutageFor (0: to the end); 0 or negative: never.
+	OutageAfter, OutageFor time.Duration
+	Logger                 *slog.Logger
 }
 
 // World is a running demo world.
@@ -154,6 +157,8 @@ type World struct {
 	CountryDB, ASNDB, GeoDir, CatalogFile string
 
 	logger    *slog.Logger
+	dnsOf     map[string]string // service id -> its DNS provider now
+	dnsMu     sync.Mutex
 	servers   []*http.Server
 	drifted   chan struct{}
 	stopDrift context.CancelFunc
@@ -174,7 +179,7 @@ func Start(opts Options) (w *World, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w = &World{CAs: map[string]*CA{}, Roots: x509.NewCertPool(), logger: opts.Logger, drifted: make(chan struct{})}
+	w = &World{CAs: map[string]*CA{}, Roots: x509.NewCertPool(), logger: opts.Logger, drifted: make(chan struct{}), dnsOf: map[string]string{}}
 	defer func() {
 		if err != nil {
 			w.Close()
@@ -230,13 +235,31 @@ func Start(opts Options) (w *World, err error) {
 			return nil, err
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stopDrift = cancel
 	if opts.DriftAfter > 0 {
-		ctx, cancel := context.WithCancel(context.Background())
-		w.stopDrift = cancel
 		w.wg.Go(func() {
 			select {
 			case <-time.After(opts.DriftAfter):
 				w.DriftNow()
+			case <-ctx.Done():
+			}
+		})
+	}
+	if opts.OutageAfter > 0 {
+		w.wg.Go(func() {
+			select {
+			case <-time.After(opts.OutageAfter):
+				w.ProviderOutage("cathaydns", true)
+			case <-ctx.Done():
+				return
+			}
+			if opts.OutageFor <= 0 {
+				return
+			}
+			select {
+			case <-time.After(opts.OutageFor):
+				w.ProviderOutage("cathaydns", false)
 			case <-ctx.Done():
 			}
 		})
@@ -260,6 +283,26 @@ func (w *World) DriftNow() {
 		}
 	}
 	close(w.drifted)
+}
+
+// ProviderOutage takes the DNS provider id down (on) or back up: the names
+// of every service whose DNS it hosts stop resolving.
+func (w *World) ProviderOutage(id string, on bool) {
+	w.dnsMu.Lock()
+	defer w.dnsMu.Unlock()
+	n := 0
+	for _, s := range w.Services {
+		if w.dnsOf[s.ID] == id {
+			w.DNS.Fail(s.Host+".", on)
+			n++
+		}
+	}
+	p, _ := ProviderByID(id)
+	if on {
+		w.logger.Info("demo: a shared foreign DNS provider is down", "provider", p.Name, "country", p.Country, "services", n)
+	} else {
+		w.logger.Info("demo: the DNS provider is back", "provider", p.Name)
+	}
 }
 
 // Drifted is closed once the drift has happened.
@@ -314,6 +357,9 @@ func (w *World) providerRecords() error {
 
 // serviceRecords writes the zone of s with its DNS at provider dnsP.
 func (w *World) serviceRecords(s *Service, dnsP string) error {
+	w.dnsMu.Lock()
+	w.dnsOf[s.ID] = dnsP
+	w.dnsMu.Unlock()
 	host := s.Host + "."
 	p, _ := ProviderByID(dnsP)
 	mail, _ := ProviderByID(s.Mail)

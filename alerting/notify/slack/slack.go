@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -120,15 +122,18 @@ func Render(n *alerting.Notification, consoleURL string) (string, []slack.Block)
 			lines = append(lines, fmt.Sprintf("... and %d more", len(n.Alerts)-20))
 			break
 		}
-		state := "down"
+		state := "since"
+		if strings.HasPrefix(a.Labels.Get("classification"), "down-") {
+			state = "down since"
+		}
 		if a.Resolved() {
-			state = "recovered " + a.EndsAt.UTC().Format("15:04 MST")
+			state = "recovered " + a.EndsAt.UTC().Format("15:04 MST") + ", since"
 		}
 		where := a.Labels.Get("target")
 		if where == "" {
 			where = a.Labels.Get("agent")
 		}
-		line := fmt.Sprintf("• *%s* (%s) %s since %s", where, a.Labels.Get("classification"), state, a.StartsAt.UTC().Format("2006-01-02 15:04 MST"))
+		line := fmt.Sprintf("• *%s* (%s) %s %s", where, a.Labels.Get("classification"), state, a.StartsAt.UTC().Format("2006-01-02 15:04 MST"))
 		if s := a.Annotations.Get("summary"); s != "" {
 			line += "\n   " + s
 		}
@@ -139,7 +144,8 @@ func Render(n *alerting.Notification, consoleURL string) (string, []slack.Block)
 	}
 	if c := n.Cause; c != nil {
 		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType,
-			fmt.Sprintf("*Probable shared cause:* %s (%s), %s layer, common to %d services", c.Name, c.Jurisdiction, c.Layer, len(c.Targets)), false, false), nil, nil))
+			fmt.Sprintf("*Probable shared cause:* %s (%s), %s layer, common to %d of %d services: %s", c.Name, c.Jurisdiction, c.Layer,
+				len(c.Targets), n.Affected(), strings.Join(c.Targets, ", ")), false, false), nil, nil))
 	}
 	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, strings.Join(lines, "\n"), false, false), nil, nil))
 	if consoleURL != "" {
@@ -147,3 +153,30 @@ func Render(n *alerting.Notification, consoleURL string) (string, []slack.Block)
 	}
 	return title, blocks
 }
+
+// Printer is a Slack-shaped receiver that prints to a terminal: the demo's,
+// so a newcomer sees what on-call staff would receive.
+type Printer struct {
+	W          io.Writer
+	ConsoleURL string
+	mu         sync.Mutex
+}
+
+// Notify prints n as the Slack message would read.
+func (p *Printer) Notify(_ context.Context, n *alerting.Notification) (bool, error) {
+	title, blocks := Render(n, p.ConsoleURL)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.W, "\n── notification to %s ──\n%s\n", n.Receiver, title)
+	for _, b := range blocks[1:] {
+		switch b := b.(type) {
+		case *slack.SectionBlock:
+			fmt.Fprintln(p.W, strings.ReplaceAll(b.Text.Text, "*", ""))
+		case *slack.ContextBlock:
+			fmt.Fprintln(p.W, consoleLink(p.ConsoleURL))
+		}
+	}
+	return false, nil
+}
+
+func consoleLink(u string) string { return "Console: " + u }

@@ -117,7 +117,7 @@ func TestSlackIncidentThread(t *testing.T) {
 		t.Errorf("first message: %+v", root)
 	}
 	blocks, _ := json.Marshal(root.blocks)
-	for _, want := range []string{"Probable shared cause:* Cathay DNS (XC), dns layer, common to 2 services", "gas-transport", "http://bulwark.example/"} {
+	for _, want := range []string{"Probable shared cause:* Cathay DNS (XC), dns layer, common to 2 of 2 services", "gas-transport", "http://bulwark.example/"} {
 		if !strings.Contains(string(blocks), want) {
 			t.Errorf("first message's blocks lack %q: %s", want, blocks)
 		}
