@@ -56,22 +56,27 @@ func TestREADMECommands(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(etc, "web.yml"), []byte("{}\n"), 0o600) // no TLS on loopback
 	yamls := readmeBlocks(t, "yaml")
-	var collectorYAML, securityYAML string
+	var collectorYAML, securityYAML, alertingYAML string
 	for _, y := range yamls {
 		switch {
 		case strings.HasPrefix(y, "listen:"):
 			collectorYAML = y
 		case strings.HasPrefix(y, "users:"):
 			securityYAML = y
+		case strings.HasPrefix(y, "alerting:"):
+			alertingYAML = y
 		}
 	}
-	if collectorYAML == "" || securityYAML == "" {
-		t.Fatal("the README lost its collector configuration or its users example")
+	if collectorYAML == "" || securityYAML == "" || alertingYAML == "" {
+		t.Fatal("the README lost its collector configuration, its users example or its alerting example")
 	}
+	t.Setenv("BULWARK_SLACK_TOKEN", "xoxb-readme")
+	os.WriteFile(filepath.Join(etc, "soc-webhook.url"), []byte("http://127.0.0.1:1/hook\n"), 0o600)
+	os.WriteFile(filepath.Join(etc, "soc-webhook.key"), []byte("hmac-key\n"), 0o600)
 	paths := strings.NewReplacer("/etc/bulwark/", etc+"/", "/var/lib/bulwark", filepath.Join(dir, "data"),
 		"/var/log/bulwark", dir, "127.0.0.1:9400", "127.0.0.1:0")
 	cfgFile := filepath.Join(dir, "bulwark.yml")
-	if err := os.WriteFile(cfgFile, []byte(paths.Replace(collectorYAML+securityYAML)), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(paths.Replace(collectorYAML+securityYAML+alertingYAML)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The collector the README's API commands talk to, from that configuration.
