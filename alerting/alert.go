@@ -68,6 +68,8 @@ type Notification struct {
 	Alerts      []*Alert          `json:"alerts"`
 	// Cause, when set, is the dependency the group's services share.
 	Cause *Cause `json:"cause,omitempty"`
+	// Ack, when set, says who has taken the incident.
+	Ack *Ack `json:"ack,omitempty"`
 	// Thread is the receiver's reference for the group's first message
 	// (a Slack ts), kept in the notification log across restarts.
 	Thread string `json:"-"`

@@ -36,7 +36,9 @@ type DispatcherOptions struct {
 	Receivers map[string]Receiver
 	Log       Log
 	// Cause, when set, finds the dependency the given services share.
-	Cause      func(targets []string) *Cause
+	Cause func(targets []string) *Cause
+	// Silencer, when set, mutes silenced alerts and holds acknowledgements.
+	Silencer   *Silencer
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Now is the clock (default time.Now); Tick how often groups are
@@ -164,7 +166,12 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 	g.next = now.Add(time.Duration(g.route.GroupInterval))
 	d.mu.Unlock()
 	slices.SortFunc(alerts, func(a, b *Alert) int { return strings.Compare(a.Labels.String(), b.Labels.String()) })
-	n := &Notification{Receiver: g.route.Receiver, GroupKey: g.key, GroupLabels: g.labels, Status: "resolved", Alerts: alerts}
+	var ack *Ack
+	if sl := d.opts.Silencer; sl != nil {
+		alerts = slices.DeleteFunc(alerts, func(a *Alert) bool { return sl.Muted(a.Labels) != nil })
+		ack = sl.Acked(g.key)
+	}
+	n := &Notification{Ack: ack, Receiver: g.route.Receiver, GroupKey: g.key, GroupLabels: g.labels, Status: "resolved", Alerts: alerts}
 	if len(n.Firing()) > 0 {
 		n.Status = "firing"
 	}
@@ -180,8 +187,9 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 	n.Thread = prev.Thread
 	firing := len(n.Firing()) > 0
 	changed := !seen || fh != prev.FiringHash || (rh != prev.ResolvedHash && len(alerts) > len(n.Firing()))
-	repeat := seen && firing && now.Sub(prev.SentAt) >= time.Duration(g.route.RepeatInterval)
-	if (changed && (firing || seen)) || repeat {
+	// An acknowledged incident is not repeated; a change is still told.
+	repeat := seen && firing && ack == nil && now.Sub(prev.SentAt) >= time.Duration(g.route.RepeatInterval)
+	if len(alerts) > 0 && (changed && (firing || seen) || repeat) {
 		thread, err := d.send(ctx, n)
 		if err != nil {
 			d.failed.WithLabelValues(n.Receiver).Inc()
@@ -269,4 +277,37 @@ func (l *MemLog) Put(_ context.Context, receiver, key string, e LogEntry) error 
 	}
 	l.m[receiver+"\x00"+key] = e
 	return nil
+}
+
+// Incident is a group as the API shows it.
+type Incident struct {
+	GroupKey    string            `json:"groupKey"`
+	Receiver    string            `json:"receiver"`
+	GroupLabels map[string]string `json:"groupLabels"`
+	Alerts      []*Alert          `json:"alerts"`
+	Silenced    int               `json:"silenced"`
+	Ack         *Ack              `json:"ack,omitempty"`
+}
+
+// Incidents lists the groups held now.
+func (d *Dispatcher) Incidents() []Incident {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := []Incident{}
+	for _, g := range d.groups {
+		in := Incident{GroupKey: g.key, Receiver: g.route.Receiver, GroupLabels: g.labels}
+		for _, a := range g.alerts {
+			if sl := d.opts.Silencer; sl != nil && sl.Muted(a.Labels) != nil {
+				in.Silenced++
+				continue
+			}
+			in.Alerts = append(in.Alerts, a)
+		}
+		if d.opts.Silencer != nil {
+			in.Ack = d.opts.Silencer.Acked(g.key)
+		}
+		out = append(out, in)
+	}
+	slices.SortFunc(out, func(a, b Incident) int { return strings.Compare(a.GroupKey, b.GroupKey) })
+	return out
 }
