@@ -101,9 +101,14 @@ func toAlertmanager(alerts []*rules.Alert) []alertmanager.Alert {
 	return out
 }
 
-// newDispatcher builds the receivers and routes of the configuration.
+// newDispatcher builds the silences, and the receivers and routes of the
+// configuration.
 func (a *App) newDispatcher() error {
 	ac := a.opts.Config.Alerting
+	var err error
+	if a.silencer, err = alerting.NewSilencer(context.Background(), a.state, nil); err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
 	receivers := map[string]alerting.Receiver{}
 	for _, r := range ac.Receivers {
 		switch {
@@ -143,9 +148,8 @@ func (a *App) newDispatcher() error {
 	if len(routes) == 0 {
 		return nil
 	}
-	var err error
 	a.dispatcher, err = alerting.NewDispatcher(alerting.DispatcherOptions{Routes: routes, Receivers: receivers, Log: a.state,
-		Cause: a.sharedCause, Logger: a.opts.Logger.With("component", "notify"), Registerer: a.registry})
+		Cause: a.sharedCause, Silencer: a.silencer, Logger: a.opts.Logger.With("component", "notify"), Registerer: a.registry})
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}

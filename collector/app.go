@@ -73,6 +73,7 @@ type App struct {
 	alertmanager *alertmanager.Sender
 	// dispatcher notifies receivers when alerting.routes are set.
 	dispatcher *alerting.Dispatcher
+	silencer   *alerting.Silencer
 	serveErr   chan error
 	ready      atomic.Bool
 	deps       *depgraph.Evaluator
@@ -209,6 +210,12 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	}
 	mux.HandleFunc("GET /api/v1/rules", a.rules.ServeRules)
 	mux.HandleFunc("GET /api/v1/alerts", a.rules.ServeAlerts)
+	mux.HandleFunc("GET /api/v1/incidents", a.incidents)
+	mux.HandleFunc("POST /api/v1/incidents/ack", a.acknowledge)
+	mux.HandleFunc("GET /api/v1/silences", a.listSilences)
+	mux.HandleFunc("POST /api/v1/silences", a.addSilence)
+	mux.HandleFunc("DELETE /api/v1/silences/{id}", a.expireSilence)
+	mux.HandleFunc("GET /api/v1/audit", a.auditLog)
 	mux.HandleFunc("/api/", notFound)
 	mux.Handle("/api/v1/write", ing)
 	mux.Handle("GET /api/v1/agents/{id}/targets", tl)

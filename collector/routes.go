@@ -56,7 +56,13 @@ var routeTable = map[string]routeSpec{
 	"GET /reports/dns":                 {auth.RoleViewer, classQuery},
 	"GET /metrics":                     {auth.RoleViewer, classFast}, // public with auth.public_metrics
 
-	"POST /api/v1/targets/import": {auth.RoleOperator, classUpload},
+	"GET /api/v1/incidents":        {auth.RoleViewer, classFast},
+	"GET /api/v1/silences":         {auth.RoleViewer, classFast},
+	"POST /api/v1/targets/import":  {auth.RoleOperator, classUpload},
+	"POST /api/v1/incidents/ack":   {auth.RoleOperator, classFast},
+	"POST /api/v1/silences":        {auth.RoleOperator, classFast},
+	"DELETE /api/v1/silences/{id}": {auth.RoleOperator, classFast},
+	"GET /api/v1/audit":            {auth.RoleAdmin, classFast},
 
 	"POST /-/reload": {auth.RoleAdmin, classFast},
 	"/debug/pprof/":  {auth.RoleAdmin, classUpload}, // only with web.enable_pprof

@@ -26,6 +26,8 @@ func TestHelpEverywhere(t *testing.T) {
 		{"targets", "--help"}, {"targets", "import", "--help"},
 		{"zone", "--help"}, {"zone", "import", "--help"}, {"zone", "import", "gov.zone", "--help"},
 		{"report", "--help"}, {"report", "dns", "--help"}, {"geo", "--help"}, {"geo", "import", "--help"},
+		{"alerts", "--help"}, {"alerts", "list", "--help"}, {"alerts", "ack", "--help"},
+		{"silence", "--help"}, {"silence", "add", "--help"}, {"silence", "list", "-h"}, {"silence", "expire", "--help"},
 	} {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), args, &out, &errb)

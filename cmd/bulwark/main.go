@@ -42,6 +42,11 @@ Commands:
                             record every delegation of a DNS zone file as DNS dependencies
   report dns --data DIR [--json|--csv]
                             who runs the DNS of the imported zone, where, with what redundancy
+  alerts list | alerts ack GROUP_KEY [--comment TEXT]
+                            incidents now (viewer); take one (operator)
+  silence add --match label=value (--for 2h | --schedule CRON --window 2h --for 720h) --comment TEXT
+  silence list | silence expire ID
+                            silences and recurring maintenance windows (operator)
   geo import --libloc --out DIR
                             build the IP databases from Debian's libloc-database
   version                   print the version
@@ -88,6 +93,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runZone(ctx, args[1:], stdout, stderr)
 	case "report":
 		return runReport(args[1:], stdout, stderr)
+	case "alerts":
+		return runAlerts(ctx, args[1:], stdout, stderr)
+	case "silence":
+		return runSilence(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "bulwark", Version)
 		return nil

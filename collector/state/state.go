@@ -57,6 +57,21 @@ CREATE TABLE IF NOT EXISTS drift (
 	evidence      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS drift_target ON drift(target, first_seen_ms);
+CREATE TABLE IF NOT EXISTS silences (
+	id   TEXT PRIMARY KEY,
+	body TEXT NOT NULL      -- JSON of alerting.Silence
+);
+CREATE TABLE IF NOT EXISTS acks (
+	id   INTEGER PRIMARY KEY,
+	body TEXT NOT NULL      -- JSON of alerting.Ack, in the order given
+);
+CREATE TABLE IF NOT EXISTS audit (
+	id     INTEGER PRIMARY KEY,
+	at_ms  INTEGER NOT NULL,
+	user   TEXT NOT NULL,
+	action TEXT NOT NULL,
+	detail TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS notification_log (
 	receiver      TEXT NOT NULL,
 	group_key     TEXT NOT NULL,

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulwarkhq/bulwark/collector"
+	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/collector/config"
+)
+
+// Silences and acknowledgements from the command line, with roles, each
+// action in the audit log with who did it (issue 9).
+func TestSilenceAndAckCommands(t *testing.T) {
+	cfg := config.Default
+	cfg.DataDir = t.TempDir()
+	users := auth.NewUsers()
+	users.Add("op-token", false, auth.User{ID: "otto", Role: auth.RoleOperator})
+	users.Add("view-token", false, auth.User{ID: "vera", Role: auth.RoleViewer})
+	users.Add("admin-token", false, auth.User{ID: "ada", Role: auth.RoleAdmin})
+	app, err := collector.New(collector.Options{Config: &cfg, Agents: auth.NewAgents(), Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	app.Start(ln)
+	defer app.Stop(context.Background())
+	base := "http://" + app.Addr()
+	dir := t.TempDir()
+	op, viewer := filepath.Join(dir, "op"), filepath.Join(dir, "viewer")
+	os.WriteFile(op, []byte("op-token\n"), 0o600)
+	os.WriteFile(viewer, []byte("view-token\n"), 0o600)
+	cmd := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), append(args, "--collector", base), &out, &errb)
+		return out.String(), err
+	}
+	if _, err := cmd("silence", "add", "--match", "target=grid-portal", "--for", "2h", "--comment", "planned", "--token-file", viewer); err == nil ||
+		!strings.Contains(err.Error(), "HTTP 403") {
+		t.Fatalf("a viewer added a silence: %v", err)
+	}
+	if _, err := cmd("silence", "add", "--for", "2h", "--comment", "everything", "--token-file", op); err == nil ||
+		!strings.Contains(err.Error(), "at least one matcher") {
+		t.Fatalf("a silence of everything: %v", err)
+	}
+	out, err := cmd("silence", "add", "--match", "target=grid-portal", "--for", "2h", "--comment", "planned maintenance", "--token-file", op)
+	if err != nil || !strings.HasPrefix(out, "silence ") {
+		t.Fatalf("silence add: %v %s", err, out)
+	}
+	id := strings.Fields(out)[1]
+	out, err = cmd("silence", "add", "--match", "sector=energy", "--schedule", "0 2 * * SUN", "--window", "2h", "--tz", "Europe/Paris",
+		"--for", "720h", "--comment", "weekly grid window", "--token-file", op)
+	if err != nil {
+		t.Fatalf("recurring window: %v %s", err, out)
+	}
+	out, err = cmd("silence", "list", "--token-file", viewer)
+	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "target=grid-portal") || !strings.Contains(out, "0 2 * * SUN") || !strings.Contains(out, "otto") {
+		t.Fatalf("silence list: %v\n%s", err, out)
+	}
+	if out, err := cmd("alerts", "ack", `0/duty:{classification="down-everywhere"}`, "--comment", "on it", "--token-file", op); err != nil ||
+		!strings.Contains(out, "acknowledged by otto") {
+		t.Fatalf("alerts ack: %v %s", err, out)
+	}
+	if out, err := cmd("alerts", "list", "--token-file", viewer); err != nil || !strings.HasPrefix(out, "GROUP") {
+		t.Fatalf("alerts list: %v %s", err, out)
+	}
+	if out, err := cmd("silence", "expire", id, "--token-file", op); err != nil || !strings.Contains(out, "expired") {
+		t.Fatalf("silence expire: %v %s", err, out)
+	}
+	if _, err := cmd("silence", "expire", "nope", "--token-file", op); err == nil || !strings.Contains(err.Error(), "HTTP 404") {
+		t.Fatalf("expire an unknown silence: %v", err)
+	}
+	// The audit log says who did what; only an admin reads it.
+	get := func(token string) (int, []struct{ User, Action string }) {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/audit", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v struct {
+			Data []struct{ User, Action string }
+		}
+		json.NewDecoder(resp.Body).Decode(&v)
+		return resp.StatusCode, v.Data
+	}
+	if code, _ := get("op-token"); code != 403 {
+		t.Fatalf("an operator read the audit log: %d", code)
+	}
+	code, log := get("admin-token")
+	var actions []string
+	for _, e := range log {
+		actions = append(actions, e.User+":"+e.Action)
+	}
+	if code != 200 || strings.Join(actions, " ") != "otto:expire-silence otto:acknowledge otto:silence otto:silence" {
+		t.Fatalf("audit log: %d %v", code, actions)
+	}
+}

@@ -1,0 +1,147 @@
+package collector
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/alerting"
+	"github.com/bulwarkhq/bulwark/collector/auth"
+)
+
+// The incident, silence and audit API. Reading needs a viewer; acting an
+// operator, and every action is written to the audit log with who did it.
+
+func writeAPI(w http.ResponseWriter, code int, data any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if code/100 == 2 {
+		json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": data})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"status": "error", "errorType": "bad_data", "error": fmt.Sprint(data)})
+}
+
+// decodeBody reads a JSON request body of at most 64 KiB, unknown fields refused.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("request body: %w", err)
+	}
+	return nil
+}
+
+func (a *App) incidents(w http.ResponseWriter, _ *http.Request) {
+	if a.dispatcher == nil {
+		writeAPI(w, http.StatusOK, []alerting.Incident{})
+		return
+	}
+	writeAPI(w, http.StatusOK, a.dispatcher.Incidents())
+}
+
+func (a *App) acknowledge(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		GroupKey string `json:"group_key"`
+		Comment  string `json:"comment"`
+		Remove   bool   `json:"remove"`
+	}
+	if err := decodeBody(r, &req); err != nil || req.GroupKey == "" {
+		writeAPI(w, http.StatusBadRequest, fmt.Sprintf("want {\"group_key\": ..., \"comment\": ...}: %v", err))
+		return
+	}
+	u, _ := auth.UserFrom(r.Context())
+	ack, err := a.silencer.Acknowledge(r.Context(), req.GroupKey, u.ID, req.Comment, !req.Remove)
+	if err != nil {
+		writeAPI(w, http.StatusInternalServerError, err)
+		return
+	}
+	a.audit(r, map[bool]string{false: "acknowledge", true: "unacknowledge"}[req.Remove], ack)
+	writeAPI(w, http.StatusOK, ack)
+}
+
+func (a *App) listSilences(w http.ResponseWriter, _ *http.Request) {
+	writeAPI(w, http.StatusOK, a.silencer.List())
+}
+
+// silenceRequest is a silence as the API and CLI give it: durations as text.
+type silenceRequest struct {
+	Matchers map[string]string `json:"matchers"`
+	MatchRE  map[string]string `json:"match_re"`
+	StartsAt time.Time         `json:"starts_at"`
+	EndsAt   time.Time         `json:"ends_at"`
+	For      string            `json:"for"`      // instead of ends_at: from starts_at (or now)
+	Schedule string            `json:"schedule"` // cron: a recurring maintenance window
+	Window   string            `json:"window"`   // the length of each window
+	TZ       string            `json:"tz"`
+	Comment  string            `json:"comment"`
+}
+
+func (a *App) addSilence(w http.ResponseWriter, r *http.Request) {
+	var req silenceRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeAPI(w, http.StatusBadRequest, err)
+		return
+	}
+	u, _ := auth.UserFrom(r.Context())
+	s := &alerting.Silence{Matchers: req.Matchers, MatchRE: req.MatchRE, StartsAt: req.StartsAt, EndsAt: req.EndsAt,
+		Schedule: req.Schedule, TZ: req.TZ, By: u.ID, Comment: req.Comment}
+	if s.StartsAt.IsZero() {
+		s.StartsAt = time.Now()
+	}
+	for _, d := range []struct {
+		text string
+		set  func(time.Duration)
+	}{{req.For, func(d time.Duration) { s.EndsAt = s.StartsAt.Add(d) }}, {req.Window, func(d time.Duration) { s.Duration = d }}} {
+		if d.text == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.text)
+		if err != nil || v <= 0 {
+			writeAPI(w, http.StatusBadRequest, fmt.Sprintf("duration %q: want a positive Go duration such as 2h", d.text))
+			return
+		}
+		d.set(v)
+	}
+	added, err := a.silencer.Add(r.Context(), s)
+	if err != nil {
+		writeAPI(w, http.StatusBadRequest, err)
+		return
+	}
+	a.audit(r, "silence", added)
+	writeAPI(w, http.StatusOK, added)
+}
+
+func (a *App) expireSilence(w http.ResponseWriter, r *http.Request) {
+	s, err := a.silencer.Expire(r.Context(), r.PathValue("id"))
+	if errors.Is(err, alerting.ErrNotFound) {
+		writeAPI(w, http.StatusNotFound, err)
+		return
+	}
+	if err != nil {
+		writeAPI(w, http.StatusInternalServerError, err)
+		return
+	}
+	a.audit(r, "expire-silence", s)
+	writeAPI(w, http.StatusOK, s)
+}
+
+func (a *App) auditLog(w http.ResponseWriter, r *http.Request) {
+	log, err := a.state.AuditLog(r.Context(), 500)
+	if err != nil {
+		writeAPI(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeAPI(w, http.StatusOK, log)
+}
+
+// audit records who did what; a failure to record is logged, not hidden.
+func (a *App) audit(r *http.Request, action string, detail any) {
+	u, _ := auth.UserFrom(r.Context())
+	if err := a.state.Audit(r.Context(), u.ID, action, detail); err != nil {
+		a.opts.Logger.Error("audit", "action", action, "user", u.ID, "err", err)
+	}
+}

@@ -1,0 +1,124 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/alerting"
+)
+
+var _ alerting.SilenceStore = (*DB)(nil)
+
+// LoadSilences returns every silence kept.
+func (d *DB) LoadSilences(ctx context.Context) ([]*alerting.Silence, error) {
+	var out []*alerting.Silence
+	err := d.each(ctx, `SELECT body FROM silences ORDER BY id`, func(b []byte) error {
+		var s alerting.Silence
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		out = append(out, &s)
+		return nil
+	})
+	return out, err
+}
+
+// SaveSilence writes a silence, replacing one with its id.
+func (d *DB) SaveSilence(ctx context.Context, s *alerting.Silence) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("state: silence: %w", err)
+	}
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO silences (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`, s.ID, string(b)); err != nil {
+		return fmt.Errorf("state: silence: %w", err)
+	}
+	return nil
+}
+
+// LoadAcks returns the acknowledgements in the order they were given.
+func (d *DB) LoadAcks(ctx context.Context) ([]*alerting.Ack, error) {
+	var out []*alerting.Ack
+	err := d.each(ctx, `SELECT body FROM acks ORDER BY id`, func(b []byte) error {
+		var a alerting.Ack
+		if err := json.Unmarshal(b, &a); err != nil {
+			return err
+		}
+		out = append(out, &a)
+		return nil
+	})
+	return out, err
+}
+
+// SaveAck appends an acknowledgement (or its removal).
+func (d *DB) SaveAck(ctx context.Context, a *alerting.Ack) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("state: ack: %w", err)
+	}
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO acks (body) VALUES (?)`, string(b)); err != nil {
+		return fmt.Errorf("state: ack: %w", err)
+	}
+	return nil
+}
+
+// Audit records an operator's action.
+func (d *DB) Audit(ctx context.Context, user, action string, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return fmt.Errorf("state: audit: %w", err)
+	}
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO audit (at_ms, user, action, detail) VALUES (?, ?, ?, ?)`,
+		time.Now().UnixMilli(), user, action, string(b)); err != nil {
+		return fmt.Errorf("state: audit: %w", err)
+	}
+	return nil
+}
+
+// AuditEntry is one recorded action.
+type AuditEntry struct {
+	At     time.Time       `json:"at"`
+	User   string          `json:"user"`
+	Action string          `json:"action"`
+	Detail json.RawMessage `json:"detail"`
+}
+
+// AuditLog returns the newest actions first, at most limit.
+func (d *DB) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT at_ms, user, action, detail FROM audit ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("state: audit: %w", err)
+	}
+	defer rows.Close()
+	out := []AuditEntry{}
+	for rows.Next() {
+		var e AuditEntry
+		var ms int64
+		var detail string
+		if err := rows.Scan(&ms, &e.User, &e.Action, &detail); err != nil {
+			return nil, fmt.Errorf("state: audit: %w", err)
+		}
+		e.At, e.Detail = time.UnixMilli(ms).UTC(), json.RawMessage(detail)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (d *DB) each(ctx context.Context, query string, f func([]byte) error) error {
+	rows, err := d.db.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		if err := f([]byte(b)); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+	}
+	return rows.Err()
+}
