@@ -100,8 +100,10 @@ func TestREADMECommands(t *testing.T) {
 	ran := 0
 	for _, block := range readmeBlocks(t, "sh") {
 		for _, line := range strings.Split(block, "\n") {
-			line, _, _ = strings.Cut(line, "#")
-			fields := strings.Fields(args.Replace(line))
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			fields := shellWords(args.Replace(line))
 			if len(fields) < 2 {
 				continue
 			}
@@ -143,4 +145,40 @@ func TestREADMECommands(t *testing.T) {
 	if examples == 0 {
 		t.Error("the README's attrib lookup example was not found")
 	}
+}
+
+// shellWords splits a command line as a shell would for the README's
+// commands: words, "double" or 'single' quoted strings, and a trailing
+// # comment.
+func shellWords(line string) []string {
+	var words []string
+	var cur strings.Builder
+	quote, started := rune(0), false
+	for _, r := range line {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '"' || r == '\'':
+			quote, started = r, true
+		case r == '#' && !started:
+			return words
+		case r == ' ' || r == '\t':
+			if started {
+				words = append(words, cur.String())
+				cur.Reset()
+				started = false
+			}
+		default:
+			cur.WriteRune(r)
+			started = true
+		}
+	}
+	if started {
+		words = append(words, cur.String())
+	}
+	return words
 }
