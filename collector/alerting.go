@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
 	"github.com/bulwarkhq/bulwark/alerting/notify/webhook"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
+	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/internal/config"
 	"github.com/bulwarkhq/bulwark/internal/target"
@@ -117,7 +119,13 @@ func (a *App) newDispatcher() error {
 			if err != nil {
 				return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
 			}
-			rcv, err := slack.New(slack.Options{Token: tok, Channel: r.Slack.Channel, APIURL: r.Slack.APIURL, ConsoleURL: ac.ConsoleURL})
+			if r.Slack.SigningSecretFile != "" {
+				if a.slackSecret, err = config.Secret(r.Slack.SigningSecretFile, ""); err != nil {
+					return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
+				}
+			}
+			rcv, err := slack.New(slack.Options{Token: tok, Channel: r.Slack.Channel, APIURL: r.Slack.APIURL, ConsoleURL: ac.ConsoleURL,
+				Interactive: r.Slack.SigningSecretFile != ""})
 			if err != nil {
 				return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
 			}
@@ -207,4 +215,31 @@ func (a *App) sharedCause(targets []string) *alerting.Cause {
 	c.Targets = users[best]
 	slices.Sort(c.Targets)
 	return &c
+}
+
+// slackInteractions serves the Acknowledge button of Slack messages; it
+// answers 404 unless a Slack receiver has a signing secret.
+func (a *App) slackInteractions(w http.ResponseWriter, r *http.Request) {
+	if a.slackSecret == "" {
+		notFound(w, r)
+		return
+	}
+	slack.Interactions(a.slackSecret, func(ctx context.Context, slackUser, groupKey string) (string, error) {
+		id, ok := a.opts.Config.Alerting.SlackUsers[slackUser]
+		if !ok {
+			return "", fmt.Errorf("slack user %s is not mapped to a Bulwark user (alerting.slack_users)", slackUser)
+		}
+		u, ok := a.guard.Users.ByID(id)
+		if !ok || !u.Role.Includes(auth.RoleOperator) {
+			return "", fmt.Errorf("user %q is not an operator", id)
+		}
+		ack, err := a.silencer.Acknowledge(ctx, groupKey, u.ID, "from Slack", true)
+		if err != nil {
+			return "", err
+		}
+		if err := a.state.Audit(ctx, u.ID, "acknowledge", ack); err != nil {
+			a.opts.Logger.Error("audit", "err", err)
+		}
+		return "Acknowledged by " + u.ID + ".", nil
+	}).ServeHTTP(w, r)
 }

@@ -74,15 +74,17 @@ type App struct {
 	// dispatcher notifies receivers when alerting.routes are set.
 	dispatcher *alerting.Dispatcher
 	silencer   *alerting.Silencer
-	serveErr   chan error
-	ready      atomic.Bool
-	deps       *depgraph.Evaluator
-	attributor *attrib.Attributor
-	state      *state.DB
-	policy     attrib.Policy
-	geo        *attrib.Geo
-	stopDeps   context.CancelFunc
-	depsDone   chan struct{}
+	// slackSecret verifies Slack's interactivity requests (Acknowledge).
+	slackSecret string
+	serveErr    chan error
+	ready       atomic.Bool
+	deps        *depgraph.Evaluator
+	attributor  *attrib.Attributor
+	state       *state.DB
+	policy      attrib.Policy
+	geo         *attrib.Geo
+	stopDeps    context.CancelFunc
+	depsDone    chan struct{}
 }
 
 // New opens the store and builds the HTTP handlers; nothing listens yet.
@@ -216,6 +218,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.HandleFunc("POST /api/v1/silences", a.addSilence)
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", a.expireSilence)
 	mux.HandleFunc("GET /api/v1/audit", a.auditLog)
+	mux.HandleFunc("POST /api/v1/slack/interactions", a.slackInteractions)
 	mux.HandleFunc("/api/", notFound)
 	mux.Handle("/api/v1/write", ing)
 	mux.Handle("GET /api/v1/agents/{id}/targets", tl)

@@ -34,6 +34,9 @@ var routeTable = map[string]routeSpec{
 	"GET /-/ready":   {auth.RolePublic, classFast},
 	// Unknown API paths answer a JSON 404 to anyone: it tells nothing.
 	"/api/": {auth.RolePublic, classFast},
+	// Slack's button clicks carry no token: each is verified with the app's
+	// signing secret, and the clicking Slack user must map to an operator.
+	"POST /api/v1/slack/interactions": {auth.RolePublic, classFast},
 
 	"/api/v1/write":                   {auth.RoleAgent, classWrite},
 	"GET /api/v1/agents/{id}/targets": {auth.RoleAgent, classFast},

@@ -189,3 +189,13 @@ func (a *Agents) SharedWith(us *Users) (agent, user string, shared bool) {
 	}
 	return "", "", false
 }
+
+// ByID returns the user with that id (a Slack user mapped to Bulwark's).
+func (us *Users) ByID(id string) (User, bool) {
+	for _, u := range *us.t.Load() {
+		if u.ID == id {
+			return u, true
+		}
+	}
+	return User{}, false
+}

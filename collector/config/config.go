@@ -57,6 +57,9 @@ type Alerting struct {
 	Routes    []alerting.Route `yaml:"routes"`
 	// ConsoleURL is linked from notifications (optional).
 	ConsoleURL string `yaml:"console_url"`
+	// SlackUsers maps Slack user ids to Bulwark users, for the Acknowledge
+	// button: the Bulwark user must hold the operator role.
+	SlackUsers map[string]string `yaml:"slack_users"`
 }
 
 // Receiver is one named destination of notifications: exactly one kind.
@@ -73,6 +76,9 @@ type SlackReceiver struct {
 	Channel   string `yaml:"channel"`
 	// APIURL overrides Slack's Web API base (a proxy, or tests).
 	APIURL string `yaml:"api_url"`
+	// SigningSecretFile holds the Slack app's signing secret: with it,
+	// incidents get an Acknowledge button.
+	SigningSecretFile string `yaml:"signing_secret_file"`
 }
 
 // WebhookReceiver posts signed JSON. The URL, which often holds a

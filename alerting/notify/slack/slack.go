@@ -26,6 +26,9 @@ type Options struct {
 	APIURL string
 	// ConsoleURL, when set, is linked from every message.
 	ConsoleURL string
+	// Interactive adds an Acknowledge button to firing incidents (the
+	// Slack app's interactivity points at /api/v1/slack/interactions).
+	Interactive bool
 }
 
 // Receiver is a Slack channel.
@@ -61,6 +64,14 @@ func (r *Receiver) Notify(ctx context.Context, n *alerting.Notification) (bool, 
 // thread; on resolution it also edits the first message to say so.
 func (r *Receiver) NotifyThread(ctx context.Context, n *alerting.Notification) (string, bool, error) {
 	text, blocks := Render(n, r.opts.ConsoleURL)
+	if r.opts.Interactive && n.Status == "firing" && n.Ack == nil {
+		blocks = append(blocks, slack.NewActionBlock("bulwark_actions",
+			slack.NewButtonBlockElement(AckActionID, n.GroupKey, slack.NewTextBlockObject(slack.PlainTextType, "Acknowledge", false, false))))
+	}
+	if n.Ack != nil {
+		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
+			fmt.Sprintf("Acknowledged by %s: %s", n.Ack.By, n.Ack.Comment), false, false)))
+	}
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)}
 	if n.Thread == "" {
 		_, ts, err := r.api.PostMessageContext(ctx, r.opts.Channel, opts...)

@@ -74,7 +74,7 @@ func (s *slackServer) messages() []message {
 // resolved.
 func TestSlackIncidentThread(t *testing.T) {
 	s := newSlack(t, false)
-	rcv, err := New(Options{Token: "xoxb-test", Channel: "C0CERT", APIURL: s.srv.GetAPIURL(), ConsoleURL: "http://bulwark.example/"})
+	rcv, err := New(Options{Token: "xoxb-test", Channel: "C0CERT", APIURL: s.srv.GetAPIURL(), ConsoleURL: "http://bulwark.example/", Interactive: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,8 @@ func TestSlackIncidentThread(t *testing.T) {
 		t.Errorf("first message: %+v", root)
 	}
 	blocks, _ := json.Marshal(root.blocks)
-	for _, want := range []string{"Probable shared cause:* Cathay DNS (XC), dns layer, common to 2 of 2 services", "gas-transport", "http://bulwark.example/"} {
+	for _, want := range []string{"Probable shared cause:* Cathay DNS (XC), dns layer, common to 2 of 2 services", "gas-transport", "http://bulwark.example/",
+		`"action_id":"bulwark_ack"`, `"value":"0/duty:{classification=\"down-everywhere\"}"`} {
 		if !strings.Contains(string(blocks), want) {
 			t.Errorf("first message's blocks lack %q: %s", want, blocks)
 		}
