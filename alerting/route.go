@@ -54,31 +54,15 @@ func (r *Route) Prepare() error {
 			*d.f = target.Duration(d.def)
 		}
 	}
-	r.re = map[string]*regexp.Regexp{}
-	for k, v := range r.MatchRE {
-		re, err := regexp.Compile("^(?:" + v + ")$")
-		if err != nil {
-			return fmt.Errorf("match_re %s: %w", k, err)
-		}
-		r.re[k] = re
+	var err error
+	if r.re, err = compileRE(r.MatchRE); err != nil {
+		return fmt.Errorf("match_re %w", err)
 	}
 	return nil
 }
 
 // Matches reports whether the route takes alerts with labels ls.
-func (r *Route) Matches(ls labels.Labels) bool {
-	for k, v := range r.Match {
-		if ls.Get(k) != v {
-			return false
-		}
-	}
-	for k, re := range r.re {
-		if !re.MatchString(ls.Get(k)) {
-			return false
-		}
-	}
-	return true
-}
+func (r *Route) Matches(ls labels.Labels) bool { return matches(ls, r.Match, r.re) }
 
 // groupLabels are the labels of ls that key its group on this route.
 func (r *Route) groupLabels(ls labels.Labels) map[string]string {

@@ -43,20 +43,15 @@ func (s *Silence) Prepare() error {
 	if !s.EndsAt.After(s.StartsAt) {
 		return errors.New("silence: it must end after it starts")
 	}
-	s.re = map[string]*regexp.Regexp{}
-	for k, v := range s.MatchRE {
-		re, err := regexp.Compile("^(?:" + v + ")$")
-		if err != nil {
-			return fmt.Errorf("silence: matcher %s=~%q: %w", k, v, err)
-		}
-		s.re[k] = re
+	var err error
+	if s.re, err = compileRE(s.MatchRE); err != nil {
+		return fmt.Errorf("silence: matcher %w", err)
 	}
 	s.sched, s.loc = nil, time.UTC
 	if s.Schedule != "" {
 		if s.Duration <= 0 {
 			return errors.New("silence: a recurring window needs a duration")
 		}
-		var err error
 		if s.sched, err = windowParser.Parse(s.Schedule); err != nil {
 			return fmt.Errorf("silence: schedule %q: %w", s.Schedule, err)
 		}
@@ -84,18 +79,5 @@ func (s *Silence) Active(now time.Time) bool {
 
 // Mutes reports whether s, active, matches ls.
 func (s *Silence) Mutes(ls labels.Labels, now time.Time) bool {
-	if !s.Active(now) {
-		return false
-	}
-	for k, v := range s.Matchers {
-		if ls.Get(k) != v {
-			return false
-		}
-	}
-	for k, re := range s.re {
-		if !re.MatchString(ls.Get(k)) {
-			return false
-		}
-	}
-	return true
+	return s.Active(now) && matches(ls, s.Matchers, s.re)
 }
