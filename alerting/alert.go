@@ -24,6 +24,10 @@ type Alert struct {
 	StartsAt    time.Time     `json:"startsAt"`
 	// EndsAt is when it resolved; zero while it fires.
 	EndsAt time.Time `json:"endsAt,omitzero"`
+	// ValidUntil is when a firing alert that is not sent again counts as
+	// resolved (its rule was removed, or the collector stopped evaluating
+	// it), as Alertmanager treats an alert whose EndsAt passes.
+	ValidUntil time.Time `json:"-"`
 }
 
 // Resolved reports whether the alert has ended.
@@ -36,7 +40,7 @@ func (a *Alert) Fingerprint() uint64 { return a.Labels.Hash() }
 func FromRules(in []*rules.Alert) []*Alert {
 	out := make([]*Alert, 0, len(in))
 	for _, r := range in {
-		a := &Alert{Labels: r.Labels, Annotations: r.Annotations, StartsAt: r.ActiveAt}
+		a := &Alert{Labels: r.Labels, Annotations: r.Annotations, StartsAt: r.ActiveAt, ValidUntil: r.ValidUntil}
 		if !r.FiredAt.IsZero() {
 			a.StartsAt = r.FiredAt
 		}

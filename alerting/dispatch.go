@@ -162,6 +162,13 @@ func (d *Dispatcher) FlushDue(ctx context.Context) {
 
 func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 	d.mu.Lock()
+	for fp, a := range g.alerts {
+		if !a.Resolved() && !a.ValidUntil.IsZero() && now.After(a.ValidUntil) {
+			stale := *a
+			stale.EndsAt = a.ValidUntil
+			g.alerts[fp] = &stale
+		}
+	}
 	alerts := slices.Collect(maps.Values(g.alerts))
 	g.next = now.Add(time.Duration(g.route.GroupInterval))
 	d.mu.Unlock()

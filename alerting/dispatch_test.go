@@ -167,3 +167,21 @@ func TestRetry(t *testing.T) {
 		t.Fatalf("%d delivered after two retryable failures", rcv.count())
 	}
 }
+
+// A firing alert that is no longer sent (its rule was removed) resolves
+// when its validity ends, instead of firing in its group forever.
+func TestStaleAlertResolves(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	rcv := &recorder{}
+	d := newTestDispatcher(t, rcv, &MemLog{}, c, nil)
+	a := down("portal", c.t)
+	a.ValidUntil = c.t.Add(4 * time.Minute)
+	d.Add([]*Alert{a})
+	c.advance(time.Minute)
+	d.FlushDue(context.Background())
+	c.advance(10 * time.Minute)
+	d.FlushDue(context.Background())
+	if rcv.count() != 2 || rcv.got[1].Status != "resolved" || len(d.groups) != 0 {
+		t.Fatalf("%d notifications (last %+v), %d groups", rcv.count(), rcv.got[len(rcv.got)-1], len(d.groups))
+	}
+}
