@@ -37,6 +37,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/collector/targets"
 	"github.com/bulwarkhq/bulwark/collector/zone"
+	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 // Options configure an App.
@@ -176,6 +177,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	}
 	zones := zone.NewStore(filepath.Join(a.opts.Config.DataDir, "state", "zone"))
 	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger,
+		Targets:      func() []target.Target { return a.reloader.targets() },
 		Dependencies: a.deps.Tracker().Services,
 		Drift:        func() []depgraph.Drift { return a.deps.Tracker().Events("") },
 		DNSReport: func() (*zone.Report, error) {

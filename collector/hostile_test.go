@@ -116,3 +116,13 @@ func get(t *testing.T, app *App, path, token string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// Issue 9: a target no agent has reported is shown as no-data, not left
+// out of the console.
+func TestConsoleShowsNoData(t *testing.T) {
+	app, _ := startRoles(t, "targets:\n  - {id: never-probed, sector: health, url: 'https://never-probed.example/'}\n")
+	code, page := get(t, app, "/", "viewer-token")
+	if code != 200 || !strings.Contains(page, `data-target="never-probed" data-state="no-data"`) {
+		t.Fatalf("console: %d\n%.2000s", code, page)
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/collector/zone"
+	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 //go:embed templates/*.html
@@ -36,6 +37,9 @@ type Options struct {
 	Dependencies func() []*depgraph.Service
 	Drift        func() []depgraph.Drift
 	DNSReport    func() (*zone.Report, error)
+	// Targets lists every known target (configured and imported): one no
+	// agent has reported shows as "no-data" instead of being invisible.
+	Targets func() []target.Target
 }
 
 // Console renders the pages.
@@ -132,7 +136,8 @@ type Check struct {
 type Service struct {
 	Target string
 	Checks []Check
-	// State is "up" (every vantage up), "partial" or "down".
+	// State is "up" (every vantage up), "partial", "down", or "no-data"
+	// (no agent has reported it within two minutes).
 	State string
 }
 
@@ -220,6 +225,19 @@ func (c *Console) Overview(ctx context.Context, ts time.Time) ([]*Sector, error)
 		}
 		svc.Checks = append(svc.Checks, ch)
 	}
+	if c.opts.Targets != nil {
+		for _, t := range c.opts.Targets() {
+			if byTarget[t.ID] != nil {
+				continue
+			}
+			if bySector[t.Sector] == nil {
+				bySector[t.Sector] = &Sector{Name: t.Sector}
+			}
+			svc := &Service{Target: t.ID, State: "no-data"}
+			byTarget[t.ID] = svc
+			bySector[t.Sector].Services = append(bySector[t.Sector].Services, svc)
+		}
+	}
 	var out []*Sector
 	for _, sec := range bySector {
 		for _, svc := range sec.Services {
@@ -230,10 +248,11 @@ func (c *Console) Overview(ctx context.Context, ts time.Time) ([]*Sector, error)
 					ups++
 				}
 			}
-			switch ups {
-			case len(svc.Checks):
+			switch {
+			case len(svc.Checks) == 0: // no data: its state stays "no-data"
+			case ups == len(svc.Checks):
 				svc.State = "up"
-			case 0:
+			case ups == 0:
 				svc.State = "down"
 				sec.Down++
 			default:
