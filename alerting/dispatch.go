@@ -38,9 +38,12 @@ type DispatcherOptions struct {
 	// Cause, when set, finds the dependency the given services share.
 	Cause func(targets []string) *Cause
 	// Silencer, when set, mutes silenced alerts and holds acknowledgements.
-	Silencer   *Silencer
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	Silencer *Silencer
+	// InhibitRules mute alerts implied by others (nil: DefaultInhibitRules;
+	// empty: none).
+	InhibitRules []InhibitRule
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
 	// Now is the clock (default time.Now); Tick how often groups are
 	// checked for a due notification (default 250ms).
 	Now  func() time.Time
@@ -78,6 +81,14 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		}
 		if _, ok := opts.Receivers[r.Receiver]; !ok {
 			return nil, fmt.Errorf("alerting: routes[%d]: no receiver %q", i, r.Receiver)
+		}
+	}
+	if opts.InhibitRules == nil {
+		opts.InhibitRules = DefaultInhibitRules()
+	}
+	for i := range opts.InhibitRules {
+		if err := opts.InhibitRules[i].Prepare(); err != nil {
+			return nil, fmt.Errorf("alerting: inhibit_rules[%d]: %w", i, err)
 		}
 	}
 	if opts.Logger == nil {
@@ -171,7 +182,14 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 	}
 	alerts := slices.Collect(maps.Values(g.alerts))
 	g.next = now.Add(time.Duration(g.route.GroupInterval))
+	var sources []*Alert
+	if len(d.opts.InhibitRules) > 0 {
+		for _, og := range d.groups {
+			sources = slices.AppendSeq(sources, maps.Values(og.alerts))
+		}
+	}
 	d.mu.Unlock()
+	alerts = slices.DeleteFunc(alerts, func(a *Alert) bool { return inhibited(a, sources, d.opts.InhibitRules) })
 	slices.SortFunc(alerts, func(a, b *Alert) int { return strings.Compare(a.Labels.String(), b.Labels.String()) })
 	var ack *Ack
 	if sl := d.opts.Silencer; sl != nil {

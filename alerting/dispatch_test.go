@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -183,5 +184,38 @@ func TestStaleAlertResolves(t *testing.T) {
 	d.FlushDue(context.Background())
 	if rcv.count() != 2 || rcv.got[1].Status != "resolved" || len(d.groups) != 0 {
 		t.Fatalf("%d notifications (last %+v), %d groups", rcv.count(), rcv.got[len(rcv.got)-1], len(d.groups))
+	}
+}
+
+// A service down everywhere is not also reported slow (the default
+// inhibition); the slow report comes through when it is not down.
+func TestInhibition(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	rcv := &recorder{}
+	d, err := NewDispatcher(DispatcherOptions{
+		Routes:    []Route{{Receiver: "duty", GroupBy: []string{"alertname"}}},
+		Receivers: map[string]Receiver{"duty": rcv}, Log: &MemLog{}, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := func(tgt string) *Alert {
+		return &Alert{Labels: labels.FromStrings("alertname", "LatencyAboveObjective", "severity", "ticket", "target", tgt), StartsAt: c.t}
+	}
+	d.Add([]*Alert{down("portal", c.t), slow("portal"), slow("payments")})
+	c.advance(time.Minute)
+	d.FlushDue(context.Background())
+	var got []string
+	for _, n := range rcv.got {
+		for _, a := range n.Alerts {
+			got = append(got, a.Labels.Get("alertname")+"/"+a.Labels.Get("target"))
+		}
+	}
+	if strings.Join(got, " ") != "LatencyAboveObjective/payments ServiceDownEverywhere/portal" &&
+		strings.Join(got, " ") != "ServiceDownEverywhere/portal LatencyAboveObjective/payments" {
+		t.Fatalf("notified %v", got)
+	}
+	if _, err := NewDispatcher(DispatcherOptions{Routes: []Route{{Receiver: "duty"}}, Receivers: map[string]Receiver{"duty": rcv}, Log: &MemLog{},
+		InhibitRules: []InhibitRule{{TargetMatch: map[string]string{"a": "b"}}}}); err == nil {
+		t.Fatal("an inhibit rule without a source was accepted")
 	}
 }

@@ -157,7 +157,7 @@ func (a *App) newDispatcher() error {
 		return nil
 	}
 	a.dispatcher, err = alerting.NewDispatcher(alerting.DispatcherOptions{Routes: routes, Receivers: receivers, Log: a.state,
-		Cause: a.sharedCause, Silencer: a.silencer, Logger: a.opts.Logger.With("component", "notify"), Registerer: a.registry})
+		Cause: a.sharedCause, Silencer: a.silencer, InhibitRules: ac.InhibitRules, Logger: a.opts.Logger.With("component", "notify"), Registerer: a.registry})
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}

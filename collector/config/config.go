@@ -55,6 +55,9 @@ type Alerting struct {
 	// where, grouped how (first match wins unless continue).
 	Receivers []Receiver       `yaml:"receivers"`
 	Routes    []alerting.Route `yaml:"routes"`
+	// InhibitRules mute alerts implied by others; absent: Bulwark's
+	// defaults (down inhibits slow; a silent agent inhibits its lone votes).
+	InhibitRules []alerting.InhibitRule `yaml:"inhibit_rules"`
 	// ConsoleURL is linked from notifications (optional).
 	ConsoleURL string `yaml:"console_url"`
 	// SlackUsers maps Slack user ids to Bulwark users, for the Acknowledge
@@ -330,6 +333,12 @@ func (c *Config) Validate() []config.Problem {
 		}
 		if r.Webhook != nil && setCount(r.Webhook.URL, r.Webhook.URLFile) != 1 {
 			p(config.Path{"alerting", "receivers", i, "webhook"}, "needs one of url, url_file")
+		}
+	}
+	for i := range c.Alerting.InhibitRules {
+		ir := c.Alerting.InhibitRules[i]
+		if err := ir.Prepare(); err != nil {
+			p(config.Path{"alerting", "inhibit_rules", i}, "%v", err)
 		}
 	}
 	for i := range c.Alerting.Routes {
