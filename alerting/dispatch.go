@@ -21,6 +21,9 @@ type LogEntry struct {
 	FiringHash, ResolvedHash [32]byte
 	SentAt                   time.Time
 	Thread                   string
+	// Since is when the incident was first notified firing (zero once it
+	// has resolved): escalation counts from it, across restarts.
+	Since time.Time
 }
 
 // Log is the notification log: persistent, so a restart or a retry never
@@ -81,6 +84,9 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		}
 		if _, ok := opts.Receivers[r.Receiver]; !ok {
 			return nil, fmt.Errorf("alerting: routes[%d]: no receiver %q", i, r.Receiver)
+		}
+		if _, ok := opts.Receivers[r.EscalateTo]; r.EscalateTo != "" && !ok {
+			return nil, fmt.Errorf("alerting: routes[%d]: no receiver %q to escalate to", i, r.EscalateTo)
 		}
 	}
 	if opts.InhibitRules == nil {
@@ -225,10 +231,18 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 		if thread == "" {
 			thread = prev.Thread
 		}
-		if err := d.opts.Log.Put(ctx, n.Receiver, n.GroupKey, LogEntry{FiringHash: fh, ResolvedHash: rh, SentAt: now, Thread: thread}); err != nil {
+		since := prev.Since
+		if !firing {
+			since = time.Time{}
+		} else if since.IsZero() {
+			since = now
+		}
+		prev = LogEntry{FiringHash: fh, ResolvedHash: rh, SentAt: now, Thread: thread, Since: since}
+		if err := d.opts.Log.Put(ctx, n.Receiver, n.GroupKey, prev); err != nil {
 			d.opts.Logger.Error("notification log", "err", err)
 		}
 	}
+	d.escalate(ctx, g, n, firing, ack, prev.Since, now)
 	// What resolved has been told: forget it; an empty group ends.
 	d.mu.Lock()
 	for fp, a := range g.alerts {
@@ -240,6 +254,30 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 		delete(d.groups, g.key)
 	}
 	d.mu.Unlock()
+}
+
+// escalate tells the route's escalation receiver, once per incident, about
+// a firing group nobody acknowledged in time.
+func (d *Dispatcher) escalate(ctx context.Context, g *group, n *Notification, firing bool, ack *Ack, since, now time.Time) {
+	r := g.route
+	if r.EscalateTo == "" || !firing || ack != nil || since.IsZero() || now.Sub(since) < time.Duration(r.EscalateAfter) {
+		return
+	}
+	key := g.key + "#escalated"
+	if e, done, err := d.opts.Log.Get(ctx, r.EscalateTo, key); err != nil || done && e.Since.Equal(since) {
+		return // this incident was escalated already
+	}
+	esc := *n
+	esc.Receiver, esc.GroupKey, esc.Thread = r.EscalateTo, key, ""
+	if _, err := d.send(ctx, &esc); err != nil {
+		d.failed.WithLabelValues(esc.Receiver).Inc()
+		d.opts.Logger.Error("escalation failed", "receiver", esc.Receiver, "group", g.key, "err", err)
+		return
+	}
+	d.sent.WithLabelValues(esc.Receiver).Inc()
+	if err := d.opts.Log.Put(ctx, r.EscalateTo, key, LogEntry{SentAt: now, Since: since}); err != nil {
+		d.opts.Logger.Error("notification log", "err", err)
+	}
 }
 
 // send delivers n, retrying a failure that may pass (three attempts).

@@ -219,3 +219,50 @@ func TestInhibition(t *testing.T) {
 		t.Fatal("an inhibit rule without a source was accepted")
 	}
 }
+
+// An incident nobody acknowledges in time goes to the next receiver, once,
+// even across a restart; an acknowledged one does not.
+func TestEscalation(t *testing.T) {
+	for _, acked := range []bool{false, true} {
+		c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+		duty, boss := &recorder{}, &recorder{}
+		log := &MemLog{}
+		sl, _ := NewSilencer(context.Background(), &MemSilenceStore{}, c.now)
+		newD := func() *Dispatcher {
+			d, err := NewDispatcher(DispatcherOptions{
+				Routes: []Route{{Receiver: "duty", GroupBy: []string{"classification"}, EscalateTo: "boss",
+					EscalateAfter: target.Duration(15 * time.Minute)}},
+				Receivers: map[string]Receiver{"duty": duty, "boss": boss}, Log: log, Silencer: sl, Now: c.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		d := newD()
+		alerts := []*Alert{down("portal", c.t)}
+		d.Add(alerts)
+		c.advance(time.Minute)
+		d.FlushDue(context.Background())
+		if acked {
+			sl.Acknowledge(context.Background(), d.Incidents()[0].GroupKey, "otto", "on it", true)
+		}
+		for range 6 { // 30 minutes
+			c.advance(5 * time.Minute)
+			d.Add(alerts)
+			d.FlushDue(context.Background())
+		}
+		d = newD() // a restart
+		for range 3 {
+			c.advance(5 * time.Minute)
+			d.Add(alerts)
+			d.FlushDue(context.Background())
+		}
+		want := 1
+		if acked {
+			want = 0
+		}
+		if boss.count() != want {
+			t.Errorf("acknowledged %v: %d escalations, want %d", acked, boss.count(), want)
+		}
+	}
+}

@@ -34,6 +34,11 @@ type Route struct {
 	RepeatInterval target.Duration `yaml:"repeat_interval"`
 	// Continue lets later routes match the same alerts too.
 	Continue bool `yaml:"continue"`
+	// EscalateTo is the receiver told when a firing group is still not
+	// acknowledged EscalateAfter after it was first notified (once per
+	// incident).
+	EscalateTo    string          `yaml:"escalate_to"`
+	EscalateAfter target.Duration `yaml:"escalate_after"`
 
 	re map[string]*regexp.Regexp
 }
@@ -53,6 +58,9 @@ func (r *Route) Prepare() error {
 		if *d.f <= 0 {
 			*d.f = target.Duration(d.def)
 		}
+	}
+	if (r.EscalateTo == "") != (r.EscalateAfter <= 0) {
+		return fmt.Errorf("escalate_to and escalate_after go together")
 	}
 	var err error
 	if r.re, err = compileRE(r.MatchRE); err != nil {

@@ -17,7 +17,8 @@ func TestNotificationLogSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	e := alerting.LogEntry{FiringHash: [32]byte{1, 2, 3}, ResolvedHash: [32]byte{9}, SentAt: time.UnixMilli(1_764_158_400_000), Thread: "1700000000.000001"}
+	e := alerting.LogEntry{FiringHash: [32]byte{1, 2, 3}, ResolvedHash: [32]byte{9}, SentAt: time.UnixMilli(1_764_158_400_000), Thread: "1700000000.000001",
+		Since: time.UnixMilli(1_764_158_000_000)}
 	if err := db.Put(ctx, "duty", `0/duty:{classification="down-everywhere"}`, e); err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,7 @@ CREATE TABLE IF NOT EXISTS notification_log (
 	firing_hash   BLOB NOT NULL,
 	resolved_hash BLOB NOT NULL,
 	sent_ms       INTEGER NOT NULL,
+	since_ms      INTEGER NOT NULL,   -- first notified firing; 0 once resolved
 	thread        TEXT NOT NULL,
 	PRIMARY KEY (receiver, group_key)
 );
