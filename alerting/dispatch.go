@@ -88,6 +88,9 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		if _, ok := opts.Receivers[r.EscalateTo]; r.EscalateTo != "" && !ok {
 			return nil, fmt.Errorf("alerting: routes[%d]: no receiver %q to escalate to", i, r.EscalateTo)
 		}
+		if _, ok := opts.Receivers[r.Fallback]; r.Fallback != "" && !ok {
+			return nil, fmt.Errorf("alerting: routes[%d]: no fallback receiver %q", i, r.Fallback)
+		}
 	}
 	if opts.InhibitRules == nil {
 		opts.InhibitRules = DefaultInhibitRules()
@@ -225,6 +228,20 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 		if err != nil {
 			d.failed.WithLabelValues(n.Receiver).Inc()
 			d.opts.Logger.Error("notification failed", "receiver", n.Receiver, "group", n.GroupKey, "err", err)
+			if fb := g.route.Fallback; fb != "" {
+				alt := *n
+				alt.Receiver, alt.GroupKey, alt.Thread = fb, g.key+"#fallback", ""
+				if e, told, _ := d.opts.Log.Get(ctx, fb, alt.GroupKey); told && e.FiringHash == fh && e.ResolvedHash == rh {
+					return // the fallback already has this
+				}
+				if _, ferr := d.send(ctx, &alt); ferr == nil {
+					d.sent.WithLabelValues(fb).Inc()
+					d.opts.Log.Put(ctx, fb, alt.GroupKey, LogEntry{FiringHash: fh, ResolvedHash: rh, SentAt: now})
+				} else {
+					d.failed.WithLabelValues(fb).Inc()
+					d.opts.Logger.Error("fallback notification failed", "receiver", fb, "group", n.GroupKey, "err", ferr)
+				}
+			}
 			return // the group is tried again at its next interval
 		}
 		d.sent.WithLabelValues(n.Receiver).Inc()

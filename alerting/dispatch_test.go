@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,5 +267,49 @@ func TestEscalation(t *testing.T) {
 		if boss.count() != want {
 			t.Errorf("acknowledged %v: %d escalations, want %d", acked, boss.count(), want)
 		}
+	}
+}
+
+// broken always fails, as a receiver with a revoked token does.
+type broken struct{ calls int }
+
+func (b *broken) Notify(context.Context, *Notification) (bool, error) {
+	b.calls++
+	return false, errors.New("invalid_auth")
+}
+
+// When the receiver keeps failing, the fallback is told, once per change.
+func TestFallback(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	primary, fallback := &broken{}, &recorder{}
+	d, err := NewDispatcher(DispatcherOptions{
+		Routes:    []Route{{Receiver: "slack", Fallback: "mail", GroupBy: []string{"classification"}}},
+		Receivers: map[string]Receiver{"slack": primary, "mail": fallback}, Log: &MemLog{}, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := []*Alert{down("portal", c.t)}
+	for range 4 {
+		d.Add(alerts)
+		c.advance(5 * time.Minute)
+		d.FlushDue(context.Background())
+	}
+	if primary.calls < 2 || fallback.count() != 1 {
+		t.Fatalf("primary tried %d times, fallback told %d times; want retries and one fallback notification", primary.calls, fallback.count())
+	}
+}
+
+// The heartbeat posts to its receiver; a failing receiver is an error.
+func TestHeartbeat(t *testing.T) {
+	var beats atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { beats.Add(1) }))
+	defer srv.Close()
+	h := &Heartbeat{URL: srv.URL + "/ping/SECRET", Interval: time.Hour}
+	if err := h.Beat(context.Background()); err != nil || beats.Load() != 1 {
+		t.Fatalf("beat: %v, %d received", err, beats.Load())
+	}
+	h.URL = "http://127.0.0.1:1/ping/SECRET"
+	if err := h.Beat(context.Background()); err == nil || strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("unreachable: %v", err)
 	}
 }

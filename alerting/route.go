@@ -39,6 +39,9 @@ type Route struct {
 	// incident).
 	EscalateTo    string          `yaml:"escalate_to"`
 	EscalateAfter target.Duration `yaml:"escalate_after"`
+	// Fallback is told instead when the receiver keeps failing (after its
+	// retries): a broken Slack token must not leave an outage untold.
+	Fallback string `yaml:"fallback"`
 
 	re map[string]*regexp.Regexp
 }

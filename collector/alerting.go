@@ -59,6 +59,22 @@ func (a *App) newRules(api *query.API) error {
 			sink(alerts)
 		}
 	}
+	if hb := ac.Heartbeat; hb != nil {
+		u := hb.URL
+		if hb.URLFile != "" {
+			var err error
+			if u, err = config.Secret(hb.URLFile, ""); err != nil {
+				return fmt.Errorf("collector: heartbeat: %w", err)
+			}
+		}
+		interval := time.Duration(hb.Interval)
+		if interval <= 0 {
+			interval = time.Minute
+		}
+		a.heartbeat = &alerting.Heartbeat{URL: u, Interval: interval, Logger: a.opts.Logger.With("component", "heartbeat"),
+			Alive: a.rulesEvaluating}
+		a.heartbeat.Register(a.registry)
+	}
 	var err error
 	a.rules, err = rule.New(rule.Options{Engine: api.Engine(), Storage: a.store, Dir: filepath.Join(a.opts.Config.DataDir, "rules"),
 		Interval: time.Duration(ac.EvaluationInterval), Builtin: ac.Builtin, Files: ac.RuleFiles, Targets: a.targetInfo,
@@ -242,4 +258,15 @@ func (a *App) slackInteractions(w http.ResponseWriter, r *http.Request) {
 		}
 		return "Acknowledged by " + u.ID + ".", nil
 	}).ServeHTTP(w, r)
+}
+
+// rulesEvaluating reports whether every rule group evaluated within three
+// of its intervals: the collector is not only up but watching.
+func (a *App) rulesEvaluating() bool {
+	for _, g := range a.rules.Groups() {
+		if time.Since(g.GetLastEvaluation()) > 3*g.Interval() {
+			return false
+		}
+	}
+	return true
 }

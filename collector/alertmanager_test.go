@@ -190,3 +190,33 @@ func TestAlertStateSurvivesRestart(t *testing.T) {
 		t.Fatalf("activeAt %s before the restart at %s, %s after: the alert's for started over", first, restart, again)
 	}
 }
+
+// The dead-man's switch: while rules evaluate, the collector tells an
+// external receiver it is alive.
+func TestHeartbeat(t *testing.T) {
+	beats := make(chan struct{}, 100)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { beats <- struct{}{} })}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "bulwark.yml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir: %s\nalerting:\n  evaluation_interval: 1s\n  heartbeat: {url: \"http://%s/ping\", interval: 1s}\n",
+		filepath.Join(dir, "data"), ln.Addr())), 0o600)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := collector.New(collector.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aln, _ := net.Listen("tcp", "127.0.0.1:0")
+	app.Start(aln)
+	defer app.Stop(context.Background())
+	select {
+	case <-beats:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no heartbeat within 15s")
+	}
+}

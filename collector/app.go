@@ -75,6 +75,7 @@ type App struct {
 	// dispatcher notifies receivers when alerting.routes are set.
 	dispatcher *alerting.Dispatcher
 	silencer   *alerting.Silencer
+	heartbeat  *alerting.Heartbeat
 	// slackSecret verifies Slack's interactivity requests (Acknowledge).
 	slackSecret string
 	serveErr    chan error
@@ -321,6 +322,9 @@ func (a *App) Start(ln net.Listener) error {
 	}
 	if a.dispatcher != nil {
 		go a.dispatcher.Run(ctx)
+	}
+	if a.heartbeat != nil {
+		go a.heartbeat.Run(ctx)
 	}
 	a.ready.Store(true)
 	webConfig := a.webConfigFile()

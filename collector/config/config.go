@@ -60,6 +60,10 @@ type Alerting struct {
 	InhibitRules []alerting.InhibitRule `yaml:"inhibit_rules"`
 	// ConsoleURL is linked from notifications (optional).
 	ConsoleURL string `yaml:"console_url"`
+	// Heartbeat is the dead-man's switch: a POST to an external receiver
+	// every interval while rules evaluate, so the collector's own silence
+	// is noticed.
+	Heartbeat *Heartbeat `yaml:"heartbeat"`
 	// SlackUsers maps Slack user ids to Bulwark users, for the Acknowledge
 	// button: the Bulwark user must hold the operator role.
 	SlackUsers map[string]string `yaml:"slack_users"`
@@ -90,6 +94,13 @@ type WebhookReceiver struct {
 	URL        string `yaml:"url"`
 	URLFile    string `yaml:"url_file"`
 	SecretFile string `yaml:"secret_file"`
+}
+
+// Heartbeat is where and how often the collector says it is alive.
+type Heartbeat struct {
+	URL      string          `yaml:"url"`
+	URLFile  string          `yaml:"url_file"`
+	Interval target.Duration `yaml:"interval"` // default 1m
 }
 
 // Alertmanager is one Alertmanager alerts are forwarded to.
@@ -334,6 +345,9 @@ func (c *Config) Validate() []config.Problem {
 		if r.Webhook != nil && setCount(r.Webhook.URL, r.Webhook.URLFile) != 1 {
 			p(config.Path{"alerting", "receivers", i, "webhook"}, "needs one of url, url_file")
 		}
+	}
+	if hb := c.Alerting.Heartbeat; hb != nil && setCount(hb.URL, hb.URLFile) != 1 {
+		p(config.Path{"alerting", "heartbeat"}, "needs one of url, url_file")
 	}
 	for i := range c.Alerting.InhibitRules {
 		ir := c.Alerting.InhibitRules[i]

@@ -1,0 +1,90 @@
+package alerting
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/bulwarkhq/bulwark/alerting/notify"
+)
+
+// Heartbeat is the collector's dead-man's switch: it tells an external
+// receiver every Interval that it is alive and evaluating, so that its
+// silence (a crash, a cut network, a wedged host) is itself noticed, by
+// something that does not depend on it.
+type Heartbeat struct {
+	URL      string
+	Interval time.Duration
+	Client   *http.Client
+	Logger   *slog.Logger
+	// Alive reports whether the collector is healthy enough to say so
+	// (for example, rules evaluated recently); nil: always.
+	Alive func() bool
+
+	failures prometheus.Counter
+}
+
+// Register adds the heartbeat's failure counter to reg.
+func (h *Heartbeat) Register(reg prometheus.Registerer) {
+	h.failures = promauto.With(reg).NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "notifications",
+		Name: "heartbeat_failures_total", Help: "Heartbeats the external receiver did not take."})
+}
+
+// Run beats until ctx ends.
+func (h *Heartbeat) Run(ctx context.Context) {
+	t := time.NewTicker(h.Interval)
+	defer t.Stop()
+	for {
+		if h.Alive == nil || h.Alive() {
+			if err := h.Beat(ctx); err != nil {
+				if h.failures != nil {
+					h.failures.Inc()
+				}
+				if h.Logger != nil {
+					h.Logger.Warn("heartbeat not delivered", "err", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Beat sends one heartbeat.
+func (h *Heartbeat) Beat(ctx context.Context) error {
+	body, _ := json.Marshal(map[string]any{"status": "alive", "source": "bulwark", "at": time.Now().UTC(), "interval_seconds": h.Interval.Seconds()})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("heartbeat %s: not a usable URL", notify.Redacted(h.URL))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := h.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("heartbeat %s: %w", notify.Redacted(h.URL), err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("heartbeat %s: HTTP %d", notify.Redacted(h.URL), resp.StatusCode)
+	}
+	return nil
+}
