@@ -238,6 +238,9 @@ func TestReload(t *testing.T) {
 	os.WriteFile(file, []byte(y+"users: [oops\n"), 0o600)
 	do("POST", "/-/reload", "admin-token")
 	_, metrics := do("GET", "/metrics", "viewer-token")
+	if !strings.Contains(metrics, "prometheus_rule_evaluation_duration_seconds") || !strings.Contains(metrics, "prometheus_rule_evaluation_failures_total") {
+		t.Errorf("rule evaluation metrics missing")
+	}
 	if !strings.Contains(metrics, "bulwark_config_last_reload_successful 0") ||
 		!strings.Contains(metrics, "bulwark_config_last_reload_success_timestamp_seconds") {
 		t.Fatalf("reload metrics missing:\n%s", metrics)
