@@ -90,7 +90,9 @@ func ImportLibloc(r io.Reader, dir string) (LiblocStats, error) {
 		if !ok {
 			return st, fmt.Errorf("libloc: line %d: %q is not a key: value line", line, t)
 		}
-		block[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		// MMDB strings must be UTF-8: a dump with another encoding in an AS
+		// name would otherwise write a database that cannot be read back.
+		block[strings.TrimSpace(k)] = strings.ToValidUTF8(strings.TrimSpace(v), "\uFFFD")
 	}
 	if err := sc.Err(); err != nil {
 		return st, fmt.Errorf("libloc: read: %w", err)
