@@ -93,8 +93,15 @@ scrape_configs:
 	cfgFile := filepath.Join(dir, "prometheus.yml")
 	os.WriteFile(cfgFile, []byte(cfg), 0o644)
 	addr := freePort(t)
-	cmd := exec.Command(bin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+	return startProgram(t, "prometheus", addr, bin, "--config.file="+cfgFile, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--web.enable-remote-write-receiver")
+}
+
+// startProgram runs a real server on loopback at addr, waits for its
+// /-/ready, and returns its base URL; its log is shown if the test fails.
+func startProgram(t *testing.T, name, addr, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
@@ -104,7 +111,7 @@ scrape_configs:
 		cmd.Process.Kill()
 		cmd.Wait()
 		if t.Failed() {
-			t.Logf("prometheus log:\n%s", logs.String())
+			t.Logf("%s log:\n%s", name, logs.String())
 		}
 	})
 	base := "http://" + addr
@@ -118,7 +125,7 @@ scrape_configs:
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s")
+			t.Fatalf("%s not ready after 30s", name)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
