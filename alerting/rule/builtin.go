@@ -166,6 +166,9 @@ func (b Builtin) File(interval time.Duration) ([]byte, error) {
 		{Record: da, Expr: count(abroad, "0")},
 		{Record: ua, Expr: count(abroad, "1")},
 		{Record: down, Expr: dh + " + " + da},
+		// When any agent last reported each target (checks other than deps),
+		// read once for the no-data alert.
+		{Record: "bulwark:last_report_timestamp", Expr: `max by (target) (timestamp(probe_success{check!="deps"}))`},
 		availability("ServiceDownEverywhere", "down-everywhere", "page", downFor,
 			fmt.Sprintf(`(%s == bulwark:votes:all) and (%s >= clamp_max(bulwark:votes:all, %d)) and (%s >= bulwark:votes:all * %g)`,
 				down, down, b.QuorumAgents, down, b.QuorumShare),
@@ -183,7 +186,7 @@ func (b Builtin) File(interval time.Duration) ([]byte, error) {
 		{Alert: "AgentSilent", Expr: fmt.Sprintf(`count by (agent, vantage) (last_over_time(probe_success[1h])) unless count by (agent, vantage) (last_over_time(probe_success[%s]))`, w),
 			Labels:      map[string]string{"severity": "warning", "classification": "agent-silent"},
 			Annotations: map[string]string{"summary": "Agent {{ $labels.agent }} ({{ $labels.vantage }}) has pushed nothing for " + w + ": its vantage point is blind, and its votes no longer count."}},
-		{Alert: "TargetNoData", Expr: `(bulwark_target_interval_seconds * 2 < on (target) (time() - max by (target) (timestamp(probe_success)))) or (bulwark_target_interval_seconds unless on (target) max by (target) (timestamp(probe_success)))`,
+		{Alert: "TargetNoData", Expr: `(bulwark_target_interval_seconds * 2 < on (target) (time() - bulwark:last_report_timestamp)) or (bulwark_target_interval_seconds unless on (target) bulwark:last_report_timestamp)`,
 			For:         promDuration(interval),
 			Labels:      map[string]string{"severity": "warning", "classification": "no-data"},
 			Annotations: map[string]string{"summary": "No agent has reported {{ $labels.target }} for two of its intervals."}},

@@ -243,7 +243,9 @@ func BenchmarkBuiltinCycle(b *testing.B) {
 		firing += len(r.ActiveAlerts())
 	}
 	b.ReportMetric(float64(firing), "alerts")
+	var lines []string
 	for _, r := range g.Rules() {
-		b.Logf("%-28s %v", r.Name(), r.GetEvaluationDuration())
+		lines = append(lines, fmt.Sprintf("%-28s %v", r.Name(), r.GetEvaluationDuration()))
 	}
+	fmt.Fprintln(os.Stderr, strings.Join(lines, "\n"))
 }
