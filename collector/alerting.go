@@ -77,7 +77,7 @@ func (a *App) newRules(api *query.API) error {
 	}
 	var err error
 	a.rules, err = rule.New(rule.Options{Engine: api.Engine(), Storage: a.store, Dir: filepath.Join(a.opts.Config.DataDir, "rules"),
-		Interval: time.Duration(ac.EvaluationInterval), Builtin: ac.Builtin, Files: ac.RuleFiles, Targets: a.targetInfo,
+		Interval: time.Duration(ac.EvaluationInterval), Builtin: ac.Builtin, Files: ac.RuleFiles, Targets: a.targetInfo, Agents: a.agentInfo,
 		Notify: notifyFn, Logger: a.opts.Logger.With("component", "rules"), Registerer: a.registry})
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
@@ -269,4 +269,14 @@ func (a *App) rulesEvaluating() bool {
 		}
 	}
 	return true
+}
+
+// agentInfo is every agent allowed to push, with its last push.
+func (a *App) agentInfo() []rule.AgentInfo {
+	last := a.ingest.LastPush()
+	var out []rule.AgentInfo
+	for _, id := range a.guard.Agents.List() {
+		out = append(out, rule.AgentInfo{ID: id.Agent, Vantage: id.Vantage, LastPush: last[id.Agent]})
+	}
+	return out
 }

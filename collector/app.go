@@ -70,6 +70,7 @@ type App struct {
 	guard    *auth.Guard
 	reloader *reloader
 	rules    *rule.Manager
+	ingest   *ingest.Handler
 	// alertmanager forwards alerts when alerting.alertmanagers is set.
 	alertmanager *alertmanager.Sender
 	// dispatcher notifies receivers when alerting.routes are set.
@@ -210,6 +211,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux := &router{mux: http.NewServeMux(), guard: a.guard, publicMetric: a.opts.Config.Auth.PublicMetrics,
 		queryTimeout: time.Duration(a.opts.Config.Query.Timeout)}
 	a.router = mux
+	a.ingest = ing
 	if err := a.newRules(api); err != nil {
 		return nil, err
 	}

@@ -142,9 +142,10 @@ type fileRule struct {
 const availabilityChecks = `check=~"http|dns|tcp"`
 
 // File returns the built-in rules as a Prometheus rule file, evaluated
-// every interval. They read the agents' series and the target info
-// series the rule manager writes (bulwark_target_interval_seconds,
-// bulwark_target_latency_objective_seconds, bulwark_target_cert_warning_days).
+// every interval. They read the agents' series and the info series the
+// rule manager writes (bulwark_target_interval_seconds,
+// bulwark_target_latency_objective_seconds, bulwark_target_cert_warning_days,
+// bulwark_agent_last_push_timestamp_seconds).
 func (b Builtin) File(interval time.Duration) ([]byte, error) {
 	b = b.WithDefaults()
 	home := regexpAlternation(b.HomeVantages)
@@ -183,9 +184,9 @@ func (b Builtin) File(interval time.Duration) ([]byte, error) {
 			fmt.Sprintf(`(bulwark:probe_vote == 0) and on (target, sector) ((%s == 1) and (((%s == 1) and (%s >= 1)) or ((%s == 1) and (%s >= 1))))`,
 				down, dh, uh, da, ua),
 			"Only agent {{ $labels.agent }} ({{ $labels.vantage }}) sees {{ $labels.target }} down while its peers see it up: look at that probe host first."),
-		{Alert: "AgentSilent", Expr: fmt.Sprintf(`count by (agent, vantage) (last_over_time(probe_success[1h])) unless count by (agent, vantage) (last_over_time(probe_success[%s]))`, w),
+		{Alert: "AgentSilent", Expr: fmt.Sprintf(`time() - bulwark_agent_last_push_timestamp_seconds > %d`, int64(time.Duration(b.VoteWindow)/time.Second)),
 			Labels:      map[string]string{"severity": "warning", "classification": "agent-silent"},
-			Annotations: map[string]string{"summary": "Agent {{ $labels.agent }} ({{ $labels.vantage }}) has pushed nothing for " + w + ": its vantage point is blind, and its votes no longer count."}},
+			Annotations: map[string]string{"summary": "Agent {{ $labels.agent }} ({{ $labels.vantage }}) has pushed nothing for {{ $value | humanizeDuration }}: its vantage point is blind, and its votes no longer count."}},
 		{Alert: "TargetNoData", Expr: `(bulwark_target_interval_seconds * 2 < on (target) (time() - bulwark:last_report_timestamp)) or (bulwark_target_interval_seconds unless on (target) bulwark:last_report_timestamp)`,
 			For:         promDuration(interval),
 			Labels:      map[string]string{"severity": "warning", "classification": "no-data"},

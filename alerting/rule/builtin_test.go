@@ -26,6 +26,10 @@ type world struct {
 }
 
 func newWorld(t *testing.T, b Builtin, targets []TargetInfo, files ...string) *world {
+	return newWorldAgents(t, b, targets, nil, files...)
+}
+
+func newWorldAgents(t *testing.T, b Builtin, targets []TargetInfo, agents func() []AgentInfo, files ...string) *world {
 	t.Helper()
 	o := tsdb.DefaultOptions()
 	o.OutOfOrderTimeWindow = (24 * time.Hour).Milliseconds()
@@ -36,7 +40,7 @@ func newWorld(t *testing.T, b Builtin, targets []TargetInfo, files ...string) *w
 	t.Cleanup(func() { db.Close() })
 	engine := promql.NewEngine(promql.EngineOpts{MaxSamples: 1e7, Timeout: 10 * time.Second, LookbackDelta: 5 * time.Minute})
 	mgr, err := New(Options{Engine: engine, Storage: db, Dir: t.TempDir(), Interval: 15 * time.Second, Builtin: b, Files: files,
-		Targets: func() []TargetInfo { return targets }})
+		Targets: func() []TargetInfo { return targets }, Agents: agents})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +96,13 @@ func TestBuiltinRules(t *testing.T) {
 	b := Builtin{VoteWindow: target.Duration(time.Minute), DownFor: target.Duration(30 * time.Second), DriftFor: target.Duration(time.Minute)}
 	targets := []TargetInfo{{ID: "fine", Sector: "finance", Criticality: 1, Interval: 15 * time.Second},
 		{ID: "imported", Sector: "government", Criticality: 2, Interval: 15 * time.Second}}
-	w := newWorld(t, b, targets)
+	start := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
+	now := start
+	// home-3 pushed once, at the start, and fell silent.
+	agents := func() []AgentInfo {
+		return []AgentInfo{{"home-1", "home", now}, {"home-2", "home", now}, {"abroad-1", "abroad", now}, {"home-3", "home", start}}
+	}
+	w := newWorldAgents(t, b, targets, agents)
 	votes := map[string][3]float64{ // home-1, home-2, abroad-1
 		"everywhere":  {0, 0, 0},
 		"abroad-only": {1, 1, 0},
@@ -100,12 +110,12 @@ func TestBuiltinRules(t *testing.T) {
 		"one-vantage": {0, 1, 1},
 		"fine":        {1, 1, 1},
 	}
-	agents := [3][2]string{{"home-1", "home"}, {"home-2", "home"}, {"abroad-1", "abroad"}}
-	start := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
+	voters := [3][2]string{{"home-1", "home"}, {"home-2", "home"}, {"abroad-1", "abroad"}}
 	for i := 0; i <= 20; i++ { // five minutes, every 15 s
 		ts := start.Add(time.Duration(i) * 15 * time.Second)
+		now = ts
 		for tgt, v := range votes {
-			for j, ag := range agents {
+			for j, ag := range voters {
 				w.add(t, ts, v[j], "__name__", "probe_success", "target", tgt, "sector", "finance", "check", "http", "agent", ag[0], "vantage", ag[1])
 			}
 		}

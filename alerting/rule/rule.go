@@ -41,6 +41,13 @@ type TargetInfo struct {
 	LatencyObjective time.Duration // 0: the built-in default
 }
 
+// AgentInfo is when an agent last delivered samples (zero: never since
+// the collector started), written as bulwark_agent_last_push_timestamp_seconds.
+type AgentInfo struct {
+	ID, Vantage string
+	LastPush    time.Time
+}
+
 // Options configure a Manager.
 type Options struct {
 	Engine  *promql.Engine
@@ -54,6 +61,8 @@ type Options struct {
 	Files []string
 	// Targets lists the targets for the info series (may be nil).
 	Targets func() []TargetInfo
+	// Agents lists the agents allowed to push, with their last push (may be nil).
+	Agents func() []AgentInfo
 	// Notify receives the alerts to send, as Prometheus hands them to its
 	// notifier: firing ones again every minute, resolved ones once (may be nil).
 	Notify     func(ctx context.Context, alerts []*rules.Alert)
@@ -69,6 +78,7 @@ type Manager struct {
 	cancel  context.CancelFunc
 	mu      sync.Mutex // Update
 	builtin string     // path of the generated file
+	started time.Time  // an agent that never pushed counts as silent since then
 }
 
 // New validates opts and builds a Manager; Run starts it.
@@ -85,12 +95,15 @@ func New(opts Options) (*Manager, error) {
 	if opts.Targets == nil {
 		opts.Targets = func() []TargetInfo { return nil }
 	}
+	if opts.Agents == nil {
+		opts.Agents = func() []AgentInfo { return nil }
+	}
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("rule: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := parser.NewParser(parser.Options{})
-	mgr := &Manager{opts: opts, parser: p, cancel: cancel, builtin: filepath.Join(opts.Dir, "builtin.rules.yml")}
+	mgr := &Manager{opts: opts, parser: p, cancel: cancel, builtin: filepath.Join(opts.Dir, "builtin.rules.yml"), started: time.Now()}
 	mgr.m = rules.NewManager(&rules.ManagerOptions{
 		QueryFunc: rules.EngineQueryFunc(opts.Engine, opts.Storage),
 		NotifyFunc: func(ctx context.Context, _ string, alerts ...*rules.Alert) {
@@ -226,6 +239,17 @@ func (m *Manager) writeTargetInfo(ctx context.Context, ts time.Time) error {
 				app.Rollback()
 				return err
 			}
+		}
+	}
+	for _, ag := range m.opts.Agents() {
+		last := ag.LastPush
+		if last.IsZero() {
+			last = m.started
+		}
+		if _, err := app.Append(0, labels.FromStrings("__name__", "bulwark_agent_last_push_timestamp_seconds", "agent", ag.ID, "vantage", ag.Vantage),
+			t, float64(last.UnixMilli())/1000); err != nil {
+			app.Rollback()
+			return err
 		}
 	}
 	return app.Commit()

@@ -199,3 +199,23 @@ func (us *Users) ByID(id string) (User, bool) {
 	}
 	return User{}, false
 }
+
+// List returns every agent identity of the table.
+func (a *Agents) List() []Identity {
+	t := a.t.Load()
+	seen := map[string]bool{}
+	var out []Identity
+	add := func(id Identity) {
+		if !seen[id.Agent] {
+			seen[id.Agent] = true
+			out = append(out, id)
+		}
+	}
+	for _, id := range t.byHash {
+		add(id)
+	}
+	for _, id := range t.byCert {
+		add(id)
+	}
+	return out
+}

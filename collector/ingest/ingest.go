@@ -49,6 +49,20 @@ type Handler struct {
 	cache    *seriesCache
 	inflight *semaphore.Weighted // decoded bytes being handled
 	agents   *agentLimits
+
+	pushMu   sync.Mutex
+	lastPush map[string]time.Time // agent -> its last request that stored samples
+}
+
+// LastPush returns when each agent last delivered samples.
+func (h *Handler) LastPush() map[string]time.Time {
+	h.pushMu.Lock()
+	defer h.pushMu.Unlock()
+	out := make(map[string]time.Time, len(h.lastPush))
+	for k, v := range h.lastPush {
+		out[k] = v
+	}
+	return out
 }
 
 type metrics struct {
@@ -96,7 +110,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	l := opts.Limits.withDefaults()
 	return &Handler{opts: opts, limits: l, metrics: m, cache: newSeriesCache(4 << 20),
-		inflight: semaphore.NewWeighted(l.MaxInflightBytes), agents: newAgentLimits(l, opts.Now)}, nil
+		inflight: semaphore.NewWeighted(l.MaxInflightBytes), agents: newAgentLimits(l, opts.Now), lastPush: map[string]time.Time{}}, nil
 }
 
 // refusal is an error answered with a status code and a reason label.
@@ -216,6 +230,11 @@ func (h *Handler) serve(r *http.Request) (int, error) {
 	}
 	written, err := h.append(r.Context(), st, id)
 	h.metrics.samples.WithLabelValues(id.Agent).Add(float64(written))
+	if written > 0 {
+		h.pushMu.Lock()
+		h.lastPush[id.Agent] = h.opts.Now()
+		h.pushMu.Unlock()
+	}
 	return written, err
 }
 
