@@ -234,14 +234,16 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Cathay DNS goes down: the services it hosts fail from everywhere, and
 	// the terminal receiver prints one incident naming it, not a page each.
 	deadline = time.Now().Add(60 * time.Second)
-	for !strings.Contains(notes.String(), "Probable shared cause: Cathay DNS (XC), dns layer") {
+	// (The incident may first be told with five of the six, the sixth failing
+	// a probe interval later; the group's next notification names all six.)
+	for !strings.Contains(notes.String(), "Probable shared cause: Cathay DNS (XC), dns layer, common to 6 of") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no incident naming Cathay DNS within 60s; the terminal shows:\n%s", notes.String())
 		}
 		time.Sleep(time.Second)
 	}
 	for _, svc := range []string{"elections", "gas-transport", "pension-fund", "stock-exchange", "tax-office", "water-utility"} {
-		if !strings.Contains(notes.String(), "common to 6 of") || !strings.Contains(notes.String(), svc) {
+		if !strings.Contains(notes.String(), svc) {
 			t.Errorf("the incident does not name %s among the services sharing Cathay DNS:\n%s", svc, notes.String())
 		}
 	}
