@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/collector"
-	"github.com/bulwarkhq/bulwark/collector/config"
 	"github.com/bulwarkhq/bulwark/internal/testenv/testbin"
 )
 
@@ -45,16 +44,7 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 	cfgFile := filepath.Join(dir, "bulwark.yml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir: %s\nalerting:\n  evaluation_interval: 1s\n  rule_files: [%s]\n  alertmanagers: [{url: %q}]\n",
 		filepath.Join(dir, "data"), rules, am)), 0o600)
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := collector.New(collector.Options{Config: cfg, ConfigFile: cfgFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	app.Start(ln)
+	app := startFromFile(t, cfgFile, "")
 	defer app.Stop(context.Background())
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -95,19 +85,7 @@ func TestAlertStateSurvivesRestart(t *testing.T) {
 	cfgFile := filepath.Join(dir, "bulwark.yml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir: %s\nauth: {anonymous_role: viewer}\nalerting:\n  evaluation_interval: 1s\n  rule_files: [%s]\n",
 		filepath.Join(dir, "data"), rules)), 0o600)
-	start := func() *collector.App {
-		cfg, err := config.Load(cfgFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		app, err := collector.New(collector.Options{Config: cfg, ConfigFile: cfgFile})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		app.Start(ln)
-		return app
-	}
+	start := func() *collector.App { return startFromFile(t, cfgFile, "") }
 	// activeAt polls until SlowBurn is pending and cond holds for its activeAt.
 	activeAt := func(app *collector.App, cond func(string) bool) string {
 		deadline := time.Now().Add(20 * time.Second)
@@ -175,16 +153,7 @@ func TestHeartbeat(t *testing.T) {
 	cfgFile := filepath.Join(dir, "bulwark.yml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir: %s\nalerting:\n  evaluation_interval: 1s\n  heartbeat: {url: \"http://%s/ping\", interval: 1s}\n",
 		filepath.Join(dir, "data"), ln.Addr())), 0o600)
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := collector.New(collector.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	aln, _ := net.Listen("tcp", "127.0.0.1:0")
-	app.Start(aln)
+	app := startFromFile(t, cfgFile, "")
 	defer app.Stop(context.Background())
 	select {
 	case <-beats:

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,9 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
 )
 
 // slackRequest is a Slack interactivity request for a click on
@@ -60,16 +57,7 @@ alerting:
   routes:
     - receiver: duty
 `, filepath.Join(dir, "data"), auth.Hash("otto-token"), auth.Hash("vera-token"), filepath.Join(dir, "signing"))), 0o600)
-	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := collector.New(collector.Options{Config: cfg, ConfigFile: cfgFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	app.Start(ln)
+	app := startFromFile(t, cfgFile, "")
 	defer app.Stop(context.Background())
 	base := "http://" + app.Addr()
 	key := `0/duty:{alertname="ServiceDownEverywhere"}`

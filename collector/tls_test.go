@@ -82,19 +82,30 @@ users:
 `), 0o600)
 	t.Setenv("BULWARK_TEST_ABROAD", "abroad-token")
 	t.Setenv("BULWARK_TEST_VIEWER", "viewer-token")
+	app := startFromFile(t, cfgFile, web)
+	t.Cleanup(func() { app.Stop(context.Background()) })
+	return app
+}
+
+// startFromFile runs a collector from a configuration file (and a web
+// configuration file, when given) on a free loopback port; the caller stops it.
+func startFromFile(t *testing.T, cfgFile, webConfig string) *collector.App {
+	t.Helper()
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := collector.New(collector.Options{Config: cfg, ConfigFile: cfgFile, WebConfigFile: web})
+	app, err := collector.New(collector.Options{Config: cfg, ConfigFile: cfgFile, WebConfigFile: webConfig})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := app.Start(ln); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { app.Stop(context.Background()) })
 	return app
 }
 
