@@ -77,21 +77,11 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 	if opts.Log == nil {
 		return nil, errors.New("alerting: a notification Log is required")
 	}
-	for i := range opts.Routes {
-		r := &opts.Routes[i]
-		if err := r.Prepare(); err != nil {
-			return nil, fmt.Errorf("alerting: routes[%d]: %w", i, err)
-		}
-		if _, ok := opts.Receivers[r.Receiver]; !ok {
-			return nil, fmt.Errorf("alerting: routes[%d]: no receiver %q", i, r.Receiver)
-		}
-		if _, ok := opts.Receivers[r.EscalateTo]; r.EscalateTo != "" && !ok {
-			return nil, fmt.Errorf("alerting: routes[%d]: no receiver %q to escalate to", i, r.EscalateTo)
-		}
-		if _, ok := opts.Receivers[r.Fallback]; r.Fallback != "" && !ok {
-			return nil, fmt.Errorf("alerting: routes[%d]: no fallback receiver %q", i, r.Fallback)
-		}
+	routes, err := PrepareRoutes(opts.Routes, func(name string) bool { _, ok := opts.Receivers[name]; return ok })
+	if err != nil {
+		return nil, fmt.Errorf("alerting: %w", err)
 	}
+	opts.Routes = routes
 	if opts.InhibitRules == nil {
 		opts.InhibitRules = DefaultInhibitRules()
 	}
@@ -127,13 +117,9 @@ func (d *Dispatcher) Add(alerts []*Alert) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, a := range alerts {
-		for i := range d.opts.Routes {
-			r := &d.opts.Routes[i]
-			if !r.Matches(a.Labels) {
-				continue
-			}
+		for _, r := range matchRoutes(d.opts.Routes, a.Labels) {
 			gl := r.groupLabels(a.Labels)
-			key := groupKey(i, r.Receiver, gl)
+			key := groupKey(r.id, r.Receiver, gl)
 			g := d.groups[key]
 			if g == nil {
 				if a.Resolved() {
@@ -143,9 +129,6 @@ func (d *Dispatcher) Add(alerts []*Alert) {
 				d.groups[key] = g
 			}
 			g.alerts[a.Fingerprint()] = a
-			if !r.Continue {
-				break
-			}
 		}
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/rules"
 
 	"github.com/bulwarkhq/bulwark/alerting"
@@ -55,6 +57,7 @@ func (a *App) newRules(api *query.API) error {
 		sinks = append(sinks, func(al []*rules.Alert) { a.alertmanager.Enqueue(toAlertmanager(al)) })
 	}
 	notifyFn := func(_ context.Context, alerts []*rules.Alert) {
+		a.addCriticality(alerts)
 		for _, sink := range sinks {
 			sink(alerts)
 		}
@@ -102,6 +105,29 @@ func (a *App) targetInfo() []rule.TargetInfo {
 		out = append(out, rule.TargetInfo{ID: t.ID, Sector: t.Sector, Criticality: t.Criticality, Interval: iv})
 	}
 	return out
+}
+
+// addCriticality labels each alert that names a target with the target's
+// criticality (1 to 3), so routes (and Alertmanagers) can page on critical
+// services alone. An alert that already has the label keeps it. The alerts
+// are the rule manager's copies made for sending: changing them is safe.
+func (a *App) addCriticality(alerts []*rules.Alert) {
+	var crit map[string]int
+	for _, al := range alerts {
+		id := al.Labels.Get("target")
+		if id == "" || al.Labels.Has("criticality") {
+			continue
+		}
+		if crit == nil {
+			crit = map[string]int{}
+			for _, t := range a.reloader.targets() {
+				crit[t.ID] = t.Criticality
+			}
+		}
+		if c := crit[id]; c > 0 {
+			al.Labels = labels.NewBuilder(al.Labels).Set("criticality", strconv.Itoa(c)).Labels()
+		}
+	}
 }
 
 // toAlertmanager converts alerts as Prometheus's rules.SendAlerts does: a

@@ -42,7 +42,8 @@ func TestAlertsReachAlertmanager(t *testing.T) {
         annotations: {summary: "The tax portal answers nobody."}
 `), 0o600)
 	cfgFile := filepath.Join(dir, "bulwark.yml")
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir: %s\nalerting:\n  evaluation_interval: 1s\n  rule_files: [%s]\n  alertmanagers: [{url: %q}]\n",
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir: %s\nalerting:\n  evaluation_interval: 1s\n  rule_files: [%s]\n  alertmanagers: [{url: %q}]\n"+
+		"targets:\n  - {id: tax-portal, sector: government, criticality: 1, url: 'https://tax-portal.example/'}\n",
 		filepath.Join(dir, "data"), rules, am)), 0o600)
 	app := startFromFile(t, cfgFile, "")
 	defer app.Stop(context.Background())
@@ -61,7 +62,8 @@ func TestAlertsReachAlertmanager(t *testing.T) {
 		resp.Body.Close()
 		if len(alerts) == 1 {
 			a := alerts[0]
-			if a.Labels["severity"] != "page" || a.Labels["target"] != "tax-portal" || a.Annotations["summary"] != "The tax portal answers nobody." ||
+			// criticality comes from the target's configuration, for routing.
+			if a.Labels["severity"] != "page" || a.Labels["target"] != "tax-portal" || a.Labels["criticality"] != "1" || a.Annotations["summary"] != "The tax portal answers nobody." ||
 				a.Status.State != "active" {
 				t.Fatalf("alert as Alertmanager holds it: %+v", a)
 			}

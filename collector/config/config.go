@@ -355,13 +355,8 @@ func (c *Config) Validate() []config.Problem {
 			p(config.Path{"alerting", "inhibit_rules", i}, "%v", err)
 		}
 	}
-	for i := range c.Alerting.Routes {
-		rt := c.Alerting.Routes[i] // a copy: Prepare fills defaults at startup
-		if err := rt.Prepare(); err != nil {
-			p(config.Path{"alerting", "routes", i}, "%v", err)
-		} else if !names[rt.Receiver] {
-			p(config.Path{"alerting", "routes", i, "receiver"}, "no receiver named %q", rt.Receiver)
-		}
+	if _, err := alerting.PrepareRoutes(c.Alerting.Routes, func(n string) bool { return names[n] }); err != nil {
+		p(config.Path{"alerting"}, "%v", err)
 	}
 	if err := c.Alerting.Builtin.Validate(); err != nil {
 		p(config.Path{"alerting", "builtin"}, "%v", err)
