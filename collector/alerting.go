@@ -16,7 +16,6 @@ import (
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/notify/alertmanager"
 	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
-	"github.com/bulwarkhq/bulwark/alerting/notify/webhook"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/query"
@@ -153,45 +152,12 @@ func (a *App) newDispatcher() error {
 	if a.silencer, err = alerting.NewSilencer(context.Background(), a.state, nil); err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	receivers := map[string]alerting.Receiver{}
-	for _, r := range ac.Receivers {
-		switch {
-		case r.Slack != nil:
-			tok, err := config.Secret(r.Slack.TokenFile, r.Slack.TokenEnv)
-			if err != nil {
-				return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
-			}
-			if r.Slack.SigningSecretFile != "" {
-				if a.slackSecret, err = config.Secret(r.Slack.SigningSecretFile, ""); err != nil {
-					return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
-				}
-			}
-			rcv, err := slack.New(slack.Options{Token: tok, Channel: r.Slack.Channel, APIURL: r.Slack.APIURL, ConsoleURL: ac.ConsoleURL,
-				Interactive: r.Slack.SigningSecretFile != ""})
-			if err != nil {
-				return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
-			}
-			receivers[r.Name] = rcv
-		case r.Webhook != nil:
-			u := r.Webhook.URL
-			if r.Webhook.URLFile != "" {
-				var err error
-				if u, err = config.Secret(r.Webhook.URLFile, ""); err != nil {
-					return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
-				}
-			}
-			var secret string
-			if r.Webhook.SecretFile != "" {
-				var err error
-				if secret, err = config.Secret(r.Webhook.SecretFile, ""); err != nil {
-					return fmt.Errorf("collector: receiver %s: %w", r.Name, err)
-				}
-			}
-			receivers[r.Name] = &webhook.Receiver{URL: u, Secret: []byte(secret)}
-		}
+	receivers, err := a.receivers(ac)
+	if err != nil {
+		return err
 	}
 	maps.Copy(receivers, a.opts.Receivers)
-	routes := slices.Clone(ac.Routes)
+	routes := ac.Routes
 	if len(routes) == 0 && len(a.opts.Receivers) > 0 {
 		routes = a.opts.Routes
 	}

@@ -1,5 +1,5 @@
 // Package notify holds what every receiver shares: the retry decision
-// for an HTTP answer, and the redaction of URLs in errors and logs.
+// for an HTTP or SMTP answer, and the redaction of URLs in errors and logs.
 // Receivers live in notify/<kind>/ and return (retry bool, err error).
 package notify
 
@@ -14,6 +14,10 @@ import (
 func Retry(code int) bool {
 	return code/100 == 5 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout
 }
+
+// RetrySMTP reports whether an SMTP reply code may succeed later: 4xx are
+// transient (RFC 5321 section 4.2.1), 5xx permanent.
+func RetrySMTP(code int) bool { return code/100 == 4 }
 
 // Redacted is raw with its password and query masked: webhook URLs carry
 // their secret in the path or query, so only scheme, host and path's

@@ -4,12 +4,9 @@ package config
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"regexp"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/alerting"
-	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
@@ -35,78 +32,6 @@ type Config struct {
 	Web         Web             `yaml:"web"`
 	Query       Query           `yaml:"query"`
 	Alerting    Alerting        `yaml:"alerting"`
-}
-
-// Alerting configures rule evaluation.
-type Alerting struct {
-	// EvaluationInterval is how often rules run (default 15s).
-	EvaluationInterval target.Duration `yaml:"evaluation_interval"`
-	// RuleFiles are Prometheus rule files (globs allowed).
-	RuleFiles []string `yaml:"rule_files"`
-	// Builtin tunes or turns off the built-in rules.
-	Builtin rule.Builtin `yaml:"builtin"`
-	// DefaultProbeInterval is the interval assumed for targets that set no
-	// schedule, for the no-data rule (default 30s, the agent's default).
-	DefaultProbeInterval target.Duration `yaml:"default_probe_interval"`
-	// Alertmanagers receive every alert through their v2 API, as from
-	// Prometheus.
-	Alertmanagers []Alertmanager `yaml:"alertmanagers"`
-	// Receivers are where notifications go; Routes say which alerts go
-	// where, grouped how (first match wins unless continue).
-	Receivers []Receiver       `yaml:"receivers"`
-	Routes    []alerting.Route `yaml:"routes"`
-	// InhibitRules mute alerts implied by others; absent: Bulwark's
-	// defaults (down inhibits slow; a silent agent inhibits its lone votes).
-	InhibitRules []alerting.InhibitRule `yaml:"inhibit_rules"`
-	// ConsoleURL is linked from notifications (optional).
-	ConsoleURL string `yaml:"console_url"`
-	// Heartbeat is the dead-man's switch: a POST to an external receiver
-	// every interval while rules evaluate, so the collector's own silence
-	// is noticed.
-	Heartbeat *Heartbeat `yaml:"heartbeat"`
-	// SlackUsers maps Slack user ids to Bulwark users, for the Acknowledge
-	// button: the Bulwark user must hold the operator role.
-	SlackUsers map[string]string `yaml:"slack_users"`
-}
-
-// Receiver is one named destination of notifications: exactly one kind.
-type Receiver struct {
-	Name    string           `yaml:"name"`
-	Slack   *SlackReceiver   `yaml:"slack"`
-	Webhook *WebhookReceiver `yaml:"webhook"`
-}
-
-// SlackReceiver posts with a bot token (chat.postMessage).
-type SlackReceiver struct {
-	TokenFile string `yaml:"token_file"`
-	TokenEnv  string `yaml:"token_env"`
-	Channel   string `yaml:"channel"`
-	// APIURL overrides Slack's Web API base (a proxy, or tests).
-	APIURL string `yaml:"api_url"`
-	// SigningSecretFile holds the Slack app's signing secret: with it,
-	// incidents get an Acknowledge button.
-	SigningSecretFile string `yaml:"signing_secret_file"`
-}
-
-// WebhookReceiver posts signed JSON. The URL, which often holds a
-// secret, may come from a file.
-type WebhookReceiver struct {
-	URL        string `yaml:"url"`
-	URLFile    string `yaml:"url_file"`
-	SecretFile string `yaml:"secret_file"`
-}
-
-// Heartbeat is where and how often the collector says it is alive.
-type Heartbeat struct {
-	URL      string          `yaml:"url"`
-	URLFile  string          `yaml:"url_file"`
-	Interval target.Duration `yaml:"interval"` // default 1m
-}
-
-// Alertmanager is one Alertmanager alerts are forwarded to.
-type Alertmanager struct {
-	URL       string `yaml:"url"`
-	TokenFile string `yaml:"token_file"`
 }
 
 // Auth says who may do what without a token.
@@ -322,45 +247,7 @@ func (c *Config) Validate() []config.Problem {
 	if c.Query.Timeout <= 0 || c.Query.MaxConcurrent <= 0 || c.Query.MaxSamples <= 0 {
 		p(config.Path{"query"}, "timeout, max_concurrent and max_samples must be positive")
 	}
-	if c.Alerting.EvaluationInterval < target.Duration(time.Second) || c.Alerting.DefaultProbeInterval < target.Duration(time.Second) {
-		p(config.Path{"alerting"}, "evaluation_interval and default_probe_interval must be at least 1s")
-	}
-	for i, am := range c.Alerting.Alertmanagers {
-		if u, err := url.Parse(am.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p(config.Path{"alerting", "alertmanagers", i, "url"}, "%q is not an http or https URL", am.URL)
-		}
-	}
-	names := map[string]bool{}
-	for i, r := range c.Alerting.Receivers {
-		if r.Name == "" || names[r.Name] {
-			p(config.Path{"alerting", "receivers", i, "name"}, "receiver name %q is empty or used twice", r.Name)
-		}
-		names[r.Name] = true
-		if (r.Slack == nil) == (r.Webhook == nil) {
-			p(config.Path{"alerting", "receivers", i}, "receiver %q needs exactly one of slack, webhook", r.Name)
-		}
-		if r.Slack != nil && (r.Slack.Channel == "" || setCount(r.Slack.TokenFile, r.Slack.TokenEnv) != 1) {
-			p(config.Path{"alerting", "receivers", i, "slack"}, "needs a channel and one of token_file, token_env")
-		}
-		if r.Webhook != nil && setCount(r.Webhook.URL, r.Webhook.URLFile) != 1 {
-			p(config.Path{"alerting", "receivers", i, "webhook"}, "needs one of url, url_file")
-		}
-	}
-	if hb := c.Alerting.Heartbeat; hb != nil && setCount(hb.URL, hb.URLFile) != 1 {
-		p(config.Path{"alerting", "heartbeat"}, "needs one of url, url_file")
-	}
-	for i := range c.Alerting.InhibitRules {
-		ir := c.Alerting.InhibitRules[i]
-		if err := ir.Prepare(); err != nil {
-			p(config.Path{"alerting", "inhibit_rules", i}, "%v", err)
-		}
-	}
-	if _, err := alerting.PrepareRoutes(c.Alerting.Routes, func(n string) bool { return names[n] }); err != nil {
-		p(config.Path{"alerting"}, "%v", err)
-	}
-	if err := c.Alerting.Builtin.Validate(); err != nil {
-		p(config.Path{"alerting", "builtin"}, "%v", err)
-	}
+	ps = append(ps, c.Alerting.Validate(config.Path{"alerting"})...)
 	ps = append(ps, c.Attribution.Policy.Validate(config.Path{"attribution", "policy"})...)
 	if c.Attribution.Interval < target.Duration(time.Second) {
 		p(config.Path{"attribution", "interval"}, "must be at least 1s")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,6 +25,9 @@ type Problem struct {
 
 // Path addresses a node: strings are mapping keys, ints are sequence indexes.
 type Path []any
+
+// Add is p followed by elems (p itself unchanged).
+func (p Path) Add(elems ...any) Path { return append(slices.Clone(p), elems...) }
 
 func (p Path) String() string {
 	var b strings.Builder

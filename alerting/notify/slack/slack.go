@@ -114,49 +114,13 @@ func classify(err error) (bool, error) {
 // Render writes n as a fallback text and Block Kit blocks: what, where,
 // since when, the vantage classification, the probable shared cause.
 func Render(n *alerting.Notification, consoleURL string) (string, []slack.Block) {
-	firing := n.Firing()
-	status := "FIRING"
-	if n.Status == "resolved" {
-		status = "RESOLVED"
-	}
-	name := ""
-	if len(n.Alerts) > 0 {
-		name = n.Alerts[0].Labels.Get("alertname")
-	}
-	title := fmt.Sprintf("[%s] %s: %d service(s)", status, name, len(firing))
-	if n.Status == "resolved" {
-		title = fmt.Sprintf("[%s] %s: all %d recovered", status, name, len(n.Alerts))
-	}
-	var lines []string
-	for i, a := range n.Alerts {
-		if i == 20 {
-			lines = append(lines, fmt.Sprintf("... and %d more", len(n.Alerts)-20))
-			break
-		}
-		state := "since"
-		if strings.HasPrefix(a.Labels.Get("classification"), "down-") {
-			state = "down since"
-		}
-		if a.Resolved() {
-			state = "recovered " + a.EndsAt.UTC().Format("15:04 MST") + ", since"
-		}
-		where := a.Labels.Get("target")
-		if where == "" {
-			where = a.Labels.Get("agent")
-		}
-		line := fmt.Sprintf("• *%s* (%s) %s %s", where, a.Labels.Get("classification"), state, a.StartsAt.UTC().Format("2006-01-02 15:04 MST"))
-		if s := a.Annotations.Get("summary"); s != "" {
-			line += "\n   " + s
-		}
-		lines = append(lines, line)
-	}
+	title := n.Title()
+	lines := n.Lines(func(s string) string { return "*" + s + "*" })
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, false, false)),
 	}
-	if c := n.Cause; c != nil {
-		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType,
-			fmt.Sprintf("*Probable shared cause:* %s (%s), %s layer, common to %d of %d services: %s", c.Name, c.Jurisdiction, c.Layer,
-				len(c.Targets), n.Affected(), strings.Join(c.Targets, ", ")), false, false), nil, nil))
+	if c := n.CauseText(); c != "" {
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "*Probable shared cause:* "+c, false, false), nil, nil))
 	}
 	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, strings.Join(lines, "\n"), false, false), nil, nil))
 	if consoleURL != "" {

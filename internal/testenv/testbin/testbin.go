@@ -23,3 +23,21 @@ func Need(t testing.TB, name, pkg string) string {
 	t.Skip(msg)
 	return ""
 }
+
+// NeedPython returns Debian's Python interpreter when it can import module
+// (packaged as pkg), or fails (CI) or skips the test. Debian's own
+// interpreter, not the first python3 on PATH: a version manager's has not
+// the Debian packages.
+func NeedPython(t testing.TB, module, pkg string) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import "+module).Run(); err == nil {
+		return py
+	}
+	msg := py + " cannot import " + module + ": install it with `apt-get install " + pkg + "` or run `make deps`"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"net/url"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/alerting"
+	"github.com/bulwarkhq/bulwark/alerting/notify/email"
+	"github.com/bulwarkhq/bulwark/alerting/rule"
+	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
+
+// Alerting configures rule evaluation.
+type Alerting struct {
+	// EvaluationInterval is how often rules run (default 15s).
+	EvaluationInterval target.Duration `yaml:"evaluation_interval"`
+	// RuleFiles are Prometheus rule files (globs allowed).
+	RuleFiles []string `yaml:"rule_files"`
+	// Builtin tunes or turns off the built-in rules.
+	Builtin rule.Builtin `yaml:"builtin"`
+	// DefaultProbeInterval is the interval assumed for targets that set no
+	// schedule, for the no-data rule (default 30s, the agent's default).
+	DefaultProbeInterval target.Duration `yaml:"default_probe_interval"`
+	// Alertmanagers receive every alert through their v2 API, as from
+	// Prometheus.
+	Alertmanagers []Alertmanager `yaml:"alertmanagers"`
+	// Receivers are where notifications go; Routes say which alerts go
+	// where, grouped how: a tree, as in Alertmanager.
+	Receivers []Receiver       `yaml:"receivers"`
+	Routes    []alerting.Route `yaml:"routes"`
+	// InhibitRules mute alerts implied by others; absent: Bulwark's
+	// defaults (down inhibits slow; a silent agent inhibits its lone votes).
+	InhibitRules []alerting.InhibitRule `yaml:"inhibit_rules"`
+	// ConsoleURL is linked from notifications (optional).
+	ConsoleURL string `yaml:"console_url"`
+	// Heartbeat is the dead-man's switch: a POST to an external receiver
+	// every interval while rules evaluate, so the collector's own silence
+	// is noticed.
+	Heartbeat *Heartbeat `yaml:"heartbeat"`
+	// SlackUsers maps Slack user ids to Bulwark users, for the Acknowledge
+	// button: the Bulwark user must hold the operator role.
+	SlackUsers map[string]string `yaml:"slack_users"`
+}
+
+// Receiver is one named destination of notifications: exactly one kind.
+type Receiver struct {
+	Name    string           `yaml:"name"`
+	Slack   *SlackReceiver   `yaml:"slack"`
+	Webhook *WebhookReceiver `yaml:"webhook"`
+	Email   *EmailReceiver   `yaml:"email"`
+}
+
+// SlackReceiver posts with a bot token (chat.postMessage).
+type SlackReceiver struct {
+	TokenFile string `yaml:"token_file"`
+	TokenEnv  string `yaml:"token_env"`
+	Channel   string `yaml:"channel"`
+	// APIURL overrides Slack's Web API base (a proxy, or tests).
+	APIURL string `yaml:"api_url"`
+	// SigningSecretFile holds the Slack app's signing secret: with it,
+	// incidents get an Acknowledge button.
+	SigningSecretFile string `yaml:"signing_secret_file"`
+}
+
+// WebhookReceiver posts signed JSON. The URL, which often holds a
+// secret, may come from a file.
+type WebhookReceiver struct {
+	URL        string `yaml:"url"`
+	URLFile    string `yaml:"url_file"`
+	SecretFile string `yaml:"secret_file"`
+}
+
+// EmailReceiver sends mail through a smarthost, with STARTTLS required
+// unless allow_plaintext says otherwise.
+type EmailReceiver struct {
+	// Smarthost is host:port of the SMTP server (submission, 587).
+	Smarthost string   `yaml:"smarthost"`
+	From      string   `yaml:"from"`
+	To        []string `yaml:"to"`
+	Hello     string   `yaml:"hello"`
+	// Username and PasswordFile authenticate (AUTH PLAIN, only over TLS).
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	// CAFile verifies the server's certificate (default: the system's roots).
+	CAFile         string `yaml:"ca_file"`
+	AllowPlaintext bool   `yaml:"allow_plaintext"`
+}
+
+// Heartbeat is where and how often the collector says it is alive.
+type Heartbeat struct {
+	URL      string          `yaml:"url"`
+	URLFile  string          `yaml:"url_file"`
+	Interval target.Duration `yaml:"interval"` // default 1m
+}
+
+// Alertmanager is one Alertmanager alerts are forwarded to.
+type Alertmanager struct {
+	URL       string `yaml:"url"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// Validate reports the problems of the alerting section, found at at.
+func (a *Alerting) Validate(at config.Path) []config.Problem {
+	var ps []config.Problem
+	p := func(path config.Path, f string, args ...any) { ps = append(ps, config.At(path, f, args...)) }
+	if a.EvaluationInterval < target.Duration(time.Second) || a.DefaultProbeInterval < target.Duration(time.Second) {
+		p(at, "evaluation_interval and default_probe_interval must be at least 1s")
+	}
+	for i, am := range a.Alertmanagers {
+		if u, err := url.Parse(am.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p(at.Add("alertmanagers", i, "url"), "%q is not an http or https URL", am.URL)
+		}
+	}
+	names := map[string]bool{}
+	for i, r := range a.Receivers {
+		if r.Name == "" || names[r.Name] {
+			p(at.Add("receivers", i, "name"), "receiver name %q is empty or used twice", r.Name)
+		}
+		names[r.Name] = true
+		if setCount(some(r.Slack != nil), some(r.Webhook != nil), some(r.Email != nil)) != 1 {
+			p(at.Add("receivers", i), "receiver %q needs exactly one of slack, webhook, email", r.Name)
+		}
+		if r.Slack != nil && (r.Slack.Channel == "" || setCount(r.Slack.TokenFile, r.Slack.TokenEnv) != 1) {
+			p(at.Add("receivers", i, "slack"), "needs a channel and one of token_file, token_env")
+		}
+		if r.Webhook != nil && setCount(r.Webhook.URL, r.Webhook.URLFile) != 1 {
+			p(at.Add("receivers", i, "webhook"), "needs one of url, url_file")
+		}
+		if e := r.Email; e != nil {
+			rcv := email.Receiver{Smarthost: e.Smarthost, From: e.From, To: e.To}
+			if err := rcv.Validate(); err != nil {
+				p(at.Add("receivers", i, "email"), "%v", err)
+			}
+			if (e.Username == "") != (e.PasswordFile == "") {
+				p(at.Add("receivers", i, "email"), "username and password_file go together")
+			}
+		}
+	}
+	if hb := a.Heartbeat; hb != nil && setCount(hb.URL, hb.URLFile) != 1 {
+		p(at.Add("heartbeat"), "needs one of url, url_file")
+	}
+	for i := range a.InhibitRules {
+		ir := a.InhibitRules[i]
+		if err := ir.Prepare(); err != nil {
+			p(at.Add("inhibit_rules", i), "%v", err)
+		}
+	}
+	if _, err := alerting.PrepareRoutes(a.Routes, func(n string) bool { return names[n] }); err != nil {
+		p(at.Add("routes"), "%v", err)
+	}
+	if err := a.Builtin.Validate(); err != nil {
+		p(at.Add("builtin"), "%v", err)
+	}
+	return ps
+}
+
+// some is "x" when b holds, for counting with setCount.
+func some(b bool) string {
+	if b {
+		return "x"
+	}
+	return ""
+}

@@ -1,0 +1,83 @@
+package collector
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"github.com/bulwarkhq/bulwark/alerting"
+	"github.com/bulwarkhq/bulwark/alerting/notify/email"
+	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
+	"github.com/bulwarkhq/bulwark/alerting/notify/webhook"
+	ccfg "github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/internal/config"
+)
+
+// receivers builds the configured receivers, reading their secrets.
+func (a *App) receivers(ac ccfg.Alerting) (map[string]alerting.Receiver, error) {
+	out := map[string]alerting.Receiver{}
+	for _, r := range ac.Receivers {
+		rcv, err := a.receiver(r, ac.ConsoleURL)
+		if err != nil {
+			return nil, fmt.Errorf("collector: receiver %s: %w", r.Name, err)
+		}
+		out[r.Name] = rcv
+	}
+	return out, nil
+}
+
+func (a *App) receiver(r ccfg.Receiver, consoleURL string) (alerting.Receiver, error) {
+	switch {
+	case r.Slack != nil:
+		tok, err := config.Secret(r.Slack.TokenFile, r.Slack.TokenEnv)
+		if err != nil {
+			return nil, err
+		}
+		if r.Slack.SigningSecretFile != "" {
+			if a.slackSecret, err = config.Secret(r.Slack.SigningSecretFile, ""); err != nil {
+				return nil, err
+			}
+		}
+		return slack.New(slack.Options{Token: tok, Channel: r.Slack.Channel, APIURL: r.Slack.APIURL, ConsoleURL: consoleURL,
+			Interactive: r.Slack.SigningSecretFile != ""})
+	case r.Webhook != nil:
+		u, err := config.Secret(r.Webhook.URLFile, "")
+		if r.Webhook.URLFile == "" {
+			u, err = r.Webhook.URL, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var secret string
+		if r.Webhook.SecretFile != "" {
+			if secret, err = config.Secret(r.Webhook.SecretFile, ""); err != nil {
+				return nil, err
+			}
+		}
+		return &webhook.Receiver{URL: u, Secret: []byte(secret)}, nil
+	case r.Email != nil:
+		e := r.Email
+		rcv := &email.Receiver{Smarthost: e.Smarthost, From: e.From, To: e.To, Hello: e.Hello, Username: e.Username,
+			AllowPlaintext: e.AllowPlaintext, ConsoleURL: consoleURL}
+		if e.PasswordFile != "" {
+			var err error
+			if rcv.Password, err = config.Secret(e.PasswordFile, ""); err != nil {
+				return nil, err
+			}
+		}
+		if e.CAFile != "" {
+			pem, err := os.ReadFile(e.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("email ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("email ca_file %s: no PEM certificate in it", e.CAFile)
+			}
+			rcv.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		return rcv, rcv.Validate()
+	}
+	return nil, fmt.Errorf("no kind of receiver set")
+}
