@@ -2,7 +2,6 @@ package rule
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -138,60 +137,37 @@ type fileRule struct {
 	Annotations map[string]string `yaml:"annotations,omitempty"`
 }
 
-// availabilityChecks are the checks whose success is a service's availability.
-const availabilityChecks = `check=~"http|dns|tcp"`
+// availabilitySelector selects the checks whose success is a service's availability.
+var availabilitySelector = fmt.Sprintf(`check=~%q`, strings.Join(availabilityChecks, "|"))
 
 // File returns the built-in rules as a Prometheus rule file, evaluated
-// every interval. They read the agents' series and the info series the
-// rule manager writes (bulwark_target_interval_seconds,
+// every interval. They read the agents' series and the series the rule
+// manager writes (AvailabilityMetric, bulwark_target_interval_seconds,
 // bulwark_target_latency_objective_seconds, bulwark_target_cert_warning_days,
 // bulwark_agent_last_push_timestamp_seconds).
 func (b Builtin) File(interval time.Duration) ([]byte, error) {
 	b = b.WithDefaults()
-	home := regexpAlternation(b.HomeVantages)
-	w := promDuration(time.Duration(b.VoteWindow))
-	// The vote counts are recorded zero-filled, so the alerts below compare
-	// plain series (one join each) instead of recomputing them.
-	dh, uh, da, ua := "bulwark:votes_down:home", "bulwark:votes_up:home", "bulwark:votes_down:abroad", "bulwark:votes_up:abroad"
-	down := "bulwark:votes_down:all"
-	count := func(sel, vote string) string {
-		return fmt.Sprintf(`count by (target, sector) (bulwark:probe_vote{%s} == %s) or 0 * bulwark:votes:all`, sel, vote)
-	}
-	atHome, abroad := fmt.Sprintf(`vantage=~%q`, home), fmt.Sprintf(`vantage!~%q`, home)
 	downFor := promDuration(time.Duration(b.DownFor))
+	class := func(c string) string { return fmt.Sprintf(`%s{classification=%q}`, AvailabilityMetric, c) }
 	rules := []fileRule{
-		{Record: "bulwark:probe_vote", Expr: fmt.Sprintf(`min by (target, sector, agent, vantage) (last_over_time(probe_success{%s}[%s]))`, availabilityChecks, w)},
-		{Record: "bulwark:votes:all", Expr: `count by (target, sector) (bulwark:probe_vote)`},
-		{Record: dh, Expr: count(atHome, "0")},
-		{Record: uh, Expr: count(atHome, "1")},
-		{Record: da, Expr: count(abroad, "0")},
-		{Record: ua, Expr: count(abroad, "1")},
-		{Record: down, Expr: dh + " + " + da},
-		// When any agent last reported each target (checks other than deps),
-		// read once for the no-data alert.
-		{Record: "bulwark:last_report_timestamp", Expr: `max by (target) (timestamp(probe_success{check!="deps"}))`},
-		availability("ServiceDownEverywhere", "down-everywhere", "page", downFor,
-			fmt.Sprintf(`(%s == bulwark:votes:all) and (%s >= clamp_max(bulwark:votes:all, %d)) and (%s >= bulwark:votes:all * %g)`,
-				down, down, b.QuorumAgents, down, b.QuorumShare),
+		// The vantage quorum is tallied in Go before each evaluation
+		// (availability.go): one series per target, not a dozen joins.
+		availability("ServiceDownEverywhere", "down-everywhere", "page", downFor, class("down-everywhere"),
 			"{{ $labels.target }} is down from every vantage point reporting ({{ $value }} agents agree)."),
-		availability("ServiceDownFromAbroadOnly", "down-from-abroad-only", "page", downFor,
-			fmt.Sprintf(`(%s >= 1) and (%s == 0) and (%s == 0) and (%s >= 1)`, da, ua, dh, uh),
+		availability("ServiceDownFromAbroadOnly", "down-from-abroad-only", "page", downFor, class("down-from-abroad-only"),
 			"{{ $labels.target }} answers at home but not from abroad ({{ $value }} agents abroad agree): a cut of international paths, or geo-blocking."),
-		availability("ServiceDownFromHomeOnly", "down-from-home-only", "page", downFor,
-			fmt.Sprintf(`(%s >= 1) and (%s == 0) and (%s == 0) and (%s >= 1)`, dh, uh, da, ua),
+		availability("ServiceDownFromHomeOnly", "down-from-home-only", "page", downFor, class("down-from-home-only"),
 			"{{ $labels.target }} answers from abroad but not at home ({{ $value }} home agents agree): a domestic network or DNS problem."),
-		availability("ServiceDownOnOneVantage", "down-on-one-vantage", "ticket", downFor,
-			fmt.Sprintf(`(bulwark:probe_vote == 0) and on (target, sector) ((%s == 1) and (((%s == 1) and (%s >= 1)) or ((%s == 1) and (%s >= 1))))`,
-				down, dh, uh, da, ua),
+		availability("ServiceDownOnOneVantage", "down-on-one-vantage", "ticket", downFor, class("down-on-one-vantage"),
 			"Only agent {{ $labels.agent }} ({{ $labels.vantage }}) sees {{ $labels.target }} down while its peers see it up: look at that probe host first."),
 		{Alert: "AgentSilent", Expr: fmt.Sprintf(`time() - bulwark_agent_last_push_timestamp_seconds > %d`, int64(time.Duration(b.VoteWindow)/time.Second)),
 			Labels:      map[string]string{"severity": "warning", "classification": "agent-silent"},
 			Annotations: map[string]string{"summary": "Agent {{ $labels.agent }} ({{ $labels.vantage }}) has pushed nothing for {{ $value | humanizeDuration }}: its vantage point is blind, and its votes no longer count."}},
-		{Alert: "TargetNoData", Expr: `(bulwark_target_interval_seconds * 2 < on (target) (time() - bulwark:last_report_timestamp)) or (bulwark_target_interval_seconds unless on (target) bulwark:last_report_timestamp)`,
+		{Alert: "TargetNoData", Expr: class("no-data"),
 			For:         promDuration(interval),
 			Labels:      map[string]string{"severity": "warning", "classification": "no-data"},
 			Annotations: map[string]string{"summary": "No agent has reported {{ $labels.target }} for two of its intervals."}},
-		{Alert: "LatencyAboveObjective", Expr: fmt.Sprintf(`max by (target, sector, vantage) (probe_duration_seconds{phase="total",%s}) > on (target) group_left () bulwark_target_latency_objective_seconds`, availabilityChecks),
+		{Alert: "LatencyAboveObjective", Expr: fmt.Sprintf(`max by (target, sector, vantage) (probe_duration_seconds{phase="total",%s}) > on (target) group_left () bulwark_target_latency_objective_seconds`, availabilitySelector),
 			For:         promDuration(time.Duration(b.LatencyFor)),
 			Labels:      map[string]string{"severity": "ticket", "classification": "slow"},
 			Annotations: map[string]string{"summary": "{{ $labels.target }} takes {{ $value | humanizeDuration }} from {{ $labels.vantage }}, above its objective."}},
@@ -238,15 +214,6 @@ func driftExpr(d time.Duration) string {
 	by := "target, sector, layer, provider, jurisdiction"
 	return fmt.Sprintf(`(count by (%s) (bulwark_dependency_info) unless on (%s) count by (%s) (max_over_time(bulwark_dependency_info[6h] offset %s))) and on (target, layer) count by (target, layer) (max_over_time(bulwark_dependency_info[6h] offset %s))`,
 		by, by, by, ago, ago)
-}
-
-// regexpAlternation is a regexp matching exactly the given values.
-func regexpAlternation(vals []string) string {
-	q := make([]string, len(vals))
-	for i, v := range vals {
-		q[i] = regexp.QuoteMeta(v)
-	}
-	return strings.Join(q, "|")
 }
 
 // promDuration writes d as PromQL accepts it (whole seconds at least).

@@ -79,6 +79,9 @@ type Manager struct {
 	mu      sync.Mutex // Update
 	builtin string     // path of the generated file
 	started time.Time  // an agent that never pushed counts as silent since then
+
+	availMu   sync.Mutex
+	availPrev map[uint64]labels.Labels // the availability series last written
 }
 
 // New validates opts and builds a Manager; Run starts it.
@@ -107,8 +110,8 @@ func New(opts Options) (*Manager, error) {
 	mgr.m = rules.NewManager(&rules.ManagerOptions{
 		QueryFunc: rules.EngineQueryFunc(opts.Engine, opts.Storage),
 		NotifyFunc: func(ctx context.Context, _ string, alerts ...*rules.Alert) {
-			if opts.Notify != nil && len(alerts) > 0 {
-				opts.Notify(ctx, alerts)
+			if mgr.opts.Notify != nil && len(alerts) > 0 {
+				mgr.opts.Notify(ctx, alerts)
 			}
 		},
 		Context:         ctx,
@@ -195,12 +198,15 @@ func hasMeta(p string) bool {
 	return false
 }
 
-// evalIteration writes the target info series at the built-in group's
-// evaluation time, then evaluates the group.
+// evalIteration writes the target info and availability series at the
+// built-in group's evaluation time, then evaluates the group.
 func (m *Manager) evalIteration(ctx context.Context, g *rules.Group, ts time.Time) {
 	if g.Name() == BuiltinGroup {
 		if err := m.writeTargetInfo(ctx, ts); err != nil {
 			m.opts.Logger.Warn("rule: target info", "err", err)
+		}
+		if err := m.writeAvailability(ctx, ts); err != nil {
+			m.opts.Logger.Warn("rule: availability", "err", err)
 		}
 	}
 	rules.DefaultEvalIterationFunc(ctx, g, ts)
