@@ -27,8 +27,10 @@ type Builtin struct {
 	// VoteWindow is how long an agent's newest result counts as its vote;
 	// an agent silent for longer is not counted (default 2m).
 	VoteWindow target.Duration `yaml:"vote_window"`
-	// DownFor is how long a classification must hold before it fires (default 1m).
-	DownFor target.Duration `yaml:"down_for"`
+	// DownFor is how long a classification must hold before it fires
+	// (absent: 1m; 0s: at the first evaluation that sees it, the quorum
+	// being the only guard).
+	DownFor *target.Duration `yaml:"down_for"`
 	// HomeVantages are the vantage names probing from the home
 	// jurisdiction (default: home); every other vantage is abroad.
 	HomeVantages []string `yaml:"home_vantages"`
@@ -53,11 +55,17 @@ type Builtin struct {
 // DefaultBuiltin is used for zero fields.
 var DefaultBuiltin = Builtin{
 	QuorumAgents: 2, QuorumShare: 0.5,
-	VoteWindow: target.Duration(2 * time.Minute), DownFor: target.Duration(time.Minute),
+	VoteWindow: target.Duration(2 * time.Minute), DownFor: DurationOf(time.Minute),
 	HomeVantages: []string{"home"},
 	CertDays:     map[int]int{1: 30, 2: 21, 3: 14}, CertDaysDefault: 14, DNSSECDays: 3,
 	LatencyObjective: target.Duration(2 * time.Second), LatencyFor: target.Duration(5 * time.Minute),
 	DriftFor: target.Duration(10 * time.Minute),
+}
+
+// DurationOf is d as an optional duration of the configuration.
+func DurationOf(d time.Duration) *target.Duration {
+	v := target.Duration(d)
+	return &v
 }
 
 // WithDefaults fills zero fields from DefaultBuiltin.
@@ -70,7 +78,10 @@ func (b Builtin) WithDefaults() Builtin {
 	if b.QuorumShare > 0 {
 		d.QuorumShare = b.QuorumShare
 	}
-	for _, f := range []struct{ dst, src *target.Duration }{{&d.VoteWindow, &b.VoteWindow}, {&d.DownFor, &b.DownFor},
+	if b.DownFor != nil {
+		d.DownFor = b.DownFor
+	}
+	for _, f := range []struct{ dst, src *target.Duration }{{&d.VoteWindow, &b.VoteWindow},
 		{&d.LatencyObjective, &b.LatencyObjective}, {&d.LatencyFor, &b.LatencyFor}, {&d.DriftFor, &b.DriftFor}} {
 		if *f.src > 0 {
 			*f.dst = *f.src
@@ -147,7 +158,10 @@ var availabilitySelector = fmt.Sprintf(`check=~%q`, strings.Join(availabilityChe
 // bulwark_agent_last_push_timestamp_seconds).
 func (b Builtin) File(interval time.Duration) ([]byte, error) {
 	b = b.WithDefaults()
-	downFor := promDuration(time.Duration(b.DownFor))
+	downFor := ""
+	if *b.DownFor > 0 {
+		downFor = promDuration(time.Duration(*b.DownFor))
+	}
 	class := func(c string) string { return fmt.Sprintf(`%s{classification=%q}`, AvailabilityMetric, c) }
 	rules := []fileRule{
 		// The vantage quorum is tallied in Go before each evaluation

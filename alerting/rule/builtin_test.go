@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/tsdb"
+	"gopkg.in/yaml.v3"
 
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/internal/target"
@@ -108,7 +109,7 @@ func (w *world) firing(keys ...string) []string {
 // does not vote; a target no agent reports has no data; certificates warn
 // by criticality; a provider change that persists is drift, a flap is not.
 func TestBuiltinRules(t *testing.T) {
-	b := Builtin{VoteWindow: target.Duration(time.Minute), DownFor: target.Duration(30 * time.Second), DriftFor: target.Duration(time.Minute)}
+	b := Builtin{VoteWindow: target.Duration(time.Minute), DownFor: DurationOf(30 * time.Second), DriftFor: target.Duration(time.Minute)}
 	targets := []TargetInfo{{ID: "fine", Sector: "finance", Criticality: 1, Interval: 15 * time.Second},
 		{ID: "imported", Sector: "government", Criticality: 2, Interval: 15 * time.Second}}
 	start := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
@@ -331,4 +332,32 @@ func heapAlloc() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// down_for absent is a minute; an explicit 0s fires at the first
+// evaluation that sees the classification.
+func TestDownForZero(t *testing.T) {
+	for yml, want := range map[string]string{"{}": "for: 60s", "{down_for: 0s}": "", "{down_for: 45s}": "for: 45s"} {
+		var b Builtin
+		if err := yaml.Unmarshal([]byte(yml), &b); err != nil {
+			t.Fatal(err)
+		}
+		out, err := b.File(15 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f fileGroups
+		if err := yaml.Unmarshal(out, &f); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, r := range f.Groups[0].Rules {
+			if r.Alert == "ServiceDownEverywhere" && r.For != "" {
+				got = "for: " + r.For
+			}
+		}
+		if got != want {
+			t.Errorf("%s: ServiceDownEverywhere %q, want %q", yml, got, want)
+		}
+	}
 }

@@ -146,7 +146,7 @@ func demo(ctx context.Context, o demoOptions) error {
 	}
 	cfg.Alerting.EvaluationInterval = target.Duration(every)
 	cfg.Alerting.DefaultProbeInterval = target.Duration(every)
-	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: target.Duration(3 * every), DownFor: target.Duration(2 * every),
+	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: target.Duration(3 * every), DownFor: rule.DurationOf(2 * every),
 		DriftFor: target.Duration(2 * o.DepsEvery)}
 	// Notifications print to the terminal as a Slack channel would show
 	// them: availability, certificates, drift, one incident per shared cause.
