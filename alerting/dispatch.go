@@ -60,6 +60,8 @@ type Dispatcher struct {
 	sent   *prometheus.CounterVec
 	failed *prometheus.CounterVec
 
+	wake chan struct{} // a group was added: Run recomputes when the next is due
+
 	mu     sync.Mutex
 	groups map[string]*group
 }
@@ -103,7 +105,7 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		opts.Tick = 250 * time.Millisecond
 	}
 	f := promauto.With(opts.Registerer)
-	return &Dispatcher{opts: opts, groups: map[string]*group{},
+	return &Dispatcher{opts: opts, groups: map[string]*group{}, wake: make(chan struct{}, 1),
 		sent: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "sent_total",
 			Help: "Notifications delivered, by receiver."}, []string{"receiver"}),
 		failed: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "failed_total",
@@ -127,6 +129,10 @@ func (d *Dispatcher) Add(alerts []*Alert) {
 				}
 				g = &group{key: key, route: r, labels: gl, alerts: map[uint64]*Alert{}, next: now.Add(time.Duration(r.GroupWait))}
 				d.groups[key] = g
+				select {
+				case d.wake <- struct{}{}:
+				default:
+				}
 			}
 			g.alerts[a.Fingerprint()] = a
 		}
@@ -134,17 +140,33 @@ func (d *Dispatcher) Add(alerts []*Alert) {
 }
 
 // Run notifies due groups until ctx ends.
+// A new group wakes it, so a short group_wait is kept to the millisecond
+// rather than to the next tick.
 func (d *Dispatcher) Run(ctx context.Context) {
-	t := time.NewTicker(d.opts.Tick)
+	t := time.NewTimer(d.opts.Tick)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-d.wake:
 		case <-t.C:
-			d.FlushDue(ctx)
 		}
+		d.FlushDue(ctx)
+		t.Reset(d.untilDue())
 	}
+}
+
+// untilDue is how long until the next group is due, at most a tick.
+func (d *Dispatcher) untilDue() time.Duration {
+	now := d.opts.Now()
+	wait := d.opts.Tick
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, g := range d.groups {
+		wait = min(wait, g.next.Sub(now))
+	}
+	return max(wait, time.Millisecond)
 }
 
 // FlushDue notifies every group that is due.

@@ -180,6 +180,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	zones := zone.NewStore(filepath.Join(a.opts.Config.DataDir, "state", "zone"))
 	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger,
 		Targets:      func() []target.Target { return a.reloader.targets() },
+		Alerting:     a.consoleAlerts,
 		Dependencies: a.deps.Tracker().Services,
 		Drift:        func() []depgraph.Drift { return a.deps.Tracker().Events("") },
 		DNSReport: func() (*zone.Report, error) {

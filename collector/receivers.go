@@ -29,6 +29,12 @@ func (a *App) receivers(ac ccfg.Alerting) (map[string]alerting.Receiver, error) 
 
 func (a *App) receiver(r ccfg.Receiver, consoleURL string) (alerting.Receiver, error) {
 	switch {
+	case r.Slack != nil && r.Slack.WebhookURLFile != "":
+		u, err := config.Secret(r.Slack.WebhookURLFile, "")
+		if err != nil {
+			return nil, err
+		}
+		return slack.New(slack.Options{WebhookURL: u, ConsoleURL: consoleURL})
 	case r.Slack != nil:
 		tok, err := config.Secret(r.Slack.TokenFile, r.Slack.TokenEnv)
 		if err != nil {

@@ -55,6 +55,7 @@ var routeTable = map[string]routeSpec{
 	"GET /api/v1/rules":                {auth.RoleViewer, classFast},
 	"GET /api/v1/alerts":               {auth.RoleViewer, classFast},
 	"GET /{$}":                         {auth.RoleViewer, classQuery},
+	"GET /alerts":                      {auth.RoleViewer, classFast},
 	"GET /dependencies":                {auth.RoleViewer, classFast},
 	"GET /reports/dns":                 {auth.RoleViewer, classQuery},
 	"GET /metrics":                     {auth.RoleViewer, classFast}, // public with auth.public_metrics

@@ -6,6 +6,9 @@
 //	bulwark-bench query    latency of a dashboard query over 10,000 series
 //	bulwark-bench agent    the agent's probes per CPU-second against blackbox_exporter,
 //	                       its memory and schedule accuracy with 10,000 targets
+//	bulwark-bench alert-latency
+//	                       detection-to-notification latency to a Slack test server,
+//	                       against blackbox_exporter -> Prometheus -> Alertmanager
 //
 // It prints a Markdown table for docs/BENCHMARKS.md.
 package main
@@ -20,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -43,14 +47,17 @@ type options struct {
 	targets             int
 	duration, loadFor   time.Duration
 	cpuProfile          string // agent: where to save the agent's CPU profile of the full-load run
+	// alert-latency
+	probeInterval, evalInterval time.Duration
+	outages                     int
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "serve" {
 		return serveTarget(ctx, out)
 	}
-	if len(args) == 0 || (args[0] != "ingest" && args[0] != "query" && args[0] != "agent") {
-		return errors.New("usage: bulwark-bench ingest|query|agent [flags]")
+	if len(args) == 0 || !slices.Contains([]string{"ingest", "query", "agent", "alert-latency"}, args[0]) {
+		return errors.New("usage: bulwark-bench ingest|query|agent|alert-latency [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	var o options
@@ -65,6 +72,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.duration, "duration", 150*time.Second, "agent: how long the agent runs with targets at @every 60s")
 	fs.DurationVar(&o.loadFor, "load-for", 20*time.Second, "agent: how long each probes-per-CPU-second run lasts")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "agent: save the agent's CPU profile of the full-load run to this file (and its allocations to FILE.allocs)")
+	fs.DurationVar(&o.probeInterval, "probe-interval", 5*time.Second, "alert-latency: probe and scrape interval")
+	fs.DurationVar(&o.evalInterval, "eval-interval", 2*time.Second, "alert-latency: rule evaluation interval")
+	fs.IntVar(&o.outages, "outages", 12, "alert-latency: outages measured")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -91,6 +101,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return benchIngest(ctx, o, out)
 	case "agent":
 		return benchAgent(ctx, o, out)
+	case "alert-latency":
+		return benchAlertLatency(ctx, o, out)
 	}
 	return benchQuery(ctx, o, out)
 }

@@ -262,7 +262,10 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	chromium := testbin.Need(t, "chromium", "chromium")
 	for page, wants := range map[string][]string{
-		"/":             {`data-target="nuclear-safety"`, `data-state="partial"`, "Bulwark — critical services"},
+		"/": {`data-target="nuclear-safety"`, `data-state="partial"`, "Bulwark — critical services", ">ServiceDownFromAbroadOnly</span>"},
+		// The alerts page: what fires, and the incident naming the shared cause.
+		"/alerts": {`data-alert="ServiceDownFromAbroadOnly" data-target="nuclear-safety" data-state="firing"`,
+			`data-alert="CertificateExpiring" data-target="tax-refunds"`, "Cathay DNS (XC), dns layer, common to 6 of"},
 		"/dependencies": {`data-target="gas-transport"`, "foreign-critical", "dns: 2/2 name servers foreign: Cathay DNS (XC)"},
 		"/reports/dns":  {"no zone imported"},
 	} {

@@ -73,6 +73,7 @@ func TestREADMECommands(t *testing.T) {
 	t.Setenv("BULWARK_SLACK_TOKEN", "xoxb-readme")
 	os.WriteFile(filepath.Join(etc, "soc-webhook.url"), []byte("http://127.0.0.1:1/hook\n"), 0o600)
 	os.WriteFile(filepath.Join(etc, "soc-webhook.key"), []byte("hmac-key\n"), 0o600)
+	os.WriteFile(filepath.Join(etc, "slack-hook.url"), []byte("http://127.0.0.1:1/services/T/B/x\n"), 0o600)
 	os.WriteFile(filepath.Join(etc, "smtp.password"), []byte("smtp-secret\n"), 0o600)
 	os.WriteFile(filepath.Join(etc, "heartbeat.url"), []byte("http://127.0.0.1:1/ping\n"), 0o600)
 	paths := strings.NewReplacer("/etc/bulwark/", etc+"/", "/var/lib/bulwark", filepath.Join(dir, "data"),

@@ -56,6 +56,9 @@ type SlackReceiver struct {
 	TokenFile string `yaml:"token_file"`
 	TokenEnv  string `yaml:"token_env"`
 	Channel   string `yaml:"channel"`
+	// WebhookURLFile holds an incoming webhook URL, instead of a token and
+	// a channel (no threads, no edits, no Acknowledge button).
+	WebhookURLFile string `yaml:"webhook_url_file"`
 	// APIURL overrides Slack's Web API base (a proxy, or tests).
 	APIURL string `yaml:"api_url"`
 	// SigningSecretFile holds the Slack app's signing secret: with it,
@@ -121,8 +124,11 @@ func (a *Alerting) Validate(at config.Path) []config.Problem {
 		if setCount(some(r.Slack != nil), some(r.Webhook != nil), some(r.Email != nil)) != 1 {
 			p(at.Add("receivers", i), "receiver %q needs exactly one of slack, webhook, email", r.Name)
 		}
-		if r.Slack != nil && (r.Slack.Channel == "" || setCount(r.Slack.TokenFile, r.Slack.TokenEnv) != 1) {
-			p(at.Add("receivers", i, "slack"), "needs a channel and one of token_file, token_env")
+		if sl := r.Slack; sl != nil && sl.WebhookURLFile == "" && (sl.Channel == "" || setCount(sl.TokenFile, sl.TokenEnv) != 1) {
+			p(at.Add("receivers", i, "slack"), "needs a channel and one of token_file, token_env (or webhook_url_file alone)")
+		}
+		if sl := r.Slack; sl != nil && sl.WebhookURLFile != "" && setCount(sl.Channel, sl.TokenFile, sl.TokenEnv, sl.SigningSecretFile) != 0 {
+			p(at.Add("receivers", i, "slack"), "webhook_url_file goes alone: an incoming webhook has its channel and no token")
 		}
 		if r.Webhook != nil && setCount(r.Webhook.URL, r.Webhook.URLFile) != 1 {
 			p(at.Add("receivers", i, "webhook"), "needs one of url, url_file")

@@ -40,6 +40,8 @@ type Options struct {
 	// Targets lists every known target (configured and imported): one no
 	// agent has reported shows as "no-data" instead of being invisible.
 	Targets func() []target.Target
+	// Alerting gives the active alerts, incidents and silences (optional).
+	Alerting func() AlertState
 }
 
 // Console renders the pages.
@@ -74,6 +76,7 @@ func (c *Console) Register(mux interface {
 	HandleFunc(string, func(http.ResponseWriter, *http.Request))
 }) {
 	mux.HandleFunc("GET /{$}", c.overview)
+	mux.HandleFunc("GET /alerts", c.alerts)
 	mux.HandleFunc("GET /dependencies", c.dependencies)
 	mux.HandleFunc("GET /reports/dns", c.dnsReport)
 }
@@ -139,6 +142,8 @@ type Service struct {
 	// State is "up" (every vantage up), "partial", "down", or "no-data"
 	// (no agent has reported it within two minutes).
 	State string
+	// Alerts are the firing alerts that name it.
+	Alerts []Alert
 }
 
 // Sector groups services.
@@ -153,6 +158,7 @@ type overviewPage struct {
 	Sectors  []*Sector
 	Services int
 	Down     int
+	Firing   int
 	Err      string
 }
 
@@ -164,9 +170,21 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		c.opts.Logger.Error("console: overview", "err", err)
 	}
 	page.Sectors = sectors
+	firing := map[string][]Alert{}
+	for _, a := range c.alertState().Alerts {
+		if a.State == "firing" {
+			page.Firing++
+			if a.Target != "" {
+				firing[a.Target] = append(firing[a.Target], a)
+			}
+		}
+	}
 	for _, s := range sectors {
 		page.Services += len(s.Services)
 		page.Down += s.Down
+		for _, svc := range s.Services {
+			svc.Alerts = firing[svc.Target]
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := c.tmpl.ExecuteTemplate(w, "overview.html", page); err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -19,8 +20,14 @@ import (
 
 // Options configure a Receiver.
 type Options struct {
+	// Token and Channel post with a bot token (chat.postMessage): threads,
+	// edits and the Acknowledge button work.
 	Token   string
 	Channel string
+	// WebhookURL posts to an incoming webhook instead (its channel is
+	// fixed by Slack; no threads, no edits). It is a secret: errors and
+	// logs show only its host.
+	WebhookURL string
 	// APIURL is Slack's Web API base (default Slack's own; tests point it
 	// at the SDK's slacktest server).
 	APIURL string
@@ -44,8 +51,8 @@ var (
 
 // New validates opts.
 func New(opts Options) (*Receiver, error) {
-	if opts.Token == "" || opts.Channel == "" {
-		return nil, errors.New("slack: token and channel are required")
+	if (opts.Token == "" || opts.Channel == "") == (opts.WebhookURL == "") {
+		return nil, errors.New("slack: either a token and a channel, or an incoming webhook URL, is required")
 	}
 	var so []slack.Option
 	if opts.APIURL != "" {
@@ -72,6 +79,10 @@ func (r *Receiver) NotifyThread(ctx context.Context, n *alerting.Notification) (
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType,
 			fmt.Sprintf("Acknowledged by %s: %s", n.Ack.By, n.Ack.Comment), false, false)))
 	}
+	if r.opts.WebhookURL != "" {
+		retry, err := r.postWebhook(ctx, text, blocks)
+		return "", retry, err
+	}
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)}
 	if n.Thread == "" {
 		_, ts, err := r.api.PostMessageContext(ctx, r.opts.Channel, opts...)
@@ -92,6 +103,19 @@ func (r *Receiver) NotifyThread(ctx context.Context, n *alerting.Notification) (
 		}
 	}
 	return n.Thread, false, nil
+}
+
+// postWebhook posts one message to the incoming webhook.
+func (r *Receiver) postWebhook(ctx context.Context, text string, blocks []slack.Block) (bool, error) {
+	err := slack.PostWebhookContext(ctx, r.opts.WebhookURL, &slack.WebhookMessage{Text: text, Blocks: &slack.Blocks{BlockSet: blocks}})
+	if err == nil {
+		return false, nil
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) { // it names the URL, hence the secret
+		return true, fmt.Errorf("slack webhook %s: %s: %v", notify.Redacted(r.opts.WebhookURL), ue.Op, ue.Err)
+	}
+	return classify(err)
 }
 
 // classify says whether a Slack failure may pass on retry; the error

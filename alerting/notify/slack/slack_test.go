@@ -150,3 +150,49 @@ func TestSlackErrors(t *testing.T) {
 		t.Fatalf("unreachable: retry %v, err %v", retry, err)
 	}
 }
+
+// An incoming webhook: the message arrives with its blocks; failures say
+// whether to retry and never show the URL's secret path.
+func TestSlackIncomingWebhook(t *testing.T) {
+	var mu sync.Mutex
+	var got []map[string]any
+	status := http.StatusOK
+	srv := slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/services/T0CERT/B0DUTY/s3cretWebhookPath", func(w http.ResponseWriter, r *http.Request) {
+			var m map[string]any
+			json.NewDecoder(r.Body).Decode(&m)
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, m)
+			w.WriteHeader(status)
+		})
+	})
+	srv.Start()
+	defer srv.Stop()
+	hook := srv.GetAPIURL() + "services/T0CERT/B0DUTY/s3cretWebhookPath"
+	rcv, err := New(Options{WebhookURL: hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &alerting.Notification{Receiver: "duty", Status: "firing", Alerts: []*alerting.Alert{{
+		Labels: labels.FromStrings("alertname", "ServiceDownEverywhere", "classification", "down-everywhere", "target", "tax-office"), StartsAt: time.Now()}}}
+	if retry, err := rcv.Notify(context.Background(), n); err != nil {
+		t.Fatalf("retry=%v err=%v", retry, err)
+	}
+	mu.Lock()
+	if len(got) != 1 || got[0]["text"] != "[FIRING] ServiceDownEverywhere: 1 service(s)" || got[0]["blocks"] == nil {
+		t.Errorf("webhook received %v", got)
+	}
+	status = http.StatusInternalServerError
+	mu.Unlock()
+	if retry, err := rcv.Notify(context.Background(), n); err == nil || !retry || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("HTTP 500: retry=%v err=%v", retry, err)
+	}
+	srv.Stop()
+	if retry, err := rcv.Notify(context.Background(), n); err == nil || !retry || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("server gone: retry=%v err=%v", retry, err)
+	}
+	if _, err := New(Options{WebhookURL: hook, Token: "xoxb", Channel: "C1"}); err == nil {
+		t.Error("a token and a webhook URL at once were accepted")
+	}
+}
