@@ -182,6 +182,12 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// A provider by id, name or alias; an unknown one is an error with
+		// near matches, never a silent "0 lost".
+		cut = cut.Resolve(a.CatalogInUse())
+		if err := cut.Check(an.Services, a.CatalogInUse()); err != nil {
+			return err
+		}
 		w := depgraph.Evaluate(an.Services, cut, nil)
 		if *asJSON {
 			return json.NewEncoder(stdout).Encode(w)

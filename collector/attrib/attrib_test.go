@@ -174,7 +174,9 @@ func TestPolicy(t *testing.T) {
 		foreign           bool
 	}{
 		{"XA", "energy", "x", false}, {"XB", "energy", "x", false}, {"XC", "energy", "x", true},
-		{"XB", "finance", "x", true}, {"", "energy", "x", true}, {"XC", "energy", "embassy", false},
+		{"XB", "finance", "x", true}, {"XC", "energy", "embassy", false},
+		// Issue 10: an unknown jurisdiction is unattributed, not foreign.
+		{"", "energy", "x", false},
 	} {
 		if got := p.Foreign(c.j, c.sector, c.target); got != c.foreign {
 			t.Errorf("Foreign(%q, %s, %s) = %v", c.j, c.sector, c.target, got)

@@ -189,6 +189,38 @@ func (c *Catalog) Provider(id string) (*Provider, bool) {
 	return p, ok
 }
 
+// Resolve finds the provider s names: its id, name or parent company
+// (any case), or any of its aliases, the name suffixes it serves under
+// (cloudns.net, cloudns.com, awsdns-45.com); "domain:X", the report's
+// name for an unknown operator, resolves through X too. It returns the
+// provider's id.
+func (c *Catalog) Resolve(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if p, ok := c.byID[s]; ok {
+		return p.ID, true
+	}
+	for _, p := range c.Providers {
+		if strings.EqualFold(s, p.Name) || strings.EqualFold(s, p.Parent) || strings.EqualFold(s, p.ID) {
+			return p.ID, true
+		}
+	}
+	name := strings.TrimPrefix(s, "domain:")
+	if !strings.Contains(name, ".") {
+		return "", false
+	}
+	for _, kind := range []string{"ns", "mx", "cname"} {
+		if p, _, ok := c.ByName(kind, name); ok {
+			return p.ID, true
+		}
+		// An alias given as a bare domain ("cloudns.net") also names the
+		// provider whose pattern sits under it ("*.cloudns.net").
+		if p, _, ok := c.ByName(kind, "ns."+name); ok {
+			return p.ID, true
+		}
+	}
+	return "", false
+}
+
 // ByASN returns the provider announcing asn.
 func (c *Catalog) ByASN(asn uint32) (*Provider, bool) {
 	p, ok := c.byASN[asn]

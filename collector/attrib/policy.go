@@ -57,9 +57,11 @@ func (p *Policy) Validate(at config.Path) []config.Problem {
 }
 
 // Foreign tells whether jurisdiction j is foreign for a target of sector.
-// An unknown jurisdiction is foreign: what cannot be placed cannot be relied on.
+// An unknown jurisdiction is not: it is unattributed, counted apart (as
+// neither foreign nor domestic), so that no "foreign" is claimed from an
+// unknown.
 func (p *Policy) Foreign(j, sector, target string) bool {
-	if p.Home == "" {
+	if p.Home == "" || j == "" {
 		return false
 	}
 	home, trusted := p.Home, p.Trusted
@@ -77,7 +79,7 @@ func (p *Policy) Foreign(j, sector, target string) bool {
 func (p *Policy) Describe(j, sector, target string) string {
 	switch {
 	case j == "":
-		return "unknown jurisdiction"
+		return "unknown jurisdiction (unattributed)"
 	case !p.Foreign(j, sector, target):
 		return fmt.Sprintf("%s (home or trusted)", j)
 	}

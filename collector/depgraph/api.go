@@ -88,6 +88,7 @@ func (e *Evaluator) whatif(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	services := e.tracker.Services()
+	cut = cut.Resolve(e.opts.Attributor.CatalogInUse())
 	if err := cut.Check(services, e.opts.Attributor.CatalogInUse()); err != nil {
 		badRequest(w, "%v", err)
 		return

@@ -15,6 +15,25 @@ import (
 // Bulwark does not know: a typo must not read as "nothing would be lost".
 var ErrUnknownCut = errors.New("unknown in this cut")
 
+// Resolve names each provider of the cut by its catalog id, so a cut may
+// name a provider by its id, name, parent or any alias (a name-server
+// domain it serves under); what the catalog does not know stays as
+// given, for Check.
+func (c Cut) Resolve(cat *attrib.Catalog) Cut {
+	if cat == nil {
+		return c
+	}
+	out := c
+	out.Providers = make([]string, len(c.Providers))
+	for i, p := range c.Providers {
+		out.Providers[i] = p
+		if id, ok := cat.Resolve(p); ok {
+			out.Providers[i] = id
+		}
+	}
+	return out
+}
+
 // Check refuses a cut naming a provider that is neither in the catalog nor
 // seen in any service, a country that is neither an ISO 3166 country nor
 // seen, or an AS no catalog entry or dependency has; the error lists near

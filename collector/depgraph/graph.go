@@ -30,9 +30,13 @@ const (
 	ForeignRedundant = "foreign-redundant" // foreign and domestic side by side
 	ForeignMulti     = "foreign-multi"     // only foreign, but more than one provider
 	ForeignCritical  = "foreign-critical"  // one foreign provider alone
+	// Unattributed: no dependency of the layer could be placed in a
+	// jurisdiction. Neither foreign nor domestic: left out of the score.
+	Unattributed = "unattributed"
 )
 
-// StateValue is the score value of each state.
+// StateValue is the score value of each state (an unattributed layer has
+// none: it does not count).
 var StateValue = map[string]float64{Domestic: 0, ForeignRedundant: 0.25, ForeignMulti: 0.75, ForeignCritical: 1}
 
 // Observation is one raw probe_dependency_info series.
@@ -47,6 +51,9 @@ type Item struct {
 	Addrs   []string           `json:"addrs,omitempty"`
 	Attr    attrib.Attribution `json:"attribution"`
 	Foreign bool               `json:"foreign"`
+	// Unattributed: its jurisdiction is unknown (never counted as foreign,
+	// nor as domestic).
+	Unattributed bool `json:"unattributed,omitempty"`
 	// HostedOn is the provider whose network serves a named dependency
 	// when it is not the provider itself (a DNS provider on a cloud), and
 	// HostedIn that provider's jurisdiction.
@@ -62,6 +69,8 @@ type Layer struct {
 	Providers []string `json:"providers"` // distinct, sorted
 	Countries []string `json:"jurisdictions"`
 	Evidence  string   `json:"evidence"`
+	// Unattributed counts the items of unknown jurisdiction.
+	Unattributed int `json:"unattributed"`
 }
 
 // Service is a service's graph.
@@ -151,6 +160,7 @@ func Build(target, sector string, obs []Observation, a *attrib.Attributor, pol *
 				}
 			}
 			it.Foreign = pol.Foreign(it.Attr.Jurisdiction, sector, target)
+			it.Unattributed = it.Attr.Jurisdiction == ""
 			l.Items = append(l.Items, *it)
 		}
 		slices.SortFunc(l.Items, func(x, y Item) int { return cmp.Compare(x.Name, y.Name) })
@@ -172,10 +182,14 @@ func providerKey(it Item) string {
 	return "?" + it.Name
 }
 
+// decide sets the layer's state from the items that could be placed; those
+// that could not are counted apart. Known-foreign items beside unplaced ones
+// (and no domestic one) are foreign-multi: the unplaced may be another
+// provider, so "alone" cannot be claimed.
 func (l *Layer) decide() {
-	foreign := 0
+	foreign, unknown := 0, 0
 	provs, countries := map[string]bool{}, map[string]bool{}
-	foreignProvs := map[string]bool{}
+	otherProvs := map[string]bool{} // foreign or unplaced
 	for _, it := range l.Items {
 		k := providerKey(it)
 		provs[k] = true
@@ -184,20 +198,27 @@ func (l *Layer) decide() {
 			j = "??"
 		}
 		countries[j] = true
-		if it.Foreign {
+		switch {
+		case it.Unattributed:
+			unknown++
+			otherProvs[k] = true
+		case it.Foreign:
 			foreign++
-			foreignProvs[k] = true
+			otherProvs[k] = true
 		}
 	}
 	l.Providers = sortedKeys(provs)
 	l.Countries = sortedKeys(countries)
+	l.Unattributed = unknown
 	n := len(l.Items)
 	switch {
+	case unknown == n:
+		l.State = Unattributed
 	case foreign == 0:
 		l.State = Domestic
-	case foreign < n:
+	case foreign+unknown < n:
 		l.State = ForeignRedundant
-	case len(foreignProvs) > 1:
+	case len(otherProvs) > 1:
 		l.State = ForeignMulti
 	default:
 		l.State = ForeignCritical
@@ -228,13 +249,20 @@ func (l *Layer) describe(foreign, n int) string {
 			parts = append(parts, p)
 		}
 	}
-	return fmt.Sprintf("%s: %d/%d %s foreign: %s", l.Name, foreign, n, layerNouns[l.Name], strings.Join(parts, "; "))
+	unattributed := ""
+	if l.Unattributed > 0 {
+		unattributed = fmt.Sprintf(", %d unattributed", l.Unattributed)
+	}
+	return fmt.Sprintf("%s: %d/%d %s foreign%s: %s", l.Name, foreign, n, layerNouns[l.Name], unattributed, strings.Join(parts, "; "))
 }
 
 func (s *Service) score() {
 	var sum, weights float64
 	worst := -1.0
 	for _, l := range s.Layers {
+		if l.State == Unattributed {
+			continue // neither foreign nor domestic: it does not count
+		}
 		v := StateValue[l.State]
 		sum += Weights[l.Name] * v
 		weights += Weights[l.Name]

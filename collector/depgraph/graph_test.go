@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,7 +241,7 @@ func TestUntrustedObservations(t *testing.T) {
 	if l := s.Layer("dns"); len(l.Items) != maxItems {
 		t.Fatalf("dns layer holds %d items, bound %d", len(l.Items), maxItems)
 	}
-	if it := s.Layer("hosting").Items[0]; it.Attr.Rule != attrib.RuleInvalid || !it.Foreign {
+	if it := s.Layer("hosting").Items[0]; it.Attr.Rule != attrib.RuleInvalid || it.Foreign || !it.Unattributed || s.Layer("hosting").State != Unattributed {
 		t.Errorf("bogus address: %+v", it)
 	}
 	if it := s.Layer("mail").Items[0]; it.Attr.Rule != attrib.RuleInvalid {
@@ -254,5 +255,39 @@ func TestUntrustedObservations(t *testing.T) {
 	}
 	if w := Evaluate([]*Service{hosted}, Cut{Providers: []string{"dravia"}}, nil); w.Totals[Lost] != 1 {
 		t.Errorf("cutting the cloud under a DNS provider: %+v", w.Totals)
+	}
+}
+
+// Issue 10: what cannot be placed is unattributed, never foreign nor
+// domestic: a layer of only unplaced items is "unattributed" and left out
+// of the score; beside known items it is counted apart and shown.
+func TestUnattributedIsItsOwnAnswer(t *testing.T) {
+	known := func(p, j string, foreign bool) Item {
+		return Item{Name: p, Attr: attrib.Attribution{Provider: p, Jurisdiction: j}, Foreign: foreign}
+	}
+	unknown := func(name string) Item { return Item{Name: name, Unattributed: true} }
+	for _, tc := range []struct {
+		items []Item
+		state string
+	}{
+		{[]Item{unknown("ns1.example-a.us"), unknown("ns2.example-a.us")}, Unattributed},
+		{[]Item{known("home-dns", "XA", false), unknown("ns.example-b.us")}, Domestic},
+		{[]Item{known("cathaydns", "XC", true), unknown("ns.example-b.us")}, ForeignMulti},
+		{[]Item{known("cathaydns", "XC", true), known("home-dns", "XA", false), unknown("ns.example-b.us")}, ForeignRedundant},
+		{[]Item{known("cathaydns", "XC", true)}, ForeignCritical},
+	} {
+		l := &Layer{Name: "dns", Items: tc.items}
+		l.decide()
+		if l.State != tc.state {
+			t.Errorf("%v: state %s, want %s", tc.items, l.State, tc.state)
+		}
+		if n := l.Unattributed; n > 0 && !strings.Contains(l.Evidence, "unattributed") {
+			t.Errorf("evidence does not say %d unattributed: %s", n, l.Evidence)
+		}
+	}
+	svc := &Service{Layers: []*Layer{{Name: "dns", State: Unattributed}, {Name: "hosting", State: Domestic}}}
+	svc.score()
+	if svc.Score != 0 || svc.WorstState != Domestic {
+		t.Errorf("an unattributed layer counted: score %v, worst %s", svc.Score, svc.WorstState)
 	}
 }

@@ -124,6 +124,7 @@ type Report struct {
 	Providers   []ProviderRow `json:"providers"`
 	Types       []TypeRow     `json:"types"`
 	ForeignOnly []string      `json:"foreign_only_domains"`
+	Headline    Headline      `json:"headline"`
 	DomainRows  []DomainRow   `json:"domains_detail,omitempty"`
 }
 
@@ -135,6 +136,7 @@ func (an *Analysis) Report(withDomains bool) *Report {
 	prov := map[string]*ProviderRow{}
 	types := map[string]*TypeRow{}
 	typeUse := map[string]map[string]int{}
+	head := newHeadlineTally()
 	for i, svc := range an.Services {
 		d := s.Delegations[i]
 		l := svc.Layer("dns")
@@ -166,6 +168,7 @@ func (an *Analysis) Report(withDomains bool) *Report {
 		if unknown {
 			tr.Unplaced++
 		}
+		head.add(l, foreignOnly, d.DS)
 		if foreignOnly {
 			tr.ForeignOnly++
 			r.ForeignOnly = append(r.ForeignOnly, svc.Target)
@@ -217,27 +220,41 @@ func (an *Analysis) Report(withDomains bool) *Report {
 	}
 	slices.SortFunc(r.Types, func(a, b TypeRow) int { return cmp.Or(cmp.Compare(b.Domains, a.Domains), cmp.Compare(a.Type, b.Type)) })
 	slices.Sort(r.ForeignOnly)
+	r.Headline = head.done(r.Domains)
 	return r
 }
 
 // WriteText prints the report for a reader.
 func (r *Report) WriteText(w io.Writer, top int) {
 	fmt.Fprintf(w, "Zone %s (exported %s): %d delegated domains, %d NS records, %d DS records\n\n", r.Origin, r.Exported, r.Domains, r.NSRecords, r.DSRecords)
-	fmt.Fprintf(w, "%-34s %-4s %8s %8s %7s\n", "DNS PROVIDER", "JUR", "DOMAINS", "ALONE", "SHARE")
+	r.writeHeadline(w)
+	name := func(p ProviderRow) string {
+		if p.Name != "" && !strings.HasPrefix(p.Provider, "domain:") {
+			return p.Name
+		}
+		return p.Provider
+	}
+	pw := len("DNS PROVIDER")
+	for i, p := range r.Providers {
+		if i < top {
+			pw = max(pw, len(name(p))) // names are not cut
+		}
+	}
+	fmt.Fprintf(w, "%-*s %-4s %8s %8s %7s\n", pw, "DNS PROVIDER", "JUR", "DOMAINS", "ALONE", "SHARE")
 	for i, p := range r.Providers {
 		if i == top {
 			fmt.Fprintf(w, "... %d more providers\n", len(r.Providers)-top)
 			break
 		}
-		name := p.Provider
-		if p.Name != "" && !strings.HasPrefix(p.Provider, "domain:") {
-			name = p.Name
-		}
-		fmt.Fprintf(w, "%-34.34s %-4s %8d %8d %6.1f%%\n", name, cmp.Or(p.Jurisdiction, "?"), p.Domains, p.Critical, 100*p.Share)
+		fmt.Fprintf(w, "%-*s %-4s %8d %8d %6.1f%%\n", pw, name(p), cmp.Or(p.Jurisdiction, "?"), p.Domains, p.Critical, 100*p.Share)
 	}
-	fmt.Fprintf(w, "\n%-28s %8s %8s %9s %8s  %s\n", "DOMAIN TYPE", "DOMAINS", "DNSSEC", "FOREIGN", "HHI", "LARGEST PROVIDER")
+	width := len("DOMAIN TYPE")
 	for _, t := range r.Types {
-		fmt.Fprintf(w, "%-28.28s %8d %7.1f%% %9d %8.0f  %s (%.0f%%)\n", t.Type, t.Domains, 100*t.DNSSEC, t.ForeignOnly, t.HHI, t.TopProvider, 100*t.TopShare)
+		width = max(width, len(t.Type)) // long type names are not cut
+	}
+	fmt.Fprintf(w, "\n%-*s %8s %8s %9s %8s  %s\n", width, "DOMAIN TYPE", "DOMAINS", "DNSSEC", "FOREIGN", "HHI", "LARGEST PROVIDER")
+	for _, t := range r.Types {
+		fmt.Fprintf(w, "%-*s %8d %7.1f%% %9d %8.0f  %s (%.0f%%)\n", width, t.Type, t.Domains, 100*t.DNSSEC, t.ForeignOnly, t.HHI, t.TopProvider, 100*t.TopShare)
 	}
 	fmt.Fprintf(w, "\n%d domains have their DNS entirely under foreign jurisdiction.\n", len(r.ForeignOnly))
 }

@@ -93,8 +93,15 @@ func TestReportDotgovProviders(t *testing.T) {
 	// The providers' published name server suffixes, matched as plain strings.
 	marks := map[string][]string{
 		"amazon":     {".com.", ".net.", ".org.", ".co.uk.", ".us."}, // and the label awsdns-NN, checked below
-		"cloudflare": {".ns.cloudflare.com."},
-		"microsoft":  {".azure-dns.com.", ".azure-dns.net.", ".azure-dns.org.", ".azure-dns.info."},
+		"cloudflare": {".cloudflare.com.", ".foundationdns.com.", ".foundationdns.net.", ".foundationdns.org."},
+		"microsoft":  {".azure-dns.com.", ".azure-dns.net.", ".azure-dns.org.", ".azure-dns.info.", ".azuregov-dns.us.", ".microsoftonline.com."},
+		// Issue 10: the long tail abroad, each under all its aliases.
+		"wix":        {".wixdns.net."},
+		"cloudns":    {".cloudns.net.", ".cloudns.com.", ".cloudns.uk.", ".cloudns.info.", ".cloudns.org.", ".cloudns.biz."},
+		"easydns":    {".easydns.com.", ".easydns.net.", ".easydns.org.", ".easydns.ca.", ".easydns.info."},
+		"siteground": {".siteground.net."},
+		"tucows":     {".name-services.com."},
+		"ionos":      {".ui-dns.com.", ".ui-dns.org.", ".ui-dns.biz.", ".ui-dns.de."},
 		"godaddy":    {".domaincontrol.com."},
 		"akamai":     {".akam.net.", ".akamaiedge.net.", ".linode.com."},
 		"ultradns":   {".ultradns.net.", ".ultradns.com.", ".ultradns.org.", ".ultradns.biz.", ".ultradns.info.", ".ultradns.co.uk."},
@@ -140,6 +147,39 @@ func TestReportDotgovProviders(t *testing.T) {
 	if len(r.DomainRows) != len(nsOf) || r.Domains != len(nsOf) {
 		t.Fatalf("%d domain rows for %d domains", len(r.DomainRows), len(nsOf))
 	}
+	// Foreign only, counted from the raw records: every name server of the
+	// domain under the suffixes of providers seated abroad.
+	abroad := map[string]string{"wix": "IL", "cloudns": "BG", "easydns": "CA", "siteground": "BG", "tucows": "CA", "ionos": "DE"}
+	foreignOnly, byCountry := 0, map[string]int{}
+	for _, nss := range nsOf {
+		countries := map[string]bool{}
+		all := true
+		for _, ns := range nss {
+			placed := false
+			for prov, cc := range abroad {
+				if is(prov, ns) {
+					countries[cc], placed = true, true
+				}
+			}
+			all = all && placed
+		}
+		if all {
+			foreignOnly++
+			for cc := range countries {
+				byCountry[cc]++
+			}
+		}
+	}
+	h := r.Headline
+	if h.ForeignOnly != foreignOnly || h.ForeignOnly != len(r.ForeignOnly) {
+		t.Errorf("foreign only: report %d (%d listed), raw count %d", h.ForeignOnly, len(r.ForeignOnly), foreignOnly)
+	}
+	for _, c := range h.ForeignOnlyByCountry {
+		if c.Domains != byCountry[c.Key] {
+			t.Errorf("foreign only in %s: report %d, raw count %d", c.Key, c.Domains, byCountry[c.Key])
+		}
+	}
+	t.Logf("foreign only: %d domains, by country %v", foreignOnly, byCountry)
 	var buf bytes.Buffer
 	if err := r.WriteCSV(&buf, "providers"); err != nil || !strings.HasPrefix(buf.String(), "provider,name,jurisdiction") {
 		t.Fatalf("csv: %v %.100s", err, buf.String())
