@@ -81,6 +81,30 @@ func TestInventoryAndZoneCommands(t *testing.T) {
 		!strings.Contains(out.String(), "lose their DNS") {
 		t.Fatalf("report what-if: %v\n%s", err, out.String())
 	}
+	// Issue 10: a provider by id or by any alias is the same cut; a
+	// country cut finds it too; an unknown provider is an error with near
+	// matches, never a silent "0 lost". (29palms.gov moved from ClouDNS to
+	// Alibaba above.)
+	lost := map[string]string{}
+	for _, cut := range [][]string{{"--cut-provider", "cloudns"}, {"--cut-provider", "domain:cloudns.net"}, {"--cut-provider", "ClouDNS"},
+		{"--cut-provider", "cloudns.com"}, {"--cut-country", "BG"}} {
+		if err := run1(append([]string{"report", "dns", "--data", data, "--home", "US"}, cut...)...); err != nil {
+			t.Fatalf("%v: %v", cut, err)
+		}
+		lost[strings.Join(cut, " ")] = out.String()
+	}
+	for cut, o := range lost {
+		if !strings.Contains(o, ", 146 lose their DNS") && !(cut == "--cut-country BG" && strings.Contains(o, ", 276 lose their DNS")) {
+			t.Errorf("%s: %s", cut, o)
+		}
+	}
+	if err := run1("report", "dns", "--data", data, "--home", "US", "--cut-provider", "cloudnz"); err == nil || !strings.Contains(err.Error(), "did you mean cloudns") {
+		t.Errorf("unknown provider: %v", err)
+	}
+	if err := run1("report", "dns", "--data", data, "--home", "US"); err != nil || !strings.Contains(out.String(), "Foreign only:  805 domains") ||
+		!strings.Contains(out.String(), "by country: BG 276, IL 265, CA 216, DE 47, CN 1") {
+		t.Errorf("report headline: %v\n%.1500s", err, out.String())
+	}
 	if err := run1("report", "dns", "--data", data, "--home", "US", "--json"); err != nil {
 		t.Fatal(err)
 	}
