@@ -272,6 +272,9 @@ func (a *App) sovereignty() error {
 		if a.geo, err = attrib.OpenGeo(ac.GeoDir); err != nil {
 			return fmt.Errorf("collector: %w", err)
 		}
+		if stale := a.geo.Staleness(time.Now()); stale != "" {
+			a.opts.Logger.Warn("attribution: "+stale, "geo_dir", ac.GeoDir)
+		}
 	} else {
 		a.opts.Logger.Warn("no attribution.geo_dir: addresses are attributed only through the catalog's names")
 	}

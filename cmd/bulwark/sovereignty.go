@@ -71,6 +71,12 @@ func runGeo(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "wrote %s/country.mmdb and %s/asn.mmdb: %d networks, %d AS names, in %s (data: IPFire Project, CC BY-SA 4.0; see %s/ATTRIBUTION)\n",
 		*out, *out, st.Networks, st.ASNames, time.Since(start).Round(time.Millisecond), *out)
+	if g, err := attrib.OpenGeo(*out); err == nil {
+		if stale := g.Staleness(time.Now()); stale != "" {
+			fmt.Fprintln(stderr, "warning: "+stale)
+		}
+		g.Close()
+	}
 	return nil
 }
 

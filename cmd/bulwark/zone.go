@@ -107,6 +107,11 @@ func runZone(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer done()
+	if a.Geo != nil {
+		if stale := a.Geo.Staleness(time.Now()); stale != "" {
+			fmt.Fprintln(stderr, "warning: "+stale)
+		}
+	}
 	st := zone.NewStore(filepath.Join(dataDir, "state", "zone"))
 	prev, _, _ := st.Latest(snap.Origin)
 	path, err := st.Save(snap)
@@ -160,6 +165,11 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer done()
+	if a.Geo != nil {
+		if stale := a.Geo.Staleness(time.Now()); stale != "" {
+			fmt.Fprintln(stderr, "warning: "+stale)
+		}
+	}
 	st := zone.NewStore(filepath.Join(dataDir, "state", "zone"))
 	o := *origin
 	if o == "" {

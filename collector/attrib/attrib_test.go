@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwarkhq/bulwark/internal/testenv/testbin"
 )
@@ -215,4 +216,31 @@ func FuzzImportLibloc(f *testing.F) {
 		}
 		g.Close()
 	})
+}
+
+// Issue 10: IP data older than a year is called stale, by the date of the
+// data (the dump's "Generated:" line), not of the import; fresh data is not.
+func TestGeoDataFreshness(t *testing.T) {
+	for generated, stale := range map[string]bool{"Sat, 29 Oct 2022 05:59:54 GMT": true, "Mon, 02 Nov 2026 06:00:00 GMT": false} {
+		dir := t.TempDir()
+		dump := "#\n# Location Database Export\n#\n# Generated: " + generated + "\n# Vendor:    IPFire Project\n#\n" +
+			"aut-num: AS64500\nname: Example Net\n\nnet: 192.0.2.0/24\ncountry: XA\naut-num: AS64500\n\n"
+		st, err := ImportLibloc(strings.NewReader(dump), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := OpenGeo(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+		msg := g.Staleness(now)
+		if !g.DataDate().Equal(st.Generated) || (msg != "") != stale {
+			t.Errorf("generated %s: data date %v, staleness %q", generated, g.DataDate(), msg)
+		}
+		if stale && !strings.Contains(msg, "2022-10-29, 49 months old") || stale && !strings.Contains(msg, "MaxMind-format") {
+			t.Errorf("the warning does not say how old or what to do: %s", msg)
+		}
+		g.Close()
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 )
@@ -14,6 +16,32 @@ import (
 // (GeoLite2, DB-IP, IPinfo, or those `bulwark geo import` writes).
 type Geo struct {
 	country, asn *maxminddb.Reader
+	dataDate     time.Time // when the data was generated, as far as known
+}
+
+// MaxDataAge is the age past which IP data is called stale: networks
+// change hands, and a database years old places addresses by the owners
+// of back then.
+const MaxDataAge = 365 * 24 * time.Hour
+
+// sourceDateFile holds the date the source data was generated (an import
+// stamps its databases with the import's time, not the data's).
+const sourceDateFile = "SOURCE_DATE"
+
+// DataDate is when the IP data was generated: the source's date written by
+// the import, else the databases' build time.
+func (g *Geo) DataDate() time.Time { return g.dataDate }
+
+// Staleness says, when the data is older than MaxDataAge at now, how old it
+// is and what to do; "" when it is fresh enough.
+func (g *Geo) Staleness(now time.Time) string {
+	age := now.Sub(g.dataDate)
+	if g.dataDate.IsZero() || age <= MaxDataAge {
+		return ""
+	}
+	return fmt.Sprintf("the IP databases hold data of %s, %d months old: addresses may be placed by their owners of back then. "+
+		"Load a newer MaxMind-format pair (GeoLite2-Country.mmdb and GeoLite2-ASN.mmdb, or country.mmdb and asn.mmdb) into the geo directory, "+
+		"or import a newer libloc database with `bulwark geo import --libloc`", g.dataDate.Format("2006-01-02"), int(age.Hours()/24/30))
 }
 
 // GeoRecord is what the databases know of an address.
@@ -63,7 +91,13 @@ func OpenGeo(dir string) (*Geo, error) {
 		c.Close()
 		return nil, err
 	}
-	return &Geo{country: c, asn: a}, nil
+	g := &Geo{country: c, asn: a, dataDate: time.Unix(int64(c.Metadata.BuildEpoch), 0).UTC()}
+	if b, err := os.ReadFile(filepath.Join(dir, sourceDateFile)); err == nil {
+		if t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(b))); err == nil {
+			g.dataDate = t
+		}
+	}
+	return g, nil
 }
 
 // Lookup returns what the databases know of addr.

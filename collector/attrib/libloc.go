@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -18,6 +19,7 @@ import (
 type LiblocStats struct {
 	Networks, ASNames int
 	Header            []string // the dump's comment header: vendor, date, licence
+	Generated         time.Time // the dump's "Generated:" date (zero when absent)
 }
 
 // ImportLibloc reads the text export of a libloc database (`location
@@ -77,6 +79,9 @@ func ImportLibloc(r io.Reader, dir string) (LiblocStats, error) {
 		if strings.HasPrefix(t, "#") {
 			if h := strings.TrimSpace(strings.TrimPrefix(t, "#")); h != "" && len(st.Header) < 20 {
 				st.Header = append(st.Header, h)
+				if d, ok := strings.CutPrefix(h, "Generated:"); ok {
+					st.Generated, _ = time.Parse(time.RFC1123, strings.TrimSpace(d))
+				}
 			}
 			continue
 		}
@@ -168,6 +173,11 @@ func ImportLibloc(r io.Reader, dir string) (LiblocStats, error) {
 		"(https://creativecommons.org/licenses/by-sa/4.0/). Header of the export:\n\n  " + strings.Join(st.Header, "\n  ") + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "ATTRIBUTION"), []byte(notice), 0o644); err != nil {
 		return st, fmt.Errorf("libloc: %w", err)
+	}
+	if !st.Generated.IsZero() {
+		if err := os.WriteFile(filepath.Join(dir, sourceDateFile), []byte(st.Generated.UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+			return st, fmt.Errorf("libloc: %w", err)
+		}
 	}
 	return st, nil
 }
