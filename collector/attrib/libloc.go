@@ -18,7 +18,7 @@ import (
 // LiblocStats reports what an import read.
 type LiblocStats struct {
 	Networks, ASNames int
-	Header            []string // the dump's comment header: vendor, date, licence
+	Header            []string  // the dump's comment header: vendor, date, licence
 	Generated         time.Time // the dump's "Generated:" date (zero when absent)
 }
 
