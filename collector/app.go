@@ -286,7 +286,11 @@ func (a *App) sovereignty() error {
 	if pol.Home == "" {
 		a.opts.Logger.Warn("no attribution.policy.home: no dependency counts as foreign")
 	}
-	a.attributor, a.policy = &attrib.Attributor{Catalog: cat, Geo: a.geo}, pol
+	roots, err := ac.Roots()
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	a.attributor, a.policy = &attrib.Attributor{Catalog: cat, Geo: a.geo, Roots: roots}, pol
 	if err := os.MkdirAll(filepath.Join(a.opts.Config.DataDir, "state"), 0o750); err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}

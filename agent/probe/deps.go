@@ -1,9 +1,11 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -231,9 +233,11 @@ func (o *observer) caChain(t *target.Target) error {
 		}
 		return ""
 	}
-	// The leaf's issuer, even when the server does not send the CA itself.
+	// The leaf's issuer, even when the server does not send the CA itself,
+	// with the key id of the root its served chain leads to: the collector
+	// attributes an issuing CA it does not know through that root.
 	o.dep("ca", "issuer", leaf.Issuer.CommonName, "", "organization", first(leaf.Issuer.Organization),
-		"country", first(leaf.Issuer.Country), "sha256", "", "position", "0")
+		"country", first(leaf.Issuer.Country), "sha256", "", "position", "0", "anchor_key_id", anchorKeyID(certs))
 	for i, c := range certs[1:] {
 		if i >= maxNames {
 			o.truncated = true
@@ -244,6 +248,34 @@ func (o *observer) caChain(t *target.Target) error {
 			"country", first(c.Subject.Country), "sha256", hex.EncodeToString(sum[:]), "position", fmt.Sprint(i+1))
 	}
 	return nil
+}
+
+// anchorKeyID follows the served chain up from the leaf by authority key
+// identifiers and returns, hex, the key id of the certificate it leads to
+// but the server did not send (the root), or of a self-signed one it did;
+// "" when the leaf names no authority key.
+func anchorKeyID(certs []*x509.Certificate) string {
+	cur := certs[0]
+	for range len(certs) { // bounded: a chain that loops ends here
+		if bytes.Equal(cur.RawIssuer, cur.RawSubject) && len(cur.SubjectKeyId) > 0 {
+			return hex.EncodeToString(cur.SubjectKeyId) // a root, served
+		}
+		if len(cur.AuthorityKeyId) == 0 {
+			return ""
+		}
+		var next *x509.Certificate
+		for _, c := range certs[1:] {
+			if bytes.Equal(c.SubjectKeyId, cur.AuthorityKeyId) {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			return hex.EncodeToString(cur.AuthorityKeyId)
+		}
+		cur = next
+	}
+	return ""
 }
 
 func (o *observer) page(t *target.Target) error {

@@ -194,6 +194,9 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		}
 		g.Close()
 	}
+	if _, err := cfg.Attribution.Roots(); err != nil {
+		return fmt.Errorf("attribution.trust_store: %w", err)
+	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "%s: warning: %s\n", *file, w)
 	}

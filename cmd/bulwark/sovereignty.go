@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/collector/attrib"
+	"github.com/bulwarkhq/bulwark/collector/config"
 	"github.com/bulwarkhq/bulwark/collector/depgraph"
 )
 
@@ -82,7 +83,7 @@ func runGeo(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // runAttrib: bulwark attrib lookup [--geo DIR] [--catalog FILE] [--kind K] INPUT [--json]
 func runAttrib(args []string, stdout, stderr io.Writer) error {
-	fs, err := verbFlags(args, "attrib lookup", "bulwark attrib lookup [--geo DIR] [--catalog FILE] [--kind ip|cname|ns|mx|ca] INPUT [--json]", stdout, stderr)
+	fs, err := verbFlags(args, "attrib lookup", "bulwark attrib lookup [--geo DIR] [--catalog FILE] [--roots FILE|DIR] [--kind ip|cname|ns|mx|ca] INPUT [--json]", stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -90,6 +91,7 @@ func runAttrib(args []string, stdout, stderr io.Writer) error {
 	var catalogs stringList
 	fs.Var(&catalogs, "catalog", "extra provider catalog `file` (repeatable)")
 	kind := fs.String("kind", "", "what INPUT is: ip, cname, ns, mx or ca (default: ip for addresses, else cname)")
+	roots := fs.String("roots", "", "trusted root certificates, a PEM `bundle or directory` (default "+attrib.DefaultTrustStore+" when present; none for no store)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	inputs, err := parseArgs(fs, args[1:], stdout)
 	if err != nil {
@@ -103,6 +105,9 @@ func runAttrib(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	a := &attrib.Attributor{Catalog: cat}
+	if a.Roots, err = (config.Attribution{TrustStore: *roots}).Roots(); err != nil {
+		return err
+	}
 	if *geoDir != "" {
 		if a.Geo, err = attrib.OpenGeo(*geoDir); err != nil {
 			return err

@@ -64,6 +64,9 @@ func (f *sovereigntyFlags) load() (string, *attrib.Attributor, *attrib.Policy, f
 		return "", nil, nil, nil, err
 	}
 	a := &attrib.Attributor{Catalog: cat}
+	if a.Roots, err = cfg.Attribution.Roots(); err != nil {
+		return "", nil, nil, nil, err
+	}
 	closer := func() {}
 	if cfg.Attribution.GeoDir != "" {
 		if a.Geo, err = attrib.OpenGeo(cfg.Attribution.GeoDir); err != nil {

@@ -16,8 +16,9 @@ const (
 	RuleCatalogCA   = "catalog-ca"   // the CA certificate's hash or organisation is catalogued
 	RuleASCountry   = "as-country"   // no catalogued provider: the country most of the AS's networks are registered to
 	RuleGeoIP       = "geoip"        // no catalogued provider: the address's location
+	RuleTrustStore  = "trust-store"  // no catalogued CA: the trusted root it is, or chains to, and that root's country
 	RuleCertCountry = "cert-country" // no catalogued CA: the country in the CA certificate
-	RuleUnknown     = "unknown"      // nothing known; counted as foreign by the policy
+	RuleUnknown     = "unknown"      // nothing known: unattributed (neither foreign nor domestic)
 	RuleInvalid     = "invalid"      // the observation was not a valid address or name
 )
 
@@ -40,6 +41,9 @@ type Attributor struct {
 	Catalog *Catalog
 	// Geo may be nil: addresses are then attributed only by name.
 	Geo *Geo
+	// Roots may be nil: the machine's trusted roots, for CAs the catalog
+	// does not name.
+	Roots *TrustStore
 
 	reloaded atomic.Pointer[Catalog]
 	mu       sync.Mutex
@@ -173,15 +177,56 @@ func (a *Attributor) name(kind, name string, addrs ...string) Attribution {
 // CA attributes a CA certificate by SHA-256, else organisation, else the
 // country written in the certificate.
 func (a *Attributor) CA(sha256, org, country string) Attribution {
-	if p, how, ok := a.CatalogInUse().ByCA(sha256, org); ok {
+	return a.CACert(CACert{SHA256: sha256, Org: org, Country: country})
+}
+
+// CACert is what an agent saw of a CA certificate.
+type CACert struct {
+	SHA256, Org, Country string
+	// AnchorKeyID is the key identifier (hex) of the root the chain the
+	// server sent leads to, when the agent could tell.
+	AnchorKeyID string
+}
+
+// CACert attributes a CA: through the catalog (by hash, then
+// organisation: parent companies the certificate does not name), then the
+// trusted roots (the root it is or chains to, then a root of the same
+// organisation; the catalog again by that root's organisation), then the
+// country the certificate states.
+func (a *Attributor) CACert(c CACert) Attribution {
+	cat := a.CatalogInUse()
+	if p, how, ok := cat.ByCA(c.SHA256, c.Org); ok {
 		return Attribution{Provider: p.ID, ProviderName: p.Name, Jurisdiction: p.Country, Rule: RuleCatalogCA,
-			Evidence: fmt.Sprintf("CA %q (%s) belongs to %s (parent %s, %s)", org, how, p.Name, p.Parent, p.Country)}
+			Evidence: fmt.Sprintf("CA %q (%s) belongs to %s (parent %s, %s)", trunc(c.Org), how, p.Name, p.Parent, p.Country)}
 	}
-	if len(country) == 2 {
-		return Attribution{Provider: "ca:" + strings.ToLower(trunc(org)), ProviderName: org, Jurisdiction: strings.ToUpper(country), Rule: RuleCertCountry,
-			Evidence: fmt.Sprintf("CA %q is not in the catalog; its certificate names country %s", trunc(org), country)}
+	if a.Roots != nil {
+		root, how, ok := Root{}, "", false
+		for _, k := range []string{c.AnchorKeyID, c.SHA256} {
+			if k != "" && !ok {
+				root, ok = a.Roots.ByKey(k)
+				how = "chains to the trusted root"
+			}
+		}
+		if !ok && c.Org != "" {
+			root, ok = a.Roots.ByOrganization(c.Org)
+			how = "is the organisation of the trusted root"
+		}
+		if ok {
+			if p, _, cok := cat.ByCA(root.SHA256, root.Organization); cok {
+				return Attribution{Provider: p.ID, ProviderName: p.Name, Jurisdiction: p.Country, Rule: RuleCatalogCA,
+					Evidence: fmt.Sprintf("CA %q %s %q of %s, which belongs to %s (parent %s, %s)", trunc(c.Org), how, cmp.Or(root.Subject, root.Organization), root.Organization, p.Name, p.Parent, p.Country)}
+			}
+			if len(root.Country) == 2 {
+				return Attribution{Provider: "ca:" + strings.ToLower(trunc(root.Organization)), ProviderName: root.Organization, Jurisdiction: root.Country,
+					Rule: RuleTrustStore, Evidence: fmt.Sprintf("CA %q %s %q (%s, %s) in %s", trunc(c.Org), how, cmp.Or(root.Subject, root.Organization), root.Organization, root.Country, cmp.Or(a.Roots.Source, "the trust store"))}
+			}
+		}
 	}
-	return Attribution{Rule: RuleUnknown, Evidence: fmt.Sprintf("CA %q is not in the catalog and names no country", trunc(org))}
+	if len(c.Country) == 2 {
+		return Attribution{Provider: "ca:" + strings.ToLower(trunc(c.Org)), ProviderName: c.Org, Jurisdiction: strings.ToUpper(c.Country), Rule: RuleCertCountry,
+			Evidence: fmt.Sprintf("CA %q is not in the catalog; its certificate names country %s", trunc(c.Org), c.Country)}
+	}
+	return Attribution{Rule: RuleUnknown, Evidence: fmt.Sprintf("CA %q is not in the catalog nor the trusted roots, and names no country", trunc(c.Org))}
 }
 
 // validHostname accepts letters, digits, '-' and '_' in labels of 1 to 63

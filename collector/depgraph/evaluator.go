@@ -176,7 +176,7 @@ func (e *Evaluator) observations(ctx context.Context, ts time.Time) (map[vantage
 			obs[va] = map[string][]Observation{}
 		}
 		obs[va][t] = append(obs[va][t], Observation{Layer: m.Get("layer"), Kind: m.Get("kind"), Name: m.Get("name"), Addr: m.Get("addr"),
-			Org: m.Get("organization"), Country: m.Get("country"), SHA256: m.Get("sha256")})
+			Org: m.Get("organization"), Country: m.Get("country"), SHA256: m.Get("sha256"), AnchorKeyID: m.Get("anchor_key_id")})
 	}
 	return obs, sectors, nil
 }

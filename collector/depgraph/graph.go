@@ -43,6 +43,7 @@ var StateValue = map[string]float64{Domestic: 0, ForeignRedundant: 0.25, Foreign
 type Observation struct {
 	Layer, Kind, Name, Addr string
 	Org, Country, SHA256    string // ca layer
+	AnchorKeyID             string // ca layer: the key id of the root the served chain leads to
 }
 
 // Item is one attributed dependency of a layer (a name server, an address, a CA).
@@ -141,7 +142,9 @@ func Build(target, sector string, obs []Observation, a *attrib.Attributor, pol *
 			add("mail", o.Name, o.Addr, func() attrib.Attribution { return a.Name("mx", o.Name, o.Addr) })
 		case "ca":
 			if o.Kind == "issuer" {
-				add("ca", o.Name, "", func() attrib.Attribution { return a.CA(o.SHA256, o.Org, o.Country) })
+				add("ca", o.Name, "", func() attrib.Attribution {
+					return a.CACert(attrib.CACert{SHA256: o.SHA256, Org: o.Org, Country: o.Country, AnchorKeyID: o.AnchorKeyID})
+				})
 			}
 		case "subresource":
 			add("subresource", o.Name, "", func() attrib.Attribution { return a.Name("subresource", o.Name) })

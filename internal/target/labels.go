@@ -15,7 +15,7 @@ var proberLabels = map[string][]string{
 	"tls":  {"phase", "version", "common_name", "country", "organization"},
 	"dns":  {},
 	"tcp":  {"phase"},
-	"deps": {"addr", "kind", "layer", "name", "position", "zone", "organization", "country", "sha256"},
+	"deps": {"addr", "kind", "layer", "name", "position", "zone", "organization", "country", "sha256", "anchor_key_id"},
 }
 
 // collectorLabels are added by the collector to the series it derives
