@@ -43,7 +43,9 @@ func (e *Evaluator) dependencies(w http.ResponseWriter, r *http.Request) {
 		}
 		services = one
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": services})
+	// The summary rides beside the graphs: foreign-only, single-provider and
+	// unattributed counts per layer, with the largest unplaced providers.
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": services, "summary": Summarize(services)})
 }
 
 func (e *Evaluator) drift(w http.ResponseWriter, r *http.Request) {

@@ -291,3 +291,36 @@ func TestUnattributedIsItsOwnAnswer(t *testing.T) {
 		t.Errorf("an unattributed layer counted: score %v, worst %s", svc.Score, svc.WorstState)
 	}
 }
+
+// Issue 10: the summary beside the graphs counts, per layer, the services
+// that depend only on foreign providers (by country and provider), those
+// on one provider, and the unattributed with their largest providers.
+func TestSummarize(t *testing.T) {
+	layer := func(items ...Item) *Layer {
+		l := &Layer{Name: "dns", Items: items}
+		for _, it := range items {
+			l.Providers = append(l.Providers, providerKey(it))
+		}
+		l.decide()
+		return l
+	}
+	wix := Item{Name: "ns1.wixdns.net", Attr: attrib.Attribution{Provider: "wix", ProviderName: "Wix", Jurisdiction: "IL"}, Foreign: true}
+	cf := Item{Name: "ns.cloudflare.com", Attr: attrib.Attribution{Provider: "cloudflare", Jurisdiction: "US"}}
+	unk := Item{Name: "ns1.shumakergrouphosting.com", Attr: attrib.Attribution{Provider: "domain:shumakergrouphosting.com"}, Unattributed: true}
+	services := []*Service{
+		{Target: "a", Layers: []*Layer{layer(wix)}},
+		{Target: "b", Layers: []*Layer{layer(wix, unk)}}, // not foreign-only: one name server unplaced
+		{Target: "c", Layers: []*Layer{layer(cf)}},
+		{Target: "d", Layers: []*Layer{layer(unk)}},
+	}
+	sums := Summarize(services)
+	if len(sums) != 1 {
+		t.Fatalf("summaries: %+v", sums)
+	}
+	s := sums[0]
+	if s.ForeignOnly != 1 || s.ForeignOnlyByCountry[0] != (Count{Key: "IL", Count: 1}) || s.ForeignOnlyByProvider[0].Name != "Wix" ||
+		s.Unattributed != 1 || s.PartlyUnattributed != 1 || s.UnattributedProviders[0] != (Count{Key: "domain:shumakergrouphosting.com", Count: 2}) ||
+		s.SingleProvider != 3 || s.States[Unattributed] != 1 || s.Services != 4 {
+		t.Errorf("summary: %+v", s)
+	}
+}

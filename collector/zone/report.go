@@ -136,7 +136,7 @@ func (an *Analysis) Report(withDomains bool) *Report {
 	prov := map[string]*ProviderRow{}
 	types := map[string]*TypeRow{}
 	typeUse := map[string]map[string]int{}
-	head := newHeadlineTally()
+	head, signed := depgraph.NewTally("dns"), 0
 	for i, svc := range an.Services {
 		d := s.Delegations[i]
 		l := svc.Layer("dns")
@@ -155,20 +155,15 @@ func (an *Analysis) Report(withDomains bool) *Report {
 			tr.Signed++
 		}
 		// Entirely foreign: every name server placed, and all of them abroad.
-		// A name server that cannot be placed offline is counted apart.
-		foreignOnly, unknown := true, false
-		for _, it := range l.Items {
-			if it.Attr.Jurisdiction == "" {
-				unknown = true
-			}
-			if !it.Foreign || it.Attr.Jurisdiction == "" {
-				foreignOnly = false
-			}
-		}
-		if unknown {
+		// A name server that cannot be placed is counted apart.
+		foreignOnly := l.ForeignOnly()
+		if l.Unattributed > 0 {
 			tr.Unplaced++
 		}
-		head.add(l, foreignOnly, d.DS)
+		head.Add(l)
+		if d.DS {
+			signed++
+		}
 		if foreignOnly {
 			tr.ForeignOnly++
 			r.ForeignOnly = append(r.ForeignOnly, svc.Target)
@@ -220,7 +215,7 @@ func (an *Analysis) Report(withDomains bool) *Report {
 	}
 	slices.SortFunc(r.Types, func(a, b TypeRow) int { return cmp.Or(cmp.Compare(b.Domains, a.Domains), cmp.Compare(a.Type, b.Type)) })
 	slices.Sort(r.ForeignOnly)
-	r.Headline = head.done(r.Domains)
+	r.Headline = Headline{LayerSummary: head.Summary(), Signed: signed, DNSSEC: float64(signed) / float64(max(r.Domains, 1))}
 	return r
 }
 

@@ -175,8 +175,8 @@ func TestReportDotgovProviders(t *testing.T) {
 		t.Errorf("foreign only: report %d (%d listed), raw count %d", h.ForeignOnly, len(r.ForeignOnly), foreignOnly)
 	}
 	for _, c := range h.ForeignOnlyByCountry {
-		if c.Domains != byCountry[c.Key] {
-			t.Errorf("foreign only in %s: report %d, raw count %d", c.Key, c.Domains, byCountry[c.Key])
+		if c.Count != byCountry[c.Key] {
+			t.Errorf("foreign only in %s: report %d, raw count %d", c.Key, c.Count, byCountry[c.Key])
 		}
 	}
 	t.Logf("foreign only: %d domains, by country %v", foreignOnly, byCountry)
