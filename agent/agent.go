@@ -52,6 +52,8 @@ type Agent struct {
 	pusher  *push.Pusher
 	puller  *pull.Puller // nil unless targets come from the collector
 	metrics *metrics
+	client  *http.Client // to the collector
+	token   string
 
 	mu     sync.Mutex
 	local  *config.Config  // targets and defaults in force; Reload swaps it
@@ -121,7 +123,7 @@ func New(opts Options) (*Agent, error) {
 		skipped: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_skipped_total",
 			Help: "Probes not started because the previous run of the same target was still going."}),
 	}
-	a := &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m, local: c, reload: make(chan struct{}, 1)}
+	a := &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m, local: c, reload: make(chan struct{}, 1), client: client, token: token}
 	if c.Collector.PullTargets {
 		a.puller, err = pull.New(pull.Options{BaseURL: c.Collector.URL, AgentID: c.Collector.AgentID, Token: token, Client: client,
 			CacheFile: filepath.Join(c.Queue.Dir, "targets.json"), Validate: config.ValidateTargets, Logger: opts.Logger})
@@ -236,6 +238,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Run(gctx, jobs) })
 	g.Go(func() error { return a.pusher.Run(gctx) })
+	if every := time.Duration(a.opts.Config.Collector.ResolveInterval); a.puller != nil && every > 0 {
+		g.Go(func() error { return a.resolveNames(gctx, every) })
+	}
 	if a.puller != nil {
 		g.Go(func() error {
 			return a.puller.Run(gctx, time.Duration(a.opts.Config.Collector.PullInterval), func(pulled []target.Target) {

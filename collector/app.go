@@ -32,6 +32,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/collector/inventory"
+	"github.com/bulwarkhq/bulwark/collector/names"
 	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/collector/state"
 	"github.com/bulwarkhq/bulwark/collector/store"
@@ -62,6 +63,7 @@ type Options struct {
 // App is a running collector.
 type App struct {
 	opts     Options
+	names    *names.Store // what agents resolved for the collector
 	store    *store.TSDB
 	registry *prometheus.Registry
 	server   *http.Server
@@ -178,6 +180,10 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		return nil, err
 	}
 	zones := zone.NewStore(filepath.Join(a.opts.Config.DataDir, "state", "zone"))
+	if a.names, err = names.Open(filepath.Join(a.opts.Config.DataDir, "state", "names.json")); err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
+	a.names.Wanted = func() []string { return unglued(zones, a.attributor.CatalogInUse()) }
 	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger,
 		Targets:      func() []target.Target { return a.reloader.targets() },
 		Alerting:     a.consoleAlerts,
@@ -192,7 +198,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 			if err != nil {
 				return nil, err
 			}
-			return zone.Analyze(snap, a.attributor, &a.policy, inventory.Types(inv)).Report(false), nil
+			return zone.AnalyzeWith(snap, a.attributor, &a.policy, inventory.Types(inv), a.names.Lookup).Report(false), nil
 		}})
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
@@ -246,7 +252,9 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": h})
 	})
 	mux.Handle("GET /api/v1/reports/dns", zone.ReportHandler(zones,
-		a.attributor, &a.policy, func() map[string]string { return inventory.Types(inv) }))
+		a.attributor, &a.policy, func() map[string]string { return inventory.Types(inv) }, a.names.Lookup))
+	mux.Handle("GET /api/v1/agents/{id}/names", a.names.Handler(agents))
+	mux.Handle("POST /api/v1/agents/{id}/names", a.names.Handler(agents))
 	con.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Bulwark is healthy.") })

@@ -40,6 +40,8 @@ var routeTable = map[string]routeSpec{
 
 	"/api/v1/write":                   {auth.RoleAgent, classWrite},
 	"GET /api/v1/agents/{id}/targets": {auth.RoleAgent, classFast},
+	"GET /api/v1/agents/{id}/names":   {auth.RoleAgent, classFast},
+	"POST /api/v1/agents/{id}/names":  {auth.RoleAgent, classWrite},
 
 	"/api/v1/query":                    {auth.RoleViewer, classQuery},
 	"/api/v1/query_range":              {auth.RoleViewer, classQuery},

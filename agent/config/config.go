@@ -49,6 +49,10 @@ type Collector struct {
 	// any listed here), polled every PullInterval (default 1m).
 	PullTargets  bool            `yaml:"pull_targets"`
 	PullInterval target.Duration `yaml:"pull_interval"`
+	// ResolveInterval is how often an agent that pulls its targets also
+	// resolves, for the collector, the name servers it cannot attribute by
+	// name (default 1h; 0s: never).
+	ResolveInterval target.Duration `yaml:"resolve_interval"`
 }
 
 // Queue is the disk queue that holds samples until the collector has them.
@@ -81,7 +85,7 @@ type Defaults struct {
 
 // Default values of a new Config.
 var Default = Config{
-	Collector: Collector{BatchSize: 2000, PullInterval: target.Duration(time.Minute)},
+	Collector: Collector{BatchSize: 2000, PullInterval: target.Duration(time.Minute), ResolveInterval: target.Duration(time.Hour)},
 	Queue:     Queue{Dir: "queue", MaxBytes: 256 << 20, MaxAge: target.Duration(24 * time.Hour)},
 	Defaults:  Defaults{Schedule: "@every 30s", Timeout: target.Duration(10 * time.Second), DepsSchedule: "@hourly"},
 }
@@ -188,6 +192,9 @@ func (c *Config) Validate() []config.Problem {
 	}
 	if c.Collector.PullInterval < target.Duration(time.Second) {
 		p(config.Path{"collector", "pull_interval"}, "must be at least 1s")
+	}
+	if ri := c.Collector.ResolveInterval; ri != 0 && ri < target.Duration(time.Second) {
+		p(config.Path{"collector", "resolve_interval"}, "must be at least 1s, or 0s for never")
 	}
 	seen := map[string]int{}
 	for i := range c.Targets {

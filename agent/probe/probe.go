@@ -140,6 +140,12 @@ func (env *Env) maxBody() int64 {
 	return 10 << 20
 }
 
+// LookupHost resolves host (A and AAAA) through env's resolver, as the
+// probes do.
+func (env *Env) LookupHost(ctx context.Context, host string) ([]string, error) {
+	return env.resolver().LookupHost(ctx, host)
+}
+
 func (env *Env) resolver() *net.Resolver {
 	if env.Resolver == "" {
 		return net.DefaultResolver

@@ -39,6 +39,9 @@ type demoOptions struct {
 	// OutageAfter is when Cathay DNS, shared by several services, goes
 	// down, for OutageFor (0: never; OutageFor 0: to the end).
 	OutageAfter, OutageFor time.Duration
+	// ResolveEvery is how often agents resolve name servers for the
+	// collector (0: the agent's default, an hour).
+	ResolveEvery time.Duration
 	// Out receives the notifications, as a Slack channel would show them.
 	Out    io.Writer
 	Logger *slog.Logger
@@ -187,6 +190,9 @@ func demo(ctx context.Context, o demoOptions) error {
 		ac.Queue.Dir = filepath.Join(o.DataDir, "queue-"+v.id)
 		ac.Collector.AgentID = v.id
 		ac.Collector.PullTargets = true
+		if o.ResolveEvery > 0 {
+			ac.Collector.ResolveInterval = target.Duration(o.ResolveEvery)
+		}
 		ac.Defaults.Schedule = o.Schedule
 		ac.Defaults.DepsSchedule = o.DepsSchedule
 		a, err := agent.New(agent.Options{Config: &ac, Token: tokens[v.id], RootCAs: world.Roots,

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -71,7 +72,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
 	notes := &syncBuffer{}
 	go func() {
-		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: dataDir, OutageAfter: 14 * time.Second, Out: notes, Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second,
+		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: dataDir, OutageAfter: 14 * time.Second, Out: notes, Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second, ResolveEvery: 2 * time.Second,
 			DriftAfter: 8 * time.Second, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addr <- a }})
 	}()
 	var base string
@@ -168,6 +169,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if len(hist.Data) < 2 {
 		t.Errorf("history of water-utility: %+v", hist.Data)
 	}
+	longTailResolvedByAgents(t, base, dataDir)
 	var wi struct {
 		Data struct {
 			Totals   map[string]int `json:"totals"`
@@ -267,7 +269,8 @@ func TestDemoEndToEnd(t *testing.T) {
 		"/alerts": {`data-alert="ServiceDownFromAbroadOnly" data-target="nuclear-safety" data-state="firing"`,
 			`data-alert="CertificateExpiring" data-target="tax-refunds"`, "Cathay DNS (XC), dns layer, common to 6 of"},
 		"/dependencies": {`data-target="gas-transport"`, "foreign-critical", "dns: 2/2 name servers foreign: Cathay DNS (XC)"},
-		"/reports/dns":  {"no zone imported"},
+		// The zone imported by longTailResolvedByAgents, its name server placed by address.
+		"/reports/dns": {`id="headline"`, "Dravia Cloud", "XD"},
 	} {
 		ctx, cancelDump := context.WithTimeout(context.Background(), 60*time.Second)
 		out, err := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -345,4 +348,35 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Issue 10: a zone whose only name server no catalog names and no glue
+// places, and which only the agents can resolve (the world's DNS): it is
+// unattributed until an agent resolves it for the collector, then
+// attributed by address, to Dravia Cloud's network.
+func longTailResolvedByAgents(t *testing.T, base, dataDir string) {
+	t.Helper()
+	zf := filepath.Join(t.TempDir(), "gov.zone")
+	os.WriteFile(zf, []byte("$ORIGIN gov.\n@ 3600 IN SOA a.ns.gov. dns.example. 1 3600 900 604800 300\n"+
+		"longtail 3600 IN NS "+testenv.LongTailNS+".\n"), 0o644)
+	var out, errb strings.Builder
+	if err := run(context.Background(), []string{"zone", "import", zf, "--data", dataDir}, &out, &errb); err != nil {
+		t.Fatalf("zone import: %v\n%s", err, errb.String())
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var rep struct {
+			Data struct {
+				Providers []struct{ Provider, Jurisdiction string }
+			}
+		}
+		getJSON(t, base+"/api/v1/reports/dns", &rep)
+		if p := rep.Data.Providers; len(p) == 1 && p[0].Provider == "dravia" && p[0].Jurisdiction == "XD" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the long-tail name server was not attributed by address within 60s: %+v", rep.Data.Providers)
+		}
+		time.Sleep(time.Second)
+	}
 }

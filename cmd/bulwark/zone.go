@@ -14,6 +14,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/config"
 	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/collector/inventory"
+	"github.com/bulwarkhq/bulwark/collector/names"
 	"github.com/bulwarkhq/bulwark/collector/zone"
 )
 
@@ -189,7 +190,12 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	an := zone.Analyze(snap, a, pol, types(dataDir))
+	// What agents resolved for a running collector on this data directory.
+	var resolved func(string) []string
+	if st, err := names.Open(filepath.Join(dataDir, "state", "names.json")); err == nil {
+		resolved = st.Lookup
+	}
+	an := zone.AnalyzeWith(snap, a, pol, types(dataDir), resolved)
 	if len(cutCountries)+len(cutProviders) > 0 {
 		cut, err := depgraph.ParseCut(map[string][]string{"country": cutCountries, "provider": cutProviders})
 		if err != nil {

@@ -13,7 +13,9 @@ import (
 
 // ReportHandler serves GET /api/v1/reports/dns?origin=gov[&csv=providers|domains|types]:
 // the DNS report of the newest import of a zone.
-func ReportHandler(st *Store, a *attrib.Attributor, pol *attrib.Policy, types func() map[string]string) http.Handler {
+// resolved (may be nil) gives the addresses agents found for unglued name
+// servers.
+func ReportHandler(st *Store, a *attrib.Attributor, pol *attrib.Policy, types func() map[string]string, resolved func(string) []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.URL.Query().Get("origin")
 		if origin == "" {
@@ -38,7 +40,7 @@ func ReportHandler(st *Store, a *attrib.Attributor, pol *attrib.Policy, types fu
 			writeErr(w, http.StatusNotFound, err.Error())
 			return
 		}
-		rep := Analyze(snap, a, pol, types()).Report(table == "domains")
+		rep := AnalyzeWith(snap, a, pol, types(), resolved).Report(table == "domains")
 		if table != "" {
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			w.Header().Set("Content-Disposition", `attachment; filename="dns-`+table+`.csv"`)

@@ -26,6 +26,13 @@ type Analysis struct {
 // DNS layer's state under pol. types maps a domain to its type (from the
 // imported target list), for the per-type figures.
 func Analyze(s *Snapshot, a *attrib.Attributor, pol *attrib.Policy, types map[string]string) *Analysis {
+	return AnalyzeWith(s, a, pol, types, nil)
+}
+
+// AnalyzeWith is Analyze with the addresses agents resolved for name
+// servers that have no glue (resolved may be nil): those are attributed
+// by address too.
+func AnalyzeWith(s *Snapshot, a *attrib.Attributor, pol *attrib.Policy, types map[string]string, resolved func(name string) []string) *Analysis {
 	an := &Analysis{Snapshot: s, Types: map[string]string{}}
 	a = a.Cached() // name servers recur across thousands of domains
 	obs := make([]depgraph.Observation, 0, 8)
@@ -36,6 +43,10 @@ func Analyze(s *Snapshot, a *attrib.Attributor, pol *attrib.Policy, types map[st
 			addr := ""
 			if g := d.Glue[ns]; len(g) > 0 {
 				addr = g[0]
+			} else if resolved != nil {
+				if r := resolved(ns); len(r) > 0 {
+					addr = r[0]
+				}
 			}
 			obs = append(obs, depgraph.Observation{Layer: "dns", Kind: "ns", Name: strings.TrimSuffix(ns, "."), Addr: addr})
 		}
@@ -291,4 +302,26 @@ func (an *Analysis) Changes(before *Analysis) []depgraph.Drift {
 	tr := depgraph.NewTracker(1 << 20)
 	tr.Observe(before.Services, before.Snapshot.Exported)
 	return tr.Observe(an.Services, an.Snapshot.Exported)
+}
+
+// Unglued lists, sorted and distinct, the name servers of the zone that
+// carry no glue and that the catalog cannot name: the long tail only an
+// address can attribute, which agents resolve for the collector.
+func (s *Snapshot) Unglued(cat *attrib.Catalog) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range s.Delegations {
+		for _, ns := range d.NS {
+			name := strings.ToLower(strings.TrimSuffix(ns, "."))
+			if seen[name] || len(d.Glue[ns]) > 0 {
+				continue
+			}
+			seen[name] = true
+			if _, _, ok := cat.ByName("ns", name); !ok {
+				out = append(out, name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -339,7 +339,15 @@ func providerAddr(id string, sub, n int) netip.Addr {
 	return netip.AddrFrom4([4]byte{b[0], b[1], byte(sub), byte(n)})
 }
 
+// LongTailNS is a name server no catalog names, which resolves (in the
+// world's DNS only) into Dravia Cloud's network: attributable by address
+// alone, once an agent has resolved it.
+const LongTailNS = "ns1.longtail-dns.test"
+
 func (w *World) providerRecords() error {
+	if err := w.DNS.Set(LongTailNS+".", 1, fmt.Sprintf("%s. 3600 IN A %s", LongTailNS, providerAddr("dravia", 53, 9))); err != nil {
+		return err
+	}
 	for _, p := range Providers {
 		for i, ns := range []string{"ns1", "ns2"} {
 			host := ns + "." + p.Domain + "."
