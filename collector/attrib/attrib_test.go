@@ -49,7 +49,7 @@ func accuracy(t *testing.T, a *Attributor, fs []fact) {
 		switch f.kind {
 		case "ip":
 			got = a.Addr(f.input)
-		case "ca":
+		case "ca", "ca-root":
 			got = a.CA("", f.input, "")
 		default:
 			got = a.Name(f.kind, f.input)

@@ -56,6 +56,13 @@ func TestEveryTrustedRootOrganisation(t *testing.T) {
 	}
 }
 
+// Issue 10: the labelled CA organisations of the root store, attributed
+// through the trusted roots alone.
+func TestLabelledTrustedRoots(t *testing.T) {
+	cat, _ := LoadCatalog()
+	accuracy(t, &Attributor{Catalog: cat, Roots: debianRoots(t)}, facts(t, "ca-root"))
+}
+
 // An issuing CA whose organisation no root names is attributed through the
 // root its chain leads to (by key identifier); a directory of PEM files
 // loads like a bundle; text with no certificate is an error.
