@@ -14,6 +14,7 @@ const (
 	RuleCatalogASN  = "catalog-asn"  // the address's AS belongs to a catalogued provider
 	RuleCatalogName = "catalog-name" // the name matches a catalogued provider's suffix
 	RuleCatalogCA   = "catalog-ca"   // the CA certificate's hash or organisation is catalogued
+	RuleRegistry    = "registry"     // no catalogued provider: a name space only registrants of one jurisdiction may hold (.gov)
 	RuleASCountry   = "as-country"   // no catalogued provider: the country most of the AS's networks are registered to
 	RuleGeoIP       = "geoip"        // no catalogued provider: the address's location
 	RuleTrustStore  = "trust-store"  // no catalogued CA: the trusted root it is, or chains to, and that root's country
@@ -161,15 +162,30 @@ func (a *Attributor) name(kind, name string, addrs ...string) Attribution {
 				Evidence: fmt.Sprintf("%s matches %s, a %s name of %s (parent %s, %s)", name, pat, k, p.Name, p.Parent, p.Country)}
 		}
 	}
+	var byAddr *Attribution // an address that placed nothing, for its evidence
 	for _, ad := range addrs {
 		if ad == "" {
 			continue
 		}
 		at := a.Addr(ad)
-		if at.Rule != RuleInvalid {
-			at.Evidence = name + ": " + at.Evidence
+		if at.Rule == RuleInvalid {
+			continue
+		}
+		at.Evidence = name + ": " + at.Evidence
+		if at.Jurisdiction != "" {
 			return at
 		}
+		if byAddr == nil {
+			byAddr = &at
+		}
+	}
+	if r, pat, ok := a.CatalogInUse().ByRegistry(name); ok {
+		dom := registeredUnder(name, pat)
+		return Attribution{Provider: "domain:" + dom, ProviderName: dom, Jurisdiction: r.Country, Rule: RuleRegistry,
+			Evidence: fmt.Sprintf("%s is under %s, which %s (%s): operated by the registrant of %s", name, pat, r.Rule, r.Source, dom)}
+	}
+	if byAddr != nil {
+		return *byAddr
 	}
 	return Attribution{Rule: RuleUnknown, Evidence: fmt.Sprintf("%s matches no catalogued provider and has no address", name)}
 }
@@ -227,6 +243,19 @@ func (a *Attributor) CACert(c CACert) Attribution {
 			Evidence: fmt.Sprintf("CA %q is not in the catalog; its certificate names country %s", trunc(c.Org), c.Country)}
 	}
 	return Attribution{Rule: RuleUnknown, Evidence: fmt.Sprintf("CA %q is not in the catalog nor the trusted roots, and names no country", trunc(c.Org))}
+}
+
+// registeredUnder is the domain registered directly under the matched
+// suffix pattern: ns1.gsa.gov under gov is gsa.gov. A pattern with a
+// wildcard names the registrant's own space: dns1.state.mn.us under
+// state.*.us is state.mn.us.
+func registeredUnder(name, pat string) string {
+	l := strings.Split(name, ".")
+	n := len(strings.Split(pat, "."))
+	if !strings.Contains(pat, "*") {
+		n++
+	}
+	return strings.Join(l[len(l)-min(n, len(l)):], ".")
 }
 
 // validHostname accepts letters, digits, '-' and '_' in labels of 1 to 63

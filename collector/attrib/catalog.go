@@ -38,9 +38,24 @@ type Provider struct {
 	Source string `yaml:"-"`
 }
 
+// Registry is a name space whose registrants are bound to one
+// jurisdiction by the registry's own rules (.gov: US government bodies
+// only). A host under it that no provider entry names is self-operated
+// by its registrant: its provider is its registered domain, its
+// jurisdiction the registry's.
+type Registry struct {
+	// Suffixes are name patterns, as ns_suffixes; with a wildcard
+	// (state.*.us) the matched name is the registrant's own space.
+	Suffixes []string `yaml:"suffixes"`
+	Country  string   `yaml:"country"`
+	Rule     string   `yaml:"rule"` // the eligibility rule, in words
+	Source   string   `yaml:"source"`
+}
+
 // catalogFile is one YAML file of the catalog.
 type catalogFile struct {
-	Providers []Provider `yaml:"providers"`
+	Providers  []Provider `yaml:"providers"`
+	Registries []Registry `yaml:"registries"`
 }
 
 var (
@@ -89,6 +104,19 @@ func (f *catalogFile) Validate() []config.Problem {
 			}
 		}
 	}
+	for i, r := range f.Registries {
+		if !countryRE.MatchString(r.Country) {
+			ps = append(ps, config.At(config.Path{"registries", i, "country"}, "country %q is not a two-letter ISO 3166 code", r.Country))
+		}
+		if len(r.Suffixes) == 0 || r.Source == "" {
+			ps = append(ps, config.At(config.Path{"registries", i}, "a registry needs suffixes and a source"))
+		}
+		for _, s := range r.Suffixes {
+			if err := validPattern(s); err != nil {
+				ps = append(ps, config.At(config.Path{"registries", i, "suffixes"}, "%v", err))
+			}
+		}
+	}
 	return ps
 }
 
@@ -106,11 +134,12 @@ func validPattern(s string) error {
 
 // Catalog is the merged provider catalog.
 type Catalog struct {
-	Providers []*Provider
-	byID      map[string]*Provider
-	byASN     map[uint32]*Provider
-	byCAHash  map[string]*Provider
-	byCAOrg   map[string]*Provider
+	Providers  []*Provider
+	Registries []Registry
+	byID       map[string]*Provider
+	byASN      map[uint32]*Provider
+	byCAHash   map[string]*Provider
+	byCAOrg    map[string]*Provider
 }
 
 // LoadCatalog reads the shipped catalog and then the operator's files;
@@ -160,6 +189,7 @@ func parseCatalog(name string, b []byte) (*catalogFile, error) {
 func newCatalog(files []*catalogFile) *Catalog {
 	c := &Catalog{byID: map[string]*Provider{}, byASN: map[uint32]*Provider{}, byCAHash: map[string]*Provider{}, byCAOrg: map[string]*Provider{}}
 	for _, f := range files {
+		c.Registries = append(c.Registries, f.Registries...)
 		for i := range f.Providers {
 			p := &f.Providers[i]
 			if old, ok := c.byID[p.ID]; ok {
@@ -219,6 +249,26 @@ func (c *Catalog) Resolve(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// ByRegistry returns the registry whose name space holds name, with the
+// pattern that matched (the most specific).
+func (c *Catalog) ByRegistry(name string) (Registry, string, bool) {
+	labels := strings.Split(strings.ToLower(strings.TrimSuffix(name, ".")), ".")
+	var best Registry
+	bestPat, bestLen := "", 0
+	for _, r := range c.Registries {
+		for _, pat := range r.Suffixes {
+			pl := strings.Split(pat, ".")
+			if len(pl) >= len(labels) || len(pl) <= bestLen { // a host under it, not the suffix itself
+				continue
+			}
+			if matchLabels(pl, labels[len(labels)-len(pl):]) {
+				best, bestPat, bestLen = r, pat, len(pl)
+			}
+		}
+	}
+	return best, bestPat, bestLen > 0
 }
 
 // ByASN returns the provider announcing asn.

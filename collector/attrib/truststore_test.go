@@ -121,3 +121,32 @@ func FuzzParseTrustStore(f *testing.F) {
 		}
 	})
 }
+
+// Issue 10: a name server under a registry whose registrants are bound to
+// one jurisdiction (.gov, state.XX.us) is run by its registrant, in that
+// jurisdiction; a provider entry still wins, and so does an address an AS
+// places; the suffix alone is not a host under it.
+func TestRegistries(t *testing.T) {
+	cat, err := LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Attributor{Catalog: cat}
+	for name, want := range map[string]string{
+		"ns1.gsa.gov":            "domain:gsa.gov/US/registry",
+		"dns1.state.mn.us":       "domain:state.mn.us/US/registry",
+		"ns.army.mil":            "domain:army.mil/US/registry",
+		"ns3-33.azuregov-dns.us": "microsoft/US/catalog-name",
+		"ns1.example.us":         "//unknown",
+		"gov":                    "//unknown",
+	} {
+		got := a.Name("ns", name)
+		if s := got.Provider + "/" + got.Jurisdiction + "/" + got.Rule; s != want {
+			t.Errorf("%s: %s (%s), want %s", name, s, got.Evidence, want)
+		}
+	}
+	if _, err := parseCatalog("x.yaml", []byte("registries:\n  - {suffixes: [gov], country: USA, source: x}\n")); err == nil ||
+		err.Error() != `x.yaml:2: registries[0].country: country "USA" is not a two-letter ISO 3166 code` {
+		t.Errorf("a registry with a bad country: %v", err)
+	}
+}
