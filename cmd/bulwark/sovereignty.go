@@ -208,7 +208,7 @@ func runWhatif(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("whatif: %w", err)
 	}
 	w := r.Data
-	fmt.Fprintf(stdout, "What if %s is cut off: %d lost, %d degraded, %d untouched\n\n", w.Cut, w.Totals["lost"], w.Totals["degraded"], w.Totals["untouched"])
+	fmt.Fprintf(stdout, "What if %s is cut off: %d lost, %d degraded, %d untouched, %d cannot tell (unattributed)\n\n", w.Cut, w.Totals["lost"], w.Totals["degraded"], w.Totals["untouched"], w.Totals["unattributed"])
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "OUTCOME\tSECTOR\tSERVICE\tREASON")
 	for _, s := range w.Services {

@@ -211,8 +211,8 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		if *asJSON {
 			return json.NewEncoder(stdout).Encode(w)
 		}
-		fmt.Fprintf(stdout, "What if %s is cut off: of %d domains of %s, %d lose their DNS, %d keep some name servers, %d are untouched\n",
-			w.Cut, len(an.Services), snap.Origin, w.Totals[depgraph.Lost], w.Totals[depgraph.Degraded], w.Totals[depgraph.Untouched])
+		fmt.Fprintf(stdout, "What if %s is cut off: of %d domains of %s, %d lose their DNS, %d keep some name servers, %d are untouched, %d cannot tell (unattributed name servers)\n",
+			w.Cut, len(an.Services), snap.Origin, w.Totals[depgraph.Lost], w.Totals[depgraph.Degraded], w.Totals[depgraph.Untouched], w.Totals[depgraph.Unknown])
 		return nil
 	}
 	r := an.Report(*csvTable == "domains" || *asJSON)

@@ -324,3 +324,30 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("summary: %+v", s)
 	}
 }
+
+// Issue 10: a cut by country cannot clear a service whose critical layer
+// it leaves only unattributed dependencies: "cannot tell", not untouched.
+func TestWhatIfUnattributed(t *testing.T) {
+	wix := Item{Name: "ns1.wixdns.net", Attr: attrib.Attribution{Provider: "wix", Jurisdiction: "IL"}, Foreign: true}
+	unk := Item{Name: "ns1.uberns.com", Attr: attrib.Attribution{Provider: "domain:uberns.com"}, Unattributed: true}
+	home := Item{Name: "ns1.city.gov", Attr: attrib.Attribution{Provider: "domain:city.gov", Jurisdiction: "US"}}
+	services := []*Service{
+		{Target: "half-known", Layers: []*Layer{{Name: "dns", Items: []Item{wix, unk}}}},
+		{Target: "unknown-only", Layers: []*Layer{{Name: "dns", Items: []Item{unk}}}},
+		{Target: "redundant", Layers: []*Layer{{Name: "dns", Items: []Item{wix, unk, home}}}},
+	}
+	w := Evaluate(services, Cut{Countries: []string{"IL"}}, nil)
+	got := map[string]string{}
+	for _, im := range w.Services {
+		got[im.Target] = im.Outcome
+	}
+	want := map[string]string{"half-known": Unknown, "unknown-only": Unknown, "redundant": Degraded}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %s, want %s", k, got[k], v)
+		}
+	}
+	if w.Totals[Unknown] != 2 {
+		t.Errorf("totals %v", w.Totals)
+	}
+}

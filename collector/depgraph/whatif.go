@@ -67,6 +67,10 @@ const (
 	Lost      = "lost"      // a critical layer is entirely inside the cut
 	Degraded  = "degraded"  // some redundancy left, or only subresources or mail hit
 	Untouched = "untouched" // nothing inside the cut
+	// Unknown: not lost as far as is known, but a critical layer's
+	// unattributed dependencies could be inside the cut, and would take it
+	// down: an unknown is not read as safe.
+	Unknown = "unattributed"
 )
 
 // critical layers take the service down when all of their items are cut.
@@ -104,15 +108,23 @@ type WhatIf struct {
 // Evaluate answers a cut over services. crit gives each target's
 // criticality (optional).
 func Evaluate(services []*Service, cut Cut, crit map[string]int) *WhatIf {
-	w := &WhatIf{Cut: cut.String(), Totals: map[string]int{Lost: 0, Degraded: 0, Untouched: 0}, BySector: map[string]map[string]int{}, HHI: map[string]float64{}}
+	w := &WhatIf{Cut: cut.String(), Totals: map[string]int{Lost: 0, Degraded: 0, Untouched: 0, Unknown: 0}, BySector: map[string]map[string]int{}, HHI: map[string]float64{}}
+	byPlace := len(cut.Countries)+len(cut.Providers) > 0 // what unplaced items cannot be tested against
 	for _, s := range services {
 		im := Impact{Target: s.Target, Sector: s.Sector, Criticality: crit[s.Target], Outcome: Untouched}
+		var unsure []string
 		for _, l := range s.Layers {
-			hit := 0
+			hit, unk := 0, 0
 			for _, it := range l.Items {
-				if cut.hits(it) {
+				switch {
+				case cut.hits(it):
 					hit++
+				case it.Unattributed:
+					unk++
 				}
+			}
+			if byPlace && unk > 0 && hit+unk == len(l.Items) && critical[l.Name] {
+				unsure = append(unsure, fmt.Sprintf("%s: %d/%d %s unattributed, the rest inside the cut", l.Name, unk, len(l.Items), layerNouns[l.Name]))
 			}
 			if hit == 0 {
 				continue
@@ -128,6 +140,9 @@ func Evaluate(services []*Service, cut Cut, crit map[string]int) *WhatIf {
 				im.Reasons = append(im.Reasons, fmt.Sprintf("%s: %d/%d %s inside the cut", l.Name, hit, len(l.Items), layerNouns[l.Name]))
 			}
 		}
+		if im.Outcome != Lost && len(unsure) > 0 {
+			im.Outcome, im.Reasons = Unknown, append(im.Reasons, unsure...)
+		}
 		w.Services = append(w.Services, im)
 		w.Totals[im.Outcome]++
 		if w.BySector[s.Sector] == nil {
@@ -135,7 +150,7 @@ func Evaluate(services []*Service, cut Cut, crit map[string]int) *WhatIf {
 		}
 		w.BySector[s.Sector][im.Outcome]++
 	}
-	order := map[string]int{Lost: 0, Degraded: 1, Untouched: 2}
+	order := map[string]int{Lost: 0, Unknown: 1, Degraded: 2, Untouched: 3}
 	slices.SortFunc(w.Services, func(a, b Impact) int {
 		return cmp.Or(cmp.Compare(order[a.Outcome], order[b.Outcome]), cmp.Compare(a.Sector, b.Sector), cmp.Compare(a.Target, b.Target))
 	})
