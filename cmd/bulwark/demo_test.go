@@ -268,7 +268,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		// The alerts page: what fires, and the incident naming the shared cause.
 		"/alerts": {`data-alert="ServiceDownFromAbroadOnly" data-target="nuclear-safety" data-state="firing"`,
 			`data-alert="CertificateExpiring" data-target="tax-refunds"`, "Cathay DNS (XC), dns layer, common to 6 of"},
-		"/dependencies": {`data-target="gas-transport"`, "foreign-critical", "dns: 2/2 name servers foreign: Cathay DNS (XC)"},
+		"/dependencies": {`data-target="gas-transport"`, "foreign-critical", "dns: 2/2 name servers foreign: Cathay DNS (XC)", `data-layer="dns"`},
 		// The zone imported by longTailResolvedByAgents, its name server placed by address.
 		"/reports/dns": {`id="headline"`, "Dravia Cloud", "XD"},
 	} {

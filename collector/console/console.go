@@ -91,10 +91,12 @@ func (c *Console) render(w http.ResponseWriter, name string, data any) {
 func (c *Console) dependencies(w http.ResponseWriter, r *http.Request) {
 	var page struct {
 		Services []*depgraph.Service
+		Summary  []depgraph.LayerSummary
 		Drift    []depgraph.Drift
 	}
 	if c.opts.Dependencies != nil {
 		page.Services = c.opts.Dependencies()
+		page.Summary = depgraph.Summarize(page.Services)
 		slices.SortStableFunc(page.Services, func(a, b *depgraph.Service) int { return cmp.Compare(b.Score, a.Score) })
 	}
 	if c.opts.Drift != nil {
