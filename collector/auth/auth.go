@@ -105,6 +105,23 @@ func bearer(r *http.Request) (tok string, present bool) {
 	return "", true
 }
 
+// Self authenticates an agent calling a route of its own
+// (/api/v1/agents/{id}/...): the caller must be the agent {id} names. On
+// failure it has answered the request (401 or 403).
+func (a *Agents) Self(w http.ResponseWriter, r *http.Request) (Identity, bool) {
+	id, ok := a.Authenticate(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark"`)
+		http.Error(w, "missing or unknown bearer token", http.StatusUnauthorized)
+		return id, false
+	}
+	if want := r.PathValue("id"); want != id.Agent {
+		http.Error(w, fmt.Sprintf("this token belongs to agent %q, not %q", id.Agent, want), http.StatusForbidden)
+		return id, false
+	}
+	return id, true
+}
+
 // Authenticate returns the identity of the request's bearer token or, when
 // there is none, of its verified client certificate.
 func (a *Agents) Authenticate(r *http.Request) (Identity, bool) {

@@ -12,6 +12,31 @@ import (
 	"github.com/prometheus/prometheus/storage"
 )
 
+// get renders path of a console built from opts (an empty store unless
+// given).
+func get(t *testing.T, opts Options, path string) string {
+	t.Helper()
+	if opts.Engine == nil {
+		opts.Engine = promql.NewEngine(promql.EngineOpts{MaxSamples: 1000, Timeout: time.Second})
+		opts.Queryable = storage.QueryableFunc(func(int64, int64) (storage.Querier, error) { return storage.NoopQuerier(), nil })
+	}
+	c, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	c.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 // The alerts page lists firing before pending and pages before tickets,
 // names each incident's shared cause and who took it, and escapes what
 // rules and targets wrote.
@@ -28,23 +53,7 @@ func TestAlertsPage(t *testing.T) {
 			Cause: "Cathay DNS (XC), dns layer, common to 2 of 2 services", Ack: "vera at 2026-11-26 12:05 UTC: on it"}},
 		Silences: []Silence{{ID: "s1", Matchers: "target=grid-portal", Window: `every "0 2 * * 0" for 2h0m0s (Europe/Berlin)`, By: "vera", Comment: "patching"}},
 	}
-	c, err := New(Options{Engine: promql.NewEngine(promql.EngineOpts{MaxSamples: 1000, Timeout: time.Second}),
-		Queryable: storage.QueryableFunc(func(int64, int64) (storage.Querier, error) { return storage.NoopQuerier(), nil }),
-		Alerting:  func() AlertState { return state }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	c.Register(mux)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/alerts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	page := string(b)
+	page := get(t, Options{Alerting: func() AlertState { return state }}, "/alerts")
 	order := []string{`data-alert="ServiceDownEverywhere"`, `data-alert="ServiceDownOnOneVantage"`, `data-alert="TargetNoData"`}
 	last := -1
 	for _, s := range order {

@@ -1,15 +1,8 @@
 package console
 
 import (
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/prometheus/prometheus/promql"
-	"github.com/prometheus/prometheus/storage"
 
 	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/collector/zone"
@@ -24,24 +17,9 @@ func TestDNSReportHeadline(t *testing.T) {
 			ForeignOnlyByCountry:  []depgraph.Count{{Key: "BG", Count: 276}, {Key: "IL", Count: 265}},
 			ForeignOnlyByProvider: []depgraph.Count{{Key: "wix", Name: "Wix", Count: 265}},
 			UnattributedProviders: []depgraph.Count{{Key: "domain:uberns.com", Count: 180}}}}}
-	c, err := New(Options{Engine: promql.NewEngine(promql.EngineOpts{MaxSamples: 1000, Timeout: time.Second}),
-		Queryable: storage.QueryableFunc(func(int64, int64) (storage.Querier, error) { return storage.NoopQuerier(), nil }),
-		DNSReport: func() (*zone.Report, error) { return rep, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	c.Register(mux)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/reports/dns")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	page := get(t, Options{DNSReport: func() (*zone.Report, error) { return rep, nil }}, "/reports/dns")
 	for _, want := range []string{`id="headline"`, "805", "BG 276, IL 265", "Wix 265", "16132", "12.5%", "3641", "domain:uberns.com 180"} {
-		if !strings.Contains(string(b), want) {
+		if !strings.Contains(page, want) {
 			t.Errorf("DNS report page lacks %q", want)
 		}
 	}

@@ -146,14 +146,8 @@ type List struct {
 // Handler serves GET and POST /api/v1/agents/{id}/names to agents.
 func (s *Store) Handler(agents *auth.Agents) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := agents.Authenticate(r)
+		id, ok := agents.Self(w, r)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark"`)
-			http.Error(w, "missing or unknown bearer token", http.StatusUnauthorized)
-			return
-		}
-		if want := r.PathValue("id"); want != id.Agent {
-			http.Error(w, fmt.Sprintf("this token belongs to agent %q, not %q", id.Agent, want), http.StatusForbidden)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

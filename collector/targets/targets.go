@@ -55,14 +55,7 @@ func (h *Handler) Set(ts []target.Target) error {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id, ok := h.agents.Authenticate(r)
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark"`)
-		http.Error(w, "missing or unknown bearer token", http.StatusUnauthorized)
-		return
-	}
-	if want := r.PathValue("id"); want != id.Agent {
-		http.Error(w, fmt.Sprintf("this token belongs to agent %q, not %q", id.Agent, want), http.StatusForbidden)
+	if _, ok := h.agents.Self(w, r); !ok {
 		return
 	}
 	h.mu.RLock()
