@@ -27,20 +27,30 @@ func startAlertmanager(t *testing.T) string {
 		"--web.listen-address="+addr, "--cluster.listen-address=")
 }
 
-// Issue 9: alerts reach a real Alertmanager through its v2 API, labels
-// and annotations intact, so a shop's existing routing keeps working.
-func TestAlertsReachAlertmanager(t *testing.T) {
-	am := startAlertmanager(t)
-	dir := t.TempDir()
+// portalRule writes a rule file whose PortalUnreachable alert always fires
+// for the tax-portal target, and returns its path.
+func portalRule(t *testing.T, dir string) string {
+	t.Helper()
 	rules := filepath.Join(dir, "portal.rules.yml")
-	os.WriteFile(rules, []byte(`groups:
+	if err := os.WriteFile(rules, []byte(`groups:
   - name: portal
     rules:
       - alert: PortalUnreachable
         expr: vector(1)
         labels: {severity: page, target: tax-portal, sector: government}
         annotations: {summary: "The tax portal answers nobody."}
-`), 0o600)
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rules
+}
+
+// Issue 9: alerts reach a real Alertmanager through its v2 API, labels
+// and annotations intact, so a shop's existing routing keeps working.
+func TestAlertsReachAlertmanager(t *testing.T) {
+	am := startAlertmanager(t)
+	dir := t.TempDir()
+	rules := portalRule(t, dir)
 	cfgFile := filepath.Join(dir, "bulwark.yml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir: %s\nalerting:\n  evaluation_interval: 1s\n  rule_files: [%s]\n  alertmanagers: [{url: %q}]\n"+
 		"targets:\n  - {id: tax-portal, sector: government, criticality: 1, url: 'https://tax-portal.example/'}\n",

@@ -18,14 +18,7 @@ import (
 func TestEmailReceiverFromConfig(t *testing.T) {
 	srv := smtpd.Start(t, "starttls")
 	dir := t.TempDir()
-	rules := filepath.Join(dir, "portal.rules.yml")
-	os.WriteFile(rules, []byte(`groups:
-  - name: portal
-    rules:
-      - alert: PortalUnreachable
-        expr: vector(1)
-        labels: {severity: page, target: tax-portal, sector: government}
-`), 0o600)
+	rules := portalRule(t, dir)
 	pw := filepath.Join(dir, "smtp.password")
 	os.WriteFile(pw, []byte(smtpd.Password+"\n"), 0o600)
 	cfgFile := filepath.Join(dir, "bulwark.yml")
