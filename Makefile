@@ -23,7 +23,8 @@ deps: ## Install the real components the tests use (apt-get as root, go install)
 FUZZ_TARGETS := FuzzDecode:./internal/wire FuzzIngestBody:./collector/ingest FuzzLoad:./agent/config \
 	FuzzLoad:./collector/config FuzzSubresources:./agent/probe FuzzParseCSV:./collector/inventory \
 	FuzzParse:./collector/zone FuzzZoneDir:./collector/zone FuzzParseCatalog:./collector/attrib \
-	FuzzImportLibloc:./collector/attrib FuzzParseTrustStore:./collector/attrib
+	FuzzImportLibloc:./collector/attrib FuzzParseTrustStore:./collector/attrib \
+	FuzzLoadPlaybook:./playbooks
 FUZZTIME ?= 30s
 
 .PHONY: test

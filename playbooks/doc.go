@@ -1,5 +1,7 @@
-// Package playbooks will hold the emergency-response playbooks: their
-// format, step kinds, the runner with approvals and audit, and failover
-// drills that emulate the loss of a provider or a country. Nothing lives
-// here yet; see the playbooks issue.
+// Package playbooks is the emergency response as code: playbooks in a
+// strict YAML format (name, owner, triggers, inputs, steps of the kinds in
+// playbooks/step, timeouts, on_failure), checked by `bulwark check` with
+// file and line against the collector's receivers, roles and exec
+// allow-list. The runner, approvals, the audit timeline and failover
+// drills build on it (the playbooks issue).
 package playbooks

@@ -23,6 +23,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/playbooks"
 )
 
 const usage = `Usage: bulwark <command> [flags]
@@ -197,9 +198,13 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	if _, err := cfg.Attribution.Roots(); err != nil {
 		return fmt.Errorf("attribution.trust_store: %w", err)
 	}
+	pbs, err := playbooks.LoadGlobs(cfg.Playbooks.Files, cfg.PlaybookEnv())
+	if err != nil {
+		return err
+	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "%s: warning: %s\n", *file, w)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d agents, %d targets, %d providers in the catalog, %d rule files)\n", *file, len(cfg.Agents), len(cfg.Targets), len(cat.Providers), len(cfg.Alerting.RuleFiles))
+	fmt.Fprintf(stdout, "%s: valid (%d agents, %d targets, %d providers in the catalog, %d rule files, %d playbooks)\n", *file, len(cfg.Agents), len(cfg.Targets), len(cat.Providers), len(cfg.Alerting.RuleFiles), len(pbs))
 	return nil
 }

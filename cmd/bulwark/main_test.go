@@ -60,3 +60,31 @@ func TestCheckRuleFiles(t *testing.T) {
 		t.Fatalf("check with a good rule file: %v %s", err, out.String())
 	}
 }
+
+// Issue 11: check loads the playbooks against the configuration's
+// receivers, roles and exec allow-list; a bad one is named with its line.
+func TestCheckPlaybooks(t *testing.T) {
+	examples, _ := filepath.Abs("../../playbooks/examples/*.yml")
+	bad, _ := filepath.Abs("../../playbooks/testdata/unknown-receiver.yml")
+	dir := t.TempDir()
+	write := func(files ...string) string {
+		cfg := filepath.Join(dir, "bulwark.yml")
+		var list []string
+		for _, f := range files {
+			list = append(list, `"`+f+`"`)
+		}
+		os.WriteFile(cfg, []byte("data_dir: "+filepath.Join(dir, "data")+"\nalerting:\n  receivers:\n"+
+			"    - {name: cert-duty, webhook: {url: 'https://hooks.cert.example/duty'}}\n"+
+			"    - {name: soc, webhook: {url: 'https://hooks.cert.example/soc'}}\n"+
+			"playbooks:\n  files: ["+strings.Join(list, ", ")+"]\n  exec_allow: [/usr/local/bin/renew-certificate]\n"), 0o600)
+		return cfg
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"check", "--config", write(examples)}, &out, &errb); err != nil || !strings.Contains(out.String(), "4 playbooks)") {
+		t.Fatalf("check with the examples: %v\n%s", err, out.String())
+	}
+	err := run(context.Background(), []string{"check", "--config", write(examples, bad)}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), `unknown-receiver.yml:6: steps[0].notify.receiver: no alerting receiver named "pager-duty"`) {
+		t.Fatalf("check with a bad playbook: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/internal/config"
 	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/playbooks/step"
 )
 
 // Config is the whole collector configuration.
@@ -33,6 +34,7 @@ type Config struct {
 	Web         Web             `yaml:"web"`
 	Query       Query           `yaml:"query"`
 	Alerting    Alerting        `yaml:"alerting"`
+	Playbooks   Playbooks       `yaml:"playbooks"`
 }
 
 // Auth says who may do what without a token.
@@ -106,6 +108,28 @@ func (a Attribution) Roots() (*attrib.TrustStore, error) {
 		return attrib.LoadTrustStore(attrib.DefaultTrustStore)
 	}
 	return attrib.LoadTrustStore(a.TrustStore)
+}
+
+// Playbooks configures the emergency-response playbooks.
+type Playbooks struct {
+	// Files are playbook files (globs allowed).
+	Files []string `yaml:"files"`
+	// ExecAllow lists the commands exec steps may run (exact paths);
+	// nothing else runs, and never through a shell.
+	ExecAllow []string `yaml:"exec_allow"`
+}
+
+// PlaybookEnv is what playbooks are checked against: the configured
+// receivers, the roles, the exec allow-list.
+func (c *Config) PlaybookEnv() *step.Env {
+	env := &step.Env{Receivers: map[string]bool{}, Roles: map[string]bool{}, ExecAllow: c.Playbooks.ExecAllow}
+	for _, r := range c.Alerting.Receivers {
+		env.Receivers[r.Name] = true
+	}
+	for _, r := range []auth.Role{auth.RoleViewer, auth.RoleOperator, auth.RoleAdmin} {
+		env.Roles[string(r)] = true
+	}
+	return env
 }
 
 // Storage configures the embedded TSDB.

@@ -1,0 +1,296 @@
+package playbooks
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/playbooks/step"
+)
+
+// Playbook is one emergency response, as code.
+type Playbook struct {
+	Name        string    `yaml:"name"`
+	Owner       string    `yaml:"owner"`
+	Description string    `yaml:"description"`
+	Triggers    []Trigger `yaml:"triggers"`
+	Inputs      []Input   `yaml:"inputs"`
+	// Timeout bounds a whole run (default 4h).
+	Timeout target.Duration `yaml:"timeout"`
+	Steps   []Step          `yaml:"steps"`
+	// OnFailure names the step run when a step fails and says no other
+	// (default: the run stops, failed).
+	OnFailure string `yaml:"on_failure"`
+
+	env  *step.Env
+	file string
+}
+
+// Trigger starts a run: a firing alert whose labels match, a schedule
+// (cron, with an optional time zone), or an operator by hand.
+type Trigger struct {
+	Alert    map[string]string `yaml:"alert"`
+	Schedule string            `yaml:"schedule"`
+	TZ       string            `yaml:"tz"`
+	Manual   bool              `yaml:"manual"`
+}
+
+// Input is a value a run is given (from the alert's labels of the same
+// name, or by hand).
+type Input struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Required    bool   `yaml:"required"`
+	Default     string `yaml:"default"`
+}
+
+// Step is one step: exactly one kind, or a parallel group of steps.
+type Step struct {
+	Name      string          `yaml:"name"`
+	Notify    *step.Notify    `yaml:"notify"`
+	HTTP      *step.HTTP      `yaml:"http"`
+	Exec      *step.Exec      `yaml:"exec"`
+	WaitFor   *step.WaitFor   `yaml:"wait_for"`
+	Approval  *step.Approval  `yaml:"approval"`
+	Checklist *step.Checklist `yaml:"checklist"`
+	Parallel  []Step          `yaml:"parallel"`
+	// Timeout bounds the step (default 15m; approvals and checklists 4h).
+	Timeout target.Duration `yaml:"timeout"`
+	// OnFailure: "abort" (default), "continue", or the name of a step to
+	// run instead (a recovery step; chains of them must not loop).
+	OnFailure string `yaml:"on_failure"`
+	// DrillSafe lets the step act during a drill; otherwise it is recorded
+	// as would-have-run (the default is the kind's: only notify, wait_for,
+	// approval and checklist may act).
+	DrillSafe *bool `yaml:"drill_safe"`
+}
+
+// Spec is the step's kind, nil for a parallel group.
+func (s *Step) Spec() step.Spec {
+	for _, sp := range []step.Spec{s.Notify, s.HTTP, s.Exec, s.WaitFor, s.Approval, s.Checklist} {
+		if !isNil(sp) {
+			return sp
+		}
+	}
+	return nil
+}
+
+func isNil(sp step.Spec) bool {
+	switch v := sp.(type) {
+	case *step.Notify:
+		return v == nil
+	case *step.HTTP:
+		return v == nil
+	case *step.Exec:
+		return v == nil
+	case *step.WaitFor:
+		return v == nil
+	case *step.Approval:
+		return v == nil
+	case *step.Checklist:
+		return v == nil
+	}
+	return sp == nil
+}
+
+// Load reads a playbook file strictly and checks it against env: every
+// problem with its file and line.
+func Load(path string, env *step.Env) (*Playbook, error) {
+	pb := &Playbook{env: env, file: path}
+	if err := config.LoadFile(path, pb); err != nil {
+		return nil, err
+	}
+	return pb, nil
+}
+
+// LoadGlobs loads every playbook the globs name; names must be unique.
+func LoadGlobs(globs []string, env *step.Env) ([]*Playbook, error) {
+	var out []*Playbook
+	seen := map[string]string{}
+	for _, g := range globs {
+		files, err := filepath.Glob(g)
+		if err != nil {
+			return nil, fmt.Errorf("playbooks: %q: %w", g, err)
+		}
+		for _, f := range files {
+			pb, err := Load(f, env)
+			if err != nil {
+				return nil, err
+			}
+			if other, dup := seen[pb.Name]; dup {
+				return nil, fmt.Errorf("%s: playbook %q is also defined in %s", f, pb.Name, other)
+			}
+			seen[pb.Name] = f
+			out = append(out, pb)
+		}
+	}
+	return out, nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
+
+// maxSteps bounds a playbook, parallel groups included.
+const maxSteps = 200
+
+// Validate reports every problem of the playbook.
+func (pb *Playbook) Validate() []config.Problem {
+	env := pb.env
+	if env == nil {
+		env = &step.Env{}
+	}
+	var ps []config.Problem
+	p := func(at config.Path, f string, a ...any) { ps = append(ps, config.At(at, f, a...)) }
+	if !nameRE.MatchString(pb.Name) {
+		p(config.Path{"name"}, "playbook name %q must be lower-case letters, digits and dashes", pb.Name)
+	}
+	if pb.Owner == "" {
+		p(config.Path{"owner"}, "a playbook needs an owner")
+	}
+	if len(pb.Triggers) == 0 {
+		p(config.Path{"triggers"}, "a playbook needs at least one trigger (alert, schedule or manual)")
+	}
+	for i, t := range pb.Triggers {
+		at := config.Path{"triggers", i}
+		n := 0
+		for _, set := range []bool{len(t.Alert) > 0, t.Schedule != "", t.Manual} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			p(at, "a trigger is exactly one of alert, schedule, manual")
+		}
+		if t.Schedule != "" {
+			if _, err := cron.ParseStandard(t.Schedule); err != nil {
+				p(at.Add("schedule"), "cron %q: %v", t.Schedule, err)
+			}
+		}
+		if t.TZ != "" {
+			if _, err := time.LoadLocation(t.TZ); err != nil {
+				p(at.Add("tz"), "unknown time zone %q", t.TZ)
+			}
+		}
+	}
+	inputs := map[string]bool{}
+	for i, in := range pb.Inputs {
+		if in.Name == "" || inputs[in.Name] {
+			p(config.Path{"inputs", i, "name"}, "input name %q is empty or used twice", in.Name)
+		}
+		inputs[in.Name] = true
+	}
+	if len(pb.Steps) == 0 {
+		p(config.Path{"steps"}, "a playbook needs at least one step")
+	}
+	names := map[string]config.Path{}
+	count := 0
+	var walk func(steps []Step, at config.Path, depth int)
+	walk = func(steps []Step, at config.Path, depth int) {
+		for i := range steps {
+			s := &steps[i]
+			sat := at.Add(i)
+			if count++; count > maxSteps {
+				if count == maxSteps+1 {
+					p(sat, "more than %d steps", maxSteps)
+				}
+				return
+			}
+			if !nameRE.MatchString(s.Name) {
+				p(sat.Add("name"), "step name %q must be lower-case letters, digits and dashes", s.Name)
+			} else if first, dup := names[s.Name]; dup {
+				p(sat.Add("name"), "step name %q is used twice (first at %s)", s.Name, first)
+			} else {
+				names[s.Name] = sat
+			}
+			kinds := 0
+			if s.Spec() != nil {
+				kinds++
+			}
+			if len(s.Parallel) > 0 {
+				kinds++
+			}
+			if kinds != 1 || countSpecs(s) > 1 {
+				p(sat, "a step is exactly one of notify, http, exec, wait_for, approval, checklist, parallel")
+			}
+			if sp := s.Spec(); sp != nil && countSpecs(s) == 1 {
+				ps = append(ps, sp.Validate(env, sat.Add(sp.Kind()))...)
+			}
+			if s.Timeout < 0 {
+				p(sat.Add("timeout"), "must not be negative")
+			}
+			if len(s.Parallel) > 0 {
+				if depth >= 3 {
+					p(sat.Add("parallel"), "parallel groups nested deeper than 3")
+					continue
+				}
+				walk(s.Parallel, sat.Add("parallel"), depth+1)
+			}
+		}
+	}
+	walk(pb.Steps, config.Path{"steps"}, 0)
+	ps = append(ps, pb.checkFailures(names)...)
+	return ps
+}
+
+// countSpecs counts the kinds a step sets.
+func countSpecs(s *Step) int {
+	n := 0
+	for _, sp := range []step.Spec{s.Notify, s.HTTP, s.Exec, s.WaitFor, s.Approval, s.Checklist} {
+		if !isNil(sp) {
+			n++
+		}
+	}
+	return n
+}
+
+// checkFailures resolves every on_failure and refuses chains of recovery
+// steps that loop.
+func (pb *Playbook) checkFailures(names map[string]config.Path) []config.Problem {
+	var ps []config.Problem
+	next := map[string]string{}
+	var walk func(steps []Step)
+	walk = func(steps []Step) {
+		for _, s := range steps {
+			switch s.OnFailure {
+			case "", "abort", "continue":
+			default:
+				if _, ok := names[s.OnFailure]; !ok {
+					ps = append(ps, config.At(names[s.Name].Add("on_failure"), "no step named %q", s.OnFailure))
+				} else {
+					next[s.Name] = s.OnFailure
+				}
+			}
+			walk(s.Parallel)
+		}
+	}
+	walk(pb.Steps)
+	if pb.OnFailure != "" {
+		if _, ok := names[pb.OnFailure]; !ok {
+			ps = append(ps, config.At(config.Path{"on_failure"}, "no step named %q", pb.OnFailure))
+		}
+	}
+	inCycle := map[string]bool{} // each cycle is reported once, at its first step
+	for _, start := range slices.Sorted(maps.Keys(next)) {
+		if inCycle[start] {
+			continue
+		}
+		seen := map[string]bool{}
+		for cur := start; cur != ""; cur = next[cur] {
+			if seen[cur] {
+				ps = append(ps, config.At(names[start].Add("on_failure"), "on_failure of step %q leads back to step %q: a cycle", start, cur))
+				for c := cur; !inCycle[c]; c = next[c] {
+					inCycle[c] = true
+				}
+				break
+			}
+			seen[cur] = true
+		}
+	}
+	return ps
+}

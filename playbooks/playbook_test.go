@@ -1,0 +1,86 @@
+package playbooks
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/playbooks/step"
+)
+
+// env is what the example configuration offers.
+func env() *step.Env {
+	return &step.Env{Receivers: map[string]bool{"cert-duty": true, "soc": true},
+		Roles:     map[string]bool{"viewer": true, "operator": true, "admin": true},
+		ExecAllow: []string{"/usr/local/bin/renew-certificate"}}
+}
+
+// The shipped examples load, each with its kinds of steps.
+func TestExamples(t *testing.T) {
+	pbs, err := LoadGlobs([]string{"examples/*.yml"}, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pbs) != 4 {
+		t.Fatalf("%d example playbooks, want 4", len(pbs))
+	}
+	kinds := map[string]bool{}
+	var walk func([]Step)
+	walk = func(steps []Step) {
+		for i := range steps {
+			if sp := steps[i].Spec(); sp != nil {
+				kinds[sp.Kind()] = true
+			} else {
+				kinds["parallel"] = true
+			}
+			walk(steps[i].Parallel)
+		}
+	}
+	for _, pb := range pbs {
+		walk(pb.Steps)
+	}
+	for _, k := range []string{"notify", "http", "exec", "wait_for", "approval", "checklist", "parallel"} {
+		if !kinds[k] {
+			t.Errorf("no example uses a %s step", k)
+		}
+	}
+}
+
+// Bad playbooks are refused with file and line, and what is wrong.
+func TestBadPlaybooks(t *testing.T) {
+	for file, want := range map[string]string{
+		"unknown-kind.yml":     `testdata/unknown-kind.yml:6: unknown key "reboot"`,
+		"unknown-receiver.yml": `testdata/unknown-receiver.yml:6: steps[0].notify.receiver: no alerting receiver named "pager-duty"`,
+		"unknown-role.yml":     `testdata/unknown-role.yml:7: steps[0].approval.role: no role "minister" (viewer, operator or admin)`,
+		"exec-not-allowed.yml": `testdata/exec-not-allowed.yml:7: steps[0].exec.command: command "/bin/sh" is not in playbooks.exec_allow`,
+		"cycle.yml":            `testdata/cycle.yml:7: steps[0].on_failure: on_failure of step "a" leads back to step "a": a cycle`,
+		"template-error.yml":   `testdata/template-error.yml:8: steps[0].notify.text: template: 1: unclosed action`,
+		"two-kinds.yml": `testdata/two-kinds.yml:3: triggers[0].schedule: cron "every day": expected exactly 5 fields, found 2: [every day]` + "\n" +
+			`testdata/two-kinds.yml:5: steps[0]: a step is exactly one of notify, http, exec, wait_for, approval, checklist, parallel`,
+	} {
+		_, err := Load(filepath.Join("testdata", file), env())
+		if err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", file, err, want)
+		}
+	}
+}
+
+// FuzzLoadPlaybook: whatever the file, loading answers a playbook or an
+// error, never a panic.
+func FuzzLoadPlaybook(f *testing.F) {
+	for _, g := range []string{"examples/*.yml", "testdata/*.yml"} {
+		files, _ := filepath.Glob(g)
+		for _, name := range files {
+			b, _ := os.ReadFile(name)
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pb := &Playbook{env: env()}
+		if err := config.Load("fuzz.yml", b, pb); err != nil {
+			return
+		}
+		pb.Validate()
+	})
+}

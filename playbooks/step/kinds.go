@@ -1,0 +1,151 @@
+package step
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
+
+// Notify tells a receiver of the alerting configuration (a Slack channel,
+// a webhook, e-mail): text is a template.
+type Notify struct {
+	Receiver string `yaml:"receiver"`
+	Text     string `yaml:"text"`
+}
+
+func (*Notify) Kind() string           { return "notify" }
+func (*Notify) DrillSafeDefault() bool { return true }
+
+func (n *Notify) Validate(env *Env, at config.Path) []config.Problem {
+	var ps []config.Problem
+	if !env.Receivers[n.Receiver] {
+		ps = append(ps, config.At(at.Add("receiver"), "no alerting receiver named %q", n.Receiver))
+	}
+	if n.Text == "" {
+		ps = append(ps, config.At(at.Add("text"), "a notification needs a text"))
+	}
+	return append(ps, checkTemplate(n.Text, at.Add("text"))...)
+}
+
+// HTTP calls an API, e.g. a DNS provider's failover endpoint: url, headers
+// and body are templates; the answer must have one of the expected codes.
+type HTTP struct {
+	Method       string            `yaml:"method"` // default POST
+	URL          string            `yaml:"url"`
+	Headers      map[string]string `yaml:"headers"`
+	HeaderFiles  map[string]string `yaml:"header_files"` // secrets (a token) from files
+	Body         string            `yaml:"body"`
+	ExpectStatus []int             `yaml:"expect_status"` // default any 2xx
+}
+
+func (*HTTP) Kind() string           { return "http" }
+func (*HTTP) DrillSafeDefault() bool { return false }
+
+func (h *HTTP) Validate(_ *Env, at config.Path) []config.Problem {
+	var ps []config.Problem
+	if h.Method != "" && !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, h.Method) {
+		ps = append(ps, config.At(at.Add("method"), "method %q: want GET, POST, PUT, PATCH or DELETE", h.Method))
+	}
+	if !strings.Contains(h.URL, "{{") {
+		if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ps = append(ps, config.At(at.Add("url"), "%q is not an http or https URL", h.URL))
+		}
+	}
+	for _, c := range h.ExpectStatus {
+		if c < 100 || c > 599 {
+			ps = append(ps, config.At(at.Add("expect_status"), "%d is not an HTTP status", c))
+		}
+	}
+	ps = append(ps, checkTemplate(h.URL, at.Add("url"))...)
+	ps = append(ps, checkTemplate(h.Body, at.Add("body"))...)
+	for k, v := range h.Headers {
+		ps = append(ps, checkTemplate(v, at.Add("headers", k))...)
+	}
+	return ps
+}
+
+// Exec runs a command the collector's configuration allows, with its
+// arguments as a list (templates each), never through a shell.
+type Exec struct {
+	Command string   `yaml:"command"`
+	Args    []string `yaml:"args"`
+}
+
+func (*Exec) Kind() string           { return "exec" }
+func (*Exec) DrillSafeDefault() bool { return false }
+
+func (e *Exec) Validate(env *Env, at config.Path) []config.Problem {
+	var ps []config.Problem
+	if !slices.Contains(env.ExecAllow, e.Command) {
+		ps = append(ps, config.At(at.Add("command"), "command %q is not in playbooks.exec_allow", e.Command))
+	}
+	for i, a := range e.Args {
+		ps = append(ps, checkTemplate(a, at.Add("args", i))...)
+	}
+	return ps
+}
+
+// WaitFor waits until a PromQL condition returns at least one series (e.g.
+// the service answers again from every vantage), or its timeout.
+type WaitFor struct {
+	Query string          `yaml:"query"`
+	Every target.Duration `yaml:"every"` // default 15s
+}
+
+func (*WaitFor) Kind() string           { return "wait_for" }
+func (*WaitFor) DrillSafeDefault() bool { return true }
+
+func (w *WaitFor) Validate(_ *Env, at config.Path) []config.Problem {
+	if w.Every != 0 && w.Every < target.Duration(time.Second) {
+		return []config.Problem{config.At(at.Add("every"), "must be at least 1s")}
+	}
+	if strings.Contains(w.Query, "{{") {
+		return checkTemplate(w.Query, at.Add("query"))
+	}
+	if _, err := parser.NewParser(parser.Options{}).ParseExpr(w.Query); err != nil {
+		return []config.Problem{config.At(at.Add("query"), "PromQL: %v", err)}
+	}
+	return nil
+}
+
+// Approval waits until a user with the role approves (CLI, API or Slack).
+type Approval struct {
+	Role   string `yaml:"role"`
+	Prompt string `yaml:"prompt"`
+}
+
+func (*Approval) Kind() string           { return "approval" }
+func (*Approval) DrillSafeDefault() bool { return true }
+
+func (a *Approval) Validate(env *Env, at config.Path) []config.Problem {
+	var ps []config.Problem
+	if !env.Roles[a.Role] {
+		ps = append(ps, config.At(at.Add("role"), "no role %q (viewer, operator or admin)", a.Role))
+	}
+	return append(ps, checkTemplate(a.Prompt, at.Add("prompt"))...)
+}
+
+// Checklist is manual work, each item ticked off with who and when.
+type Checklist struct {
+	Items []string `yaml:"items"`
+}
+
+func (*Checklist) Kind() string           { return "checklist" }
+func (*Checklist) DrillSafeDefault() bool { return true }
+
+func (c *Checklist) Validate(_ *Env, at config.Path) []config.Problem {
+	if len(c.Items) == 0 {
+		return []config.Problem{config.At(at.Add("items"), "a checklist needs at least one item")}
+	}
+	var ps []config.Problem
+	for i, it := range c.Items {
+		ps = append(ps, checkTemplate(it, at.Add("items", i))...)
+	}
+	return ps
+}

@@ -1,0 +1,54 @@
+// Package step holds the kinds of playbook steps: what each is
+// configured with and how that configuration is checked against what the
+// collector has (receivers, roles, the commands it allows). Running them
+// comes with the runner.
+package step
+
+import (
+	"strings"
+	"text/template"
+
+	"github.com/bulwarkhq/bulwark/internal/config"
+)
+
+// Env is what steps are checked against.
+type Env struct {
+	// Receivers are the alerting receivers a notify step may name.
+	Receivers map[string]bool
+	// Roles are the roles an approval may require.
+	Roles map[string]bool
+	// ExecAllow lists the commands an exec step may run, by exact path or
+	// name: nothing else runs, and never through a shell.
+	ExecAllow []string
+}
+
+// Spec is one step kind's configuration.
+type Spec interface {
+	// Kind names the kind ("notify", "http", ...).
+	Kind() string
+	// Validate reports the problems of the spec, at paths under at.
+	Validate(env *Env, at config.Path) []config.Problem
+	// DrillSafeDefault says whether the kind may act during a drill when
+	// the step does not say (only notifying and waiting may).
+	DrillSafeDefault() bool
+}
+
+// checkTemplate parses s as a Go template (the data: .Inputs, .Alert,
+// .Run, .Drill); missing keys are errors when it runs.
+func checkTemplate(s string, at config.Path) []config.Problem {
+	if !strings.Contains(s, "{{") {
+		return nil
+	}
+	if _, err := template.New("step").Option("missingkey=error").Parse(s); err != nil {
+		return []config.Problem{config.At(at, "template: %v", trimTemplateErr(err))}
+	}
+	return nil
+}
+
+func trimTemplateErr(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "step:"); i >= 0 {
+		msg = strings.TrimSpace(msg[i+len("step:"):])
+	}
+	return msg
+}
