@@ -1,7 +1,7 @@
 // Package step holds the kinds of playbook steps: what each is
-// configured with and how that configuration is checked against what the
-// collector has (receivers, roles, the commands it allows). Running them
-// comes with the runner.
+// configured with, how that configuration is checked against what the
+// collector has (receivers, roles, the commands it allows), and how each
+// runs given a Runtime; the runner (runs, approvals, audit) drives them.
 package step
 
 import (
@@ -31,6 +31,7 @@ type Spec interface {
 	// DrillSafeDefault says whether the kind may act during a drill when
 	// the step does not say (only notifying and waiting may).
 	DrillSafeDefault() bool
+	Runner
 }
 
 // checkTemplate parses s as a Go template (the data: .Inputs, .Alert,
