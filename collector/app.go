@@ -5,6 +5,7 @@ package collector
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,7 +64,8 @@ type Options struct {
 // App is a running collector.
 type App struct {
 	opts     Options
-	names    *names.Store // what agents resolved for the collector
+	names    *names.Store       // what agents resolved for the collector
+	signer   ed25519.PrivateKey // signs audit exports (and, later, drill reports)
 	store    *store.TSDB
 	registry *prometheus.Registry
 	server   *http.Server
@@ -230,6 +232,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.HandleFunc("POST /api/v1/silences", a.addSilence)
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", a.expireSilence)
 	mux.HandleFunc("GET /api/v1/audit", a.auditLog)
+	mux.HandleFunc("GET /api/v1/audit/export", a.auditExport)
 	mux.HandleFunc("POST /api/v1/slack/interactions", a.slackInteractions)
 	mux.HandleFunc("/api/", notFound)
 	mux.Handle("/api/v1/write", ing)
@@ -303,6 +306,9 @@ func (a *App) sovereignty() error {
 		return fmt.Errorf("collector: %w", err)
 	}
 	if a.state, err = state.Open(filepath.Join(a.opts.Config.DataDir, "state", "bulwark.db")); err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	if a.signer, err = signingKey(filepath.Join(a.opts.Config.DataDir, "state")); err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
 	a.deps, err = depgraph.NewEvaluator(depgraph.EvaluatorOptions{

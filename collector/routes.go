@@ -69,6 +69,7 @@ var routeTable = map[string]routeSpec{
 	"POST /api/v1/silences":        {auth.RoleOperator, classFast},
 	"DELETE /api/v1/silences/{id}": {auth.RoleOperator, classFast},
 	"GET /api/v1/audit":            {auth.RoleAdmin, classFast},
+	"GET /api/v1/audit/export":     {auth.RoleAdmin, classQuery},
 
 	"POST /-/reload": {auth.RoleAdmin, classFast},
 	"/debug/pprof/":  {auth.RoleAdmin, classUpload}, // only with web.enable_pprof

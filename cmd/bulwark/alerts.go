@@ -17,37 +17,9 @@ import (
 // callAPI sends a request to the collector's API with the user's token and
 // decodes the data of a success into out.
 func callAPI(ctx context.Context, method, base, path, tokenFile string, body, out any) error {
-	tok, err := apiToken(tokenFile)
+	b, err := request(ctx, method, base, path, tokenFile, body)
 	if err != nil {
 		return err
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, apiError(b))
 	}
 	var env struct{ Data json.RawMessage }
 	if err := json.Unmarshal(b, &env); err != nil {
@@ -57,6 +29,53 @@ func callAPI(ctx context.Context, method, base, path, tokenFile string, body, ou
 		return nil
 	}
 	return json.Unmarshal(env.Data, out)
+}
+
+// callAPIRaw GETs path and decodes the whole answer (not an API envelope).
+func callAPIRaw(ctx context.Context, base, path, tokenFile string, out any) error {
+	b, err := request(ctx, http.MethodGet, base, path, tokenFile, nil)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
+// request sends one request with the caller's token and returns the body
+// of a 2xx answer (at most 256 MiB).
+func request(ctx context.Context, method, base, path, tokenFile string, body any) ([]byte, error) {
+	tok, err := apiToken(tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(base, "/")+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, apiError(b))
+	}
+	return b, nil
 }
 
 // runAlerts: bulwark alerts list | ack GROUPKEY [--comment C] [--remove]

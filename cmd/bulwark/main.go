@@ -48,6 +48,9 @@ Commands:
   silence add --match label=value (--for 2h | --schedule CRON --window 2h --for 720h) --comment TEXT
   silence list | silence expire ID
                             silences and recurring maintenance windows (operator)
+  audit export --out FILE [--collector URL]
+                            the audit log, hash-chained and signed (admin)
+  verify [--key FILE] FILE  check a signed audit export: the chain, the signature, the first altered entry
   geo import --libloc --out DIR
                             build the IP databases from Debian's libloc-database
   version                   print the version
@@ -96,6 +99,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runReport(args[1:], stdout, stderr)
 	case "alerts":
 		return runAlerts(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return runVerify(args[1:], stdout, stderr)
 	case "silence":
 		return runSilence(ctx, args[1:], stdout, stderr)
 	case "version":

@@ -51,7 +51,7 @@ func TestREADMECommands(t *testing.T) {
 	dir := t.TempDir()
 	etc := filepath.Join(dir, "etc")
 	os.MkdirAll(etc, 0o700)
-	for _, f := range []string{"abroad-1.token", "cert-duty.token"} {
+	for _, f := range []string{"abroad-1.token", "cert-duty.token", "ciso.token"} {
 		os.WriteFile(filepath.Join(etc, f), []byte(strings.TrimSuffix(f, ".token")+"-secret\n"), 0o600)
 	}
 	os.WriteFile(filepath.Join(etc, "web.yml"), []byte("{}\n"), 0o600) // no TLS on loopback
@@ -97,7 +97,14 @@ func TestREADMECommands(t *testing.T) {
 	app.Start(ln)
 	defer app.Stop(context.Background())
 
+	// The audit commands pin the live collector's key: the README names it
+	// under the data directory of the offline commands.
+	os.MkdirAll(filepath.Join(dir, "data", "state"), 0o750)
+	if pub, err := os.ReadFile(filepath.Join(live.DataDir, "state", "signing.pub")); err == nil {
+		os.WriteFile(filepath.Join(dir, "data", "state", "signing.pub"), pub, 0o644)
+	}
 	args := strings.NewReplacer("bulwark.yml", cfgFile, "current-full.csv", dotgovCSV, "gov.zone", dotgovZone,
+		"bulwark-audit.json", filepath.Join(dir, "bulwark-audit.json"), "ciso.token", filepath.Join(etc, "ciso.token"),
 		"op.token", filepath.Join(etc, "cert-duty.token"), "/var/lib/bulwark", filepath.Join(dir, "data"),
 		"http://127.0.0.1:9400", "http://"+app.Addr())
 	ran := 0

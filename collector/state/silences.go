@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/bulwarkhq/bulwark/alerting"
 )
@@ -61,48 +60,6 @@ func (d *DB) SaveAck(ctx context.Context, a *alerting.Ack) error {
 		return fmt.Errorf("state: ack: %w", err)
 	}
 	return nil
-}
-
-// Audit records an operator's action.
-func (d *DB) Audit(ctx context.Context, user, action string, detail any) error {
-	b, err := json.Marshal(detail)
-	if err != nil {
-		return fmt.Errorf("state: audit: %w", err)
-	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO audit (at_ms, user, action, detail) VALUES (?, ?, ?, ?)`,
-		time.Now().UnixMilli(), user, action, string(b)); err != nil {
-		return fmt.Errorf("state: audit: %w", err)
-	}
-	return nil
-}
-
-// AuditEntry is one recorded action.
-type AuditEntry struct {
-	At     time.Time       `json:"at"`
-	User   string          `json:"user"`
-	Action string          `json:"action"`
-	Detail json.RawMessage `json:"detail"`
-}
-
-// AuditLog returns the newest actions first, at most limit.
-func (d *DB) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT at_ms, user, action, detail FROM audit ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("state: audit: %w", err)
-	}
-	defer rows.Close()
-	out := []AuditEntry{}
-	for rows.Next() {
-		var e AuditEntry
-		var ms int64
-		var detail string
-		if err := rows.Scan(&ms, &e.User, &e.Action, &detail); err != nil {
-			return nil, fmt.Errorf("state: audit: %w", err)
-		}
-		e.At, e.Detail = time.UnixMilli(ms).UTC(), json.RawMessage(detail)
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 func (d *DB) each(ctx context.Context, query string, f func([]byte) error) error {

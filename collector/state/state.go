@@ -23,6 +23,8 @@ type DB struct {
 
 	mu    sync.Mutex
 	saved map[string][32]byte // key -> hash of the graph last written
+
+	auditMu sync.Mutex // one chained append at a time
 }
 
 var _ depgraph.StateStore = (*DB)(nil)
@@ -95,7 +97,12 @@ func Open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("state: %s: schema: %w", path, err)
 	}
-	return &DB{db: db, saved: map[string][32]byte{}}, nil
+	d := &DB{db: db, saved: map[string][32]byte{}}
+	if err := d.migrateAudit(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: %s: audit chain: %w", path, err)
+	}
+	return d, nil
 }
 
 // Close closes the database.

@@ -1,0 +1,53 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/internal/audit"
+)
+
+// Issue 11: the audit log is hash-chained, also across a database written
+// before the chain existed: its rows are chained when it is opened, and
+// later entries follow on.
+func TestAuditChain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bulwark.db")
+	// A database of the previous format: an audit table without the chain.
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
+		INSERT INTO audit (at_ms, user, action, detail) VALUES (1764158400000, 'otto', 'silence', '{"id":"a"}'), (1764158460000, 'otto', 'acknowledge', '{"group":"g"}');`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := db.Audit(ctx, "ada", "expire-silence", map[string]string{"id": "a"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = Open(path) // reopened: nothing chained twice
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	chain, err := db.AuditChain(ctx)
+	if err != nil || len(chain) != 3 {
+		t.Fatalf("chain: %v %d entries", err, len(chain))
+	}
+	key, _ := audit.LoadOrCreateKey(filepath.Join(t.TempDir(), "k"))
+	if err := audit.Verify(audit.Sign(chain, key, time.Now()), nil); err != nil {
+		t.Errorf("the migrated and extended log does not verify: %v", err)
+	}
+	if chain[0].User != "otto" || chain[2].Action != "expire-silence" || chain[2].Prev != chain[1].Hash {
+		t.Errorf("chain %+v", chain)
+	}
+}
