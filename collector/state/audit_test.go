@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/internal/audit"
+	"github.com/bulwarkhq/bulwark/playbooks/runner"
 )
 
 // Issue 11: the audit log is hash-chained, also across a database written
@@ -49,5 +50,26 @@ func TestAuditChain(t *testing.T) {
 	}
 	if chain[0].User != "otto" || chain[2].Action != "expire-silence" || chain[2].Prev != chain[1].Hash {
 		t.Errorf("chain %+v", chain)
+	}
+}
+
+// Playbook runs are kept whole, timeline included, and read back.
+func TestRunsRoundTrip(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "bulwark.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	run := &runner.Run{ID: "renew-1", Playbook: "renew", State: runner.Waiting, Started: time.Now().UTC(),
+		Wait: &runner.Wait{Step: "checks", Kind: "checklist", Items: []string{"a", "b"}, Ticked: map[string]string{"a": "otto"}}}
+	for range 2 { // saved twice: one row
+		if err := db.SaveRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := db.LoadRuns(ctx)
+	if err != nil || len(runs) != 1 || runs[0].Wait.Ticked["a"] != "otto" {
+		t.Fatalf("runs %v %+v", err, runs)
 	}
 }

@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS acks (
 	id   INTEGER PRIMARY KEY,
 	body TEXT NOT NULL      -- JSON of alerting.Ack, in the order given
 );
+CREATE TABLE IF NOT EXISTS playbook_runs (
+	id   TEXT PRIMARY KEY,
+	body TEXT NOT NULL      -- JSON of runner.Run, its timeline included
+);
 CREATE TABLE IF NOT EXISTS audit (
 	id     INTEGER PRIMARY KEY,
 	at_ms  INTEGER NOT NULL,
