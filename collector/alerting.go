@@ -57,6 +57,7 @@ func (a *App) newRules(api *query.API) error {
 	}
 	notifyFn := func(_ context.Context, alerts []*rules.Alert) {
 		a.addCriticality(alerts)
+		a.startPlaybooks(alerts)
 		for _, sink := range sinks {
 			sink(alerts)
 		}
@@ -157,6 +158,7 @@ func (a *App) newDispatcher() error {
 		return err
 	}
 	maps.Copy(receivers, a.opts.Receivers)
+	a.receiverMap = receivers
 	routes := ac.Routes
 	if len(routes) == 0 && len(a.opts.Receivers) > 0 {
 		routes = a.opts.Routes

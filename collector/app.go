@@ -40,6 +40,8 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/targets"
 	"github.com/bulwarkhq/bulwark/collector/zone"
 	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/playbooks"
+	"github.com/bulwarkhq/bulwark/playbooks/runner"
 )
 
 // Options configure an App.
@@ -63,18 +65,23 @@ type Options struct {
 
 // App is a running collector.
 type App struct {
-	opts     Options
-	names    *names.Store       // what agents resolved for the collector
-	signer   ed25519.PrivateKey // signs audit exports (and, later, drill reports)
-	store    *store.TSDB
-	registry *prometheus.Registry
-	server   *http.Server
-	ln       net.Listener
-	router   *router
-	guard    *auth.Guard
-	reloader *reloader
-	rules    *rule.Manager
-	ingest   *ingest.Handler
+	opts   Options
+	names  *names.Store       // what agents resolved for the collector
+	signer ed25519.PrivateKey // signs audit exports (and, later, drill reports)
+	// playbooks by name, and the runner; runCtx lives from Start to Stop.
+	playbooks   map[string]*playbooks.Playbook
+	runner      *runner.Runner
+	runCtx      context.Context
+	receiverMap map[string]alerting.Receiver
+	store       *store.TSDB
+	registry    *prometheus.Registry
+	server      *http.Server
+	ln          net.Listener
+	router      *router
+	guard       *auth.Guard
+	reloader    *reloader
+	rules       *rule.Manager
+	ingest      *ingest.Handler
 	// alertmanager forwards alerts when alerting.alertmanagers is set.
 	alertmanager *alertmanager.Sender
 	// dispatcher notifies receivers when alerting.routes are set.
@@ -224,6 +231,16 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err := a.newRules(api); err != nil {
 		return nil, err
 	}
+	if err := a.newPlaybooks(api.Engine()); err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("GET /api/v1/playbooks", a.playbookList)
+	mux.HandleFunc("GET /api/v1/playbooks/runs", a.playbookRuns)
+	mux.HandleFunc("GET /api/v1/playbooks/runs/{id}", a.playbookRuns)
+	mux.HandleFunc("POST /api/v1/playbooks/{name}/run", a.playbookRun)
+	mux.HandleFunc("POST /api/v1/playbooks/runs/{id}/approve", a.playbookAnswer)
+	mux.HandleFunc("POST /api/v1/playbooks/runs/{id}/tick", a.playbookAnswer)
+	mux.HandleFunc("POST /api/v1/playbooks/kill", a.playbookKill)
 	mux.HandleFunc("GET /api/v1/rules", a.rules.ServeRules)
 	mux.HandleFunc("GET /api/v1/alerts", a.rules.ServeAlerts)
 	mux.HandleFunc("GET /api/v1/incidents", a.incidents)
@@ -340,6 +357,8 @@ func (a *App) Start(ln net.Listener) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopDeps, a.depsDone = cancel, make(chan struct{})
 	go func() { defer close(a.depsDone); a.deps.Run(ctx) }()
+	a.runCtx = ctx
+	a.runner.Resume(ctx)
 	go a.rules.Run()
 	if a.alertmanager != nil {
 		go a.alertmanager.Run(ctx)
@@ -388,6 +407,9 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.stopDeps != nil {
 		a.stopDeps()
 		<-a.depsDone
+	}
+	if a.runner != nil {
+		a.runner.Wait() // runs save their state before the database closes
 	}
 	if a.rules != nil {
 		a.rules.Stop()

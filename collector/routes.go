@@ -62,14 +62,22 @@ var routeTable = map[string]routeSpec{
 	"GET /reports/dns":                 {auth.RoleViewer, classQuery},
 	"GET /metrics":                     {auth.RoleViewer, classFast}, // public with auth.public_metrics
 
-	"GET /api/v1/incidents":        {auth.RoleViewer, classFast},
-	"GET /api/v1/silences":         {auth.RoleViewer, classFast},
-	"POST /api/v1/targets/import":  {auth.RoleOperator, classUpload},
-	"POST /api/v1/incidents/ack":   {auth.RoleOperator, classFast},
-	"POST /api/v1/silences":        {auth.RoleOperator, classFast},
-	"DELETE /api/v1/silences/{id}": {auth.RoleOperator, classFast},
-	"GET /api/v1/audit":            {auth.RoleAdmin, classFast},
-	"GET /api/v1/audit/export":     {auth.RoleAdmin, classQuery},
+	"GET /api/v1/incidents":             {auth.RoleViewer, classFast},
+	"GET /api/v1/silences":              {auth.RoleViewer, classFast},
+	"POST /api/v1/targets/import":       {auth.RoleOperator, classUpload},
+	"POST /api/v1/incidents/ack":        {auth.RoleOperator, classFast},
+	"POST /api/v1/silences":             {auth.RoleOperator, classFast},
+	"DELETE /api/v1/silences/{id}":      {auth.RoleOperator, classFast},
+	"GET /api/v1/audit":                 {auth.RoleAdmin, classFast},
+	"GET /api/v1/playbooks":             {auth.RoleViewer, classFast},
+	"GET /api/v1/playbooks/runs":        {auth.RoleViewer, classFast},
+	"GET /api/v1/playbooks/runs/{id}":   {auth.RoleViewer, classFast},
+	"POST /api/v1/playbooks/{name}/run": {auth.RoleOperator, classFast},
+	// Approvals: the runner checks the role the step names (operator by default).
+	"POST /api/v1/playbooks/runs/{id}/approve": {auth.RoleViewer, classFast},
+	"POST /api/v1/playbooks/runs/{id}/tick":    {auth.RoleOperator, classFast},
+	"POST /api/v1/playbooks/kill":              {auth.RoleAdmin, classFast},
+	"GET /api/v1/audit/export":                 {auth.RoleAdmin, classQuery},
 
 	"POST /-/reload": {auth.RoleAdmin, classFast},
 	"/debug/pprof/":  {auth.RoleAdmin, classUpload}, // only with web.enable_pprof

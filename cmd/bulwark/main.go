@@ -48,6 +48,8 @@ Commands:
   silence add --match label=value (--for 2h | --schedule CRON --window 2h --for 720h) --comment TEXT
   silence list | silence expire ID
                             silences and recurring maintenance windows (operator)
+  playbook list | runs | run NAME [--input k=v] | show RUN | approve RUN | tick RUN ITEM
+                            playbooks and their runs (viewer reads, operator acts)
   audit export --out FILE [--collector URL]
                             the audit log, hash-chained and signed (admin)
   verify [--key FILE] FILE  check a signed audit export: the chain, the signature, the first altered entry
@@ -99,6 +101,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runReport(args[1:], stdout, stderr)
 	case "alerts":
 		return runAlerts(ctx, args[1:], stdout, stderr)
+	case "playbook":
+		return runPlaybook(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
 	case "verify":

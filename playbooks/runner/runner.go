@@ -32,7 +32,7 @@ const (
 type Run struct {
 	ID       string            `json:"id"`
 	Playbook string            `json:"playbook"`
-	Key      string            `json:"key"` // one active run per playbook and key
+	Key      string            `json:"key"` // one run per playbook and key
 	Trigger  string            `json:"trigger"`
 	Drill    string            `json:"drill,omitempty"`
 	Inputs   map[string]string `json:"inputs"`
@@ -152,8 +152,10 @@ func (r *Runner) Kill(on bool) {
 	r.mu.Unlock()
 }
 
-// Start begins a run of pb, unless one with the same key is active (then
-// that run is returned). Required inputs must be given; others default.
+// Start begins a run of pb, unless one with the same key exists (then that
+// run is returned: the same alert never starts a playbook twice).
+// Required inputs must be given (or be labels of the alert); others
+// default.
 func (r *Runner) Start(ctx context.Context, pb *playbooks.Playbook, key, trigger, drill, actor string, inputs, alert map[string]string) (*Run, error) {
 	in := map[string]string{}
 	for _, i := range pb.Inputs {
@@ -174,8 +176,10 @@ func (r *Runner) Start(ctx context.Context, pb *playbooks.Playbook, key, trigger
 	if r.killed {
 		return nil, ErrKilled
 	}
-	if id, ok := r.active[pb.Name+"|"+key]; ok {
-		return r.copy(r.runs[id]), nil
+	for _, old := range r.runs { // one run per playbook and key: an alert's instance starts it once
+		if old.Playbook == pb.Name && old.Key == key {
+			return r.copy(old), nil
+		}
 	}
 	if len(r.active) >= r.opts.MaxConcurrent {
 		return nil, ErrTooMany

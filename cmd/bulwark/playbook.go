@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// runPlaybook: bulwark playbook list | runs | run NAME [--input k=v] [--drill ID] |
+// show RUN | approve RUN [--comment C] | tick RUN ITEM
+func runPlaybook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const usage = "bulwark playbook (list | runs | run NAME [--input name=value...] | show RUN | approve RUN [--comment TEXT] | tick RUN ITEM) [--collector URL] [--token-file FILE]"
+	verbs := map[string]int{"list": 0, "runs": 0, "run": 1, "show": 1, "approve": 1, "tick": 2} // positional arguments
+	n, ok := 0, false
+	if len(args) > 0 {
+		n, ok = verbs[args[0]]
+	}
+	if !ok {
+		if len(args) > 0 {
+			if _, err := verbFlags(args, "playbook list", usage, stdout, stderr); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("usage: %s", usage)
+	}
+	fs := newFlags("playbook "+args[0], usage, stdout, stderr)
+	collector := fs.String("collector", "http://127.0.0.1:9400", "collector base `URL`")
+	tokenFile := tokenFlag(fs)
+	var inputs stringList
+	fs.Var(&inputs, "input", "run: `name=value` of an input (repeatable)")
+	comment := fs.String("comment", "", "approve: why")
+	pos, err := parseFlags(fs, args[1:], n, stdout)
+	if err != nil {
+		return err
+	}
+	var out json.RawMessage
+	switch args[0] {
+	case "list":
+		type playbook struct {
+			Name, Owner string
+			Steps       []struct{ Name, Kind string }
+		}
+		var list []playbook
+		if err := callAPI(ctx, http.MethodGet, *collector, "/api/v1/playbooks", *tokenFile, nil, &list); err != nil {
+			return fmt.Errorf("playbook list: %w", err)
+		}
+		slices.SortFunc(list, func(a, b playbook) int { return strings.Compare(a.Name, b.Name) })
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PLAYBOOK\tOWNER\tSTEPS")
+		for _, p := range list {
+			var steps []string
+			for _, s := range p.Steps {
+				steps = append(steps, s.Name+" ("+s.Kind+")")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Owner, strings.Join(steps, ", "))
+		}
+		return tw.Flush()
+	case "runs":
+		var runs []struct {
+			ID, Playbook, State, Trigger string
+			Started                      time.Time
+		}
+		if err := callAPI(ctx, http.MethodGet, *collector, "/api/v1/playbooks/runs", *tokenFile, nil, &runs); err != nil {
+			return fmt.Errorf("playbook runs: %w", err)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RUN\tPLAYBOOK\tSTATE\tTRIGGER\tSTARTED")
+		for _, r := range runs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Playbook, r.State, r.Trigger, r.Started.UTC().Format(time.RFC3339))
+		}
+		return tw.Flush()
+	case "run":
+		err = callAPI(ctx, http.MethodPost, *collector, "/api/v1/playbooks/"+url.PathEscape(pos[0])+"/run", *tokenFile,
+			map[string]any{"inputs": kv(inputs)}, &out)
+	case "show":
+		err = callAPI(ctx, http.MethodGet, *collector, "/api/v1/playbooks/runs/"+url.PathEscape(pos[0]), *tokenFile, nil, &out)
+	case "approve":
+		err = callAPI(ctx, http.MethodPost, *collector, "/api/v1/playbooks/runs/"+url.PathEscape(pos[0])+"/approve", *tokenFile,
+			map[string]string{"comment": *comment}, &out)
+	case "tick":
+		err = callAPI(ctx, http.MethodPost, *collector, "/api/v1/playbooks/runs/"+url.PathEscape(pos[0])+"/tick", *tokenFile,
+			map[string]string{"item": pos[1]}, &out)
+	}
+	if err != nil {
+		return fmt.Errorf("playbook %s: %w", args[0], err)
+	}
+	return printRun(stdout, out)
+}
+
+// printRun prints a run: its state, what it waits on, its timeline.
+func printRun(w io.Writer, raw json.RawMessage) error {
+	var r struct {
+		ID, Playbook, State string
+		Wait                *struct {
+			Step, Kind, Role string
+			Items            []string
+			Ticked           map[string]string
+		}
+		Timeline []struct {
+			At                 time.Time
+			User, Action, Hash string
+			Detail             json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "run %s of %s: %s\n", r.ID, r.Playbook, r.State)
+	if wt := r.Wait; wt != nil && r.State == "waiting" {
+		switch wt.Kind {
+		case "approval":
+			fmt.Fprintf(w, "waiting for an approval of step %s (role %s): bulwark playbook approve %s\n", wt.Step, wt.Role, r.ID)
+		default:
+			for _, it := range wt.Items {
+				mark := "[ ]"
+				if by, ok := wt.Ticked[it]; ok {
+					mark = "[x] " + by + ":"
+				}
+				fmt.Fprintf(w, "  %s %s\n", mark, it)
+			}
+		}
+	}
+	for _, e := range r.Timeline {
+		fmt.Fprintf(w, "  %s  %-10s %-16s %s\n", e.At.UTC().Format("15:04:05"), e.User, e.Action, e.Detail)
+	}
+	return nil
+}

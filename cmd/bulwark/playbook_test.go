@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/collector"
+	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/collector/config"
+)
+
+// Issue 11: an operator runs a playbook by hand from the command line,
+// ticks its checklist, and reads its timeline.
+func TestPlaybookCommands(t *testing.T) {
+	dir := t.TempDir()
+	pb := filepath.Join(dir, "drill.yml")
+	os.WriteFile(pb, []byte("name: tabletop\nowner: planners\ntriggers: [{manual: true}]\ninputs: [{name: scenario, default: cdn-loss}]\n"+
+		"steps:\n  - name: walk-through\n    checklist: {items: [roles called, runbook read]}\n"), 0o600)
+	cfg := config.Default
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Playbooks.Files = []string{pb}
+	users := auth.NewUsers()
+	users.Add("op-token", false, auth.User{ID: "otto", Role: auth.RoleOperator})
+	app, err := collector.New(collector.Options{Config: &cfg, Agents: auth.NewAgents(), Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	app.Start(ln)
+	defer app.Stop(context.Background())
+	tok := filepath.Join(dir, "op.token")
+	os.WriteFile(tok, []byte("op-token\n"), 0o600)
+	cmd := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), append(args, "--collector", "http://"+app.Addr(), "--token-file", tok), &out, &errb); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return out.String()
+	}
+	if out := cmd("playbook", "list"); !strings.Contains(out, "tabletop") || !strings.Contains(out, "walk-through (checklist)") {
+		t.Errorf("list: %s", out)
+	}
+	out := cmd("playbook", "run", "tabletop")
+	id := strings.Fields(out)[1]
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out, "[ ] roles called") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never waited on its checklist: %s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+		out = cmd("playbook", "show", id)
+	}
+	cmd("playbook", "tick", id, "roles called")
+	cmd("playbook", "tick", id, "runbook read")
+	for !strings.Contains(out, ": succeeded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not succeed: %s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+		out = cmd("playbook", "show", id)
+	}
+	if !strings.Contains(out, "otto       step.ticked") || !strings.Contains(cmd("playbook", "runs"), id) {
+		t.Errorf("timeline: %s", out)
+	}
+}

@@ -1,0 +1,206 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/rules"
+
+	"github.com/bulwarkhq/bulwark/alerting"
+	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/playbooks"
+	"github.com/bulwarkhq/bulwark/playbooks/runner"
+	"github.com/bulwarkhq/bulwark/playbooks/step"
+)
+
+// newPlaybooks loads the configured playbooks and the runner that runs
+// them with the collector's receivers, engine and state database.
+func (a *App) newPlaybooks(engine *promql.Engine) error {
+	cfg := a.opts.Config
+	env := cfg.PlaybookEnv()
+	pbs, err := playbooks.LoadGlobs(cfg.Playbooks.Files, env)
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	a.playbooks = map[string]*playbooks.Playbook{}
+	for _, pb := range pbs {
+		a.playbooks[pb.Name] = pb
+	}
+	rt := &step.Runtime{Env: env,
+		ReadSecret: func(path string) (string, error) { return config.Secret(path, "") },
+		Notify:     a.notifyText,
+		Query: func(ctx context.Context, q string) (int, error) {
+			qry, err := engine.NewInstantQuery(ctx, a.store, nil, q, time.Now())
+			if err != nil {
+				return 0, err
+			}
+			defer qry.Close()
+			v, err := qry.Exec(ctx).Vector()
+			return len(v), err
+		}}
+	a.runner, err = runner.New(context.Background(), runner.Options{Store: a.state, Runtime: rt,
+		Playbooks: func() map[string]*playbooks.Playbook { return a.playbooks }, Logger: a.opts.Logger.With("component", "playbooks")})
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	return nil
+}
+
+// notifyText tells a receiver of the alerting configuration a playbook's text.
+func (a *App) notifyText(ctx context.Context, receiver, text string) error {
+	rcv, ok := a.receiverMap[receiver]
+	if !ok {
+		return fmt.Errorf("no receiver %q", receiver)
+	}
+	n := &alerting.Notification{Receiver: receiver, Status: "firing", GroupKey: "playbook",
+		Alerts: []*alerting.Alert{{Labels: labels.FromStrings("alertname", "Playbook"), Annotations: labels.FromStrings("summary", text), StartsAt: time.Now()}}}
+	_, err := rcv.Notify(ctx, n)
+	return err
+}
+
+// startPlaybooks starts, once per alert instance, the playbooks whose alert
+// triggers match a firing alert.
+func (a *App) startPlaybooks(alerts []*rules.Alert) {
+	if a.runner == nil || a.runCtx == nil {
+		return
+	}
+	for _, al := range alerts {
+		if al.State != rules.StateFiring || !al.ResolvedAt.IsZero() {
+			continue
+		}
+		for _, pb := range a.playbooks {
+			for _, tr := range pb.Triggers {
+				if len(tr.Alert) == 0 || !matchAll(al.Labels, tr.Alert) {
+					continue
+				}
+				key := fmt.Sprintf("%x@%d", al.Labels.Hash(), al.ActiveAt.Unix())
+				if _, err := a.runner.Start(a.runCtx, pb, key, "alert:"+al.Labels.Get("alertname"), "", "bulwark", nil, al.Labels.Map()); err != nil {
+					a.opts.Logger.Warn("playbook not started", "playbook", pb.Name, "alert", al.Labels.String(), "err", err)
+				}
+				break
+			}
+		}
+	}
+}
+
+func matchAll(ls labels.Labels, want map[string]string) bool {
+	for k, v := range want {
+		if ls.Get(k) != v {
+			return false
+		}
+	}
+	return true
+}
+
+// The playbook API: viewers read, operators start and tick, approvals
+// need the role the step names, admins hold the kill switch. Every action
+// is in the audit log.
+
+func (a *App) playbookList(w http.ResponseWriter, _ *http.Request) {
+	type stepView struct{ Name, Kind string }
+	type view struct {
+		Name, Owner, Description string
+		Triggers                 []playbooks.Trigger
+		Inputs                   []playbooks.Input
+		Steps                    []stepView
+	}
+	out := []view{}
+	for _, pb := range a.playbooks {
+		v := view{Name: pb.Name, Owner: pb.Owner, Description: pb.Description, Triggers: pb.Triggers, Inputs: pb.Inputs}
+		for _, s := range pb.Steps {
+			kind := "parallel"
+			if sp := s.Spec(); sp != nil {
+				kind = sp.Kind()
+			}
+			v.Steps = append(v.Steps, stepView{s.Name, kind})
+		}
+		out = append(out, v)
+	}
+	writeAPI(w, http.StatusOK, out)
+}
+
+func (a *App) playbookRuns(w http.ResponseWriter, r *http.Request) {
+	if id := r.PathValue("id"); id != "" {
+		run, ok := a.runner.Get(id)
+		if !ok {
+			writeAPI(w, http.StatusNotFound, "no run "+strconv.Quote(id))
+			return
+		}
+		writeAPI(w, http.StatusOK, run)
+		return
+	}
+	writeAPI(w, http.StatusOK, a.runner.List())
+}
+
+func (a *App) playbookRun(w http.ResponseWriter, r *http.Request) {
+	pb, ok := a.playbooks[r.PathValue("name")]
+	if !ok {
+		writeAPI(w, http.StatusNotFound, "no playbook "+strconv.Quote(r.PathValue("name")))
+		return
+	}
+	var req struct {
+		Inputs map[string]string `json:"inputs"`
+		Drill  string            `json:"drill"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeAPI(w, http.StatusBadRequest, err)
+		return
+	}
+	u, _ := auth.UserFrom(r.Context())
+	key := "manual:" + u.ID + ":" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	run, err := a.runner.Start(a.runCtx, pb, key, "manual", req.Drill, u.ID, req.Inputs, nil)
+	if err != nil {
+		writeAPI(w, http.StatusConflict, err)
+		return
+	}
+	a.audit(r, "playbook.run", map[string]string{"playbook": pb.Name, "run": run.ID, "drill": req.Drill})
+	writeAPI(w, http.StatusOK, run)
+}
+
+func (a *App) playbookAnswer(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Comment string `json:"comment"`
+		Item    string `json:"item"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeAPI(w, http.StatusBadRequest, err)
+		return
+	}
+	u, _ := auth.UserFrom(r.Context())
+	id := r.PathValue("id")
+	var err error
+	action := "playbook.approve"
+	if strings.HasSuffix(r.URL.Path, "/tick") {
+		action = "playbook.tick"
+		err = a.runner.Tick(r.Context(), id, u.ID, req.Item)
+	} else {
+		err = a.runner.Approve(r.Context(), id, u.ID, string(u.Role), req.Comment)
+	}
+	if err != nil {
+		writeAPI(w, http.StatusConflict, err)
+		return
+	}
+	a.audit(r, action, map[string]string{"run": id, "item": req.Item, "comment": req.Comment})
+	run, _ := a.runner.Get(id)
+	writeAPI(w, http.StatusOK, run)
+}
+
+func (a *App) playbookKill(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		On bool `json:"on"`
+	}
+	if err := decodeBody(r, &req); err != nil {
+		writeAPI(w, http.StatusBadRequest, err)
+		return
+	}
+	a.runner.Kill(req.On)
+	a.audit(r, "playbook.kill", req)
+	writeAPI(w, http.StatusOK, req)
+}
