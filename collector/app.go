@@ -359,6 +359,7 @@ func (a *App) Start(ln net.Listener) error {
 	go func() { defer close(a.depsDone); a.deps.Run(ctx) }()
 	a.runCtx = ctx
 	a.runner.Resume(ctx)
+	go a.runSchedules(ctx)
 	go a.rules.Run()
 	if a.alertmanager != nil {
 		go a.alertmanager.Run(ctx)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
+	"github.com/robfig/cron/v3"
 
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/collector/auth"
@@ -203,4 +204,67 @@ func (a *App) playbookKill(w http.ResponseWriter, r *http.Request) {
 	a.runner.Kill(req.On)
 	a.audit(r, "playbook.kill", req)
 	writeAPI(w, http.StatusOK, req)
+}
+
+// runSchedules starts the playbooks with schedule triggers at their times
+// (cron, in their time zone), once per scheduled time, until ctx ends.
+func (a *App) runSchedules(ctx context.Context) {
+	type entry struct {
+		pb    *playbooks.Playbook
+		sched cron.Schedule
+		next  time.Time
+	}
+	var entries []*entry
+	now := time.Now()
+	for _, pb := range a.playbooks {
+		for _, tr := range pb.Triggers {
+			if tr.Schedule == "" {
+				continue
+			}
+			spec := tr.Schedule
+			if tr.TZ != "" {
+				spec = "CRON_TZ=" + tr.TZ + " " + spec
+			}
+			s, err := cron.ParseStandard(spec)
+			if err != nil {
+				continue // checked when loaded
+			}
+			entries = append(entries, &entry{pb: pb, sched: s, next: s.Next(now)})
+		}
+	}
+	if len(entries) == 0 {
+		return
+	}
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		soonest := entries[0].next
+		for _, e := range entries {
+			soonest = minTime(soonest, e.next)
+		}
+		t.Reset(time.Until(soonest))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		for _, e := range entries {
+			if now.Before(e.next) {
+				continue
+			}
+			key := "schedule@" + e.next.UTC().Format(time.RFC3339)
+			if _, err := a.runner.Start(ctx, e.pb, key, "schedule", "", "bulwark", nil, nil); err != nil {
+				a.opts.Logger.Warn("scheduled playbook not started", "playbook", e.pb.Name, "err", err)
+			}
+			e.next = e.sched.Next(now)
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

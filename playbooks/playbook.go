@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -168,7 +169,9 @@ func (pb *Playbook) Validate() []config.Problem {
 			p(at, "a trigger is exactly one of alert, schedule, manual")
 		}
 		if t.Schedule != "" {
-			if _, err := cron.ParseStandard(t.Schedule); err != nil {
+			if strings.Contains(t.Schedule, "TZ=") {
+				p(at.Add("schedule"), "give the time zone in tz, not in the schedule")
+			} else if _, err := cron.ParseStandard(t.Schedule); err != nil {
 				p(at.Add("schedule"), "cron %q: %v", t.Schedule, err)
 			}
 		}
