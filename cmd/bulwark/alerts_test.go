@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/config"
 )
@@ -22,18 +20,8 @@ import (
 func TestSilenceAndAckCommands(t *testing.T) {
 	cfg := config.Default
 	cfg.DataDir = t.TempDir()
-	users := auth.NewUsers()
-	users.Add("op-token", false, auth.User{ID: "otto", Role: auth.RoleOperator})
-	users.Add("view-token", false, auth.User{ID: "vera", Role: auth.RoleViewer})
-	users.Add("admin-token", false, auth.User{ID: "ada", Role: auth.RoleAdmin})
-	app, err := collector.New(collector.Options{Config: &cfg, Agents: auth.NewAgents(), Users: users})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	app.Start(ln)
-	defer app.Stop(context.Background())
-	base := "http://" + app.Addr()
+	base := liveCollector(t, cfg, map[string]auth.User{"op-token": {ID: "otto", Role: auth.RoleOperator},
+		"view-token": {ID: "vera", Role: auth.RoleViewer}, "admin-token": {ID: "ada", Role: auth.RoleAdmin}})
 	dir := t.TempDir()
 	op, viewer := filepath.Join(dir, "op"), filepath.Join(dir, "viewer")
 	os.WriteFile(op, []byte("op-token\n"), 0o600)

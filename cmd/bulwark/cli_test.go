@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/config"
 )
@@ -75,16 +73,7 @@ func TestFlagsAfterArguments(t *testing.T) {
 func TestWhatifUnknownCut(t *testing.T) {
 	cfg := config.Default
 	cfg.DataDir = t.TempDir()
-	users := auth.NewUsers()
-	users.Add("view-token", false, auth.User{ID: "vera", Role: auth.RoleViewer})
-	app, err := collector.New(collector.Options{Config: &cfg, Agents: auth.NewAgents(), Users: users})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	app.Start(ln)
-	defer app.Stop(context.Background())
-	base := "http://" + app.Addr()
+	base := liveCollector(t, cfg, map[string]auth.User{"view-token": {ID: "vera", Role: auth.RoleViewer}})
 	whatif := func(args ...string) (string, error) {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), append([]string{"whatif", "--collector", base}, args...), &out, &errb)

@@ -3,14 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/config"
 )
@@ -25,21 +23,13 @@ func TestPlaybookCommands(t *testing.T) {
 	cfg := config.Default
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Playbooks.Files = []string{pb}
-	users := auth.NewUsers()
-	users.Add("op-token", false, auth.User{ID: "otto", Role: auth.RoleOperator})
-	app, err := collector.New(collector.Options{Config: &cfg, Agents: auth.NewAgents(), Users: users})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	app.Start(ln)
-	defer app.Stop(context.Background())
+	base := liveCollector(t, cfg, map[string]auth.User{"op-token": {ID: "otto", Role: auth.RoleOperator}})
 	tok := filepath.Join(dir, "op.token")
 	os.WriteFile(tok, []byte("op-token\n"), 0o600)
 	cmd := func(args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
-		if err := run(context.Background(), append(args, "--collector", "http://"+app.Addr(), "--token-file", tok), &out, &errb); err != nil {
+		if err := run(context.Background(), append(args, "--collector", base, "--token-file", tok), &out, &errb); err != nil {
 			t.Fatalf("%v: %v", args, err)
 		}
 		return out.String()
