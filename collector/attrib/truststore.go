@@ -1,11 +1,12 @@
 package attrib
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -114,25 +115,58 @@ func ParseTrustStore(b []byte) (*TrustStore, error) {
 }
 
 func (ts *TrustStore) add(b []byte) error {
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return nil
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
+	for der, rest, ok := nextCert(b); ok; der, rest, ok = nextCert(rest) {
 		if len(ts.roots) >= maxRoots {
 			return fmt.Errorf("more than %d certificates", maxRoots)
 		}
-		c, err := x509.ParseCertificate(blk.Bytes)
+		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			ts.Skipped++
 			continue
 		}
 		ts.roots = append(ts.roots, rootOf(c))
 	}
+	return nil
+}
+
+var (
+	pemBegin = []byte("-----BEGIN CERTIFICATE-----")
+	pemEnd   = []byte("-----END CERTIFICATE-----")
+)
+
+// nextCert finds the next PEM certificate block of b and returns its DER
+// (nil when its base64 is broken: counted as skipped) and what follows.
+// It scans forward only, so a hostile bundle costs time linear in its
+// size (encoding/pem rescans from every BEGIN line).
+func nextCert(b []byte) (der, rest []byte, ok bool) {
+	i := bytes.Index(b, pemBegin)
+	if i < 0 {
+		return nil, nil, false
+	}
+	b = b[i+len(pemBegin):]
+	j := bytes.Index(b, pemEnd)
+	if j < 0 {
+		return nil, nil, false
+	}
+	body, rest := b[:j], b[j+len(pemEnd):]
+	if k := bytes.LastIndex(body, pemBegin[:11]); k >= 0 { // a BEGIN with no END before the next one
+		body = body[k:]
+		if l := bytes.IndexByte(body, '\n'); l >= 0 {
+			body = body[l:]
+		}
+	}
+	clean := make([]byte, 0, len(body))
+	for _, c := range body {
+		if c != '\n' && c != '\r' && c != ' ' && c != '\t' {
+			clean = append(clean, c)
+		}
+	}
+	der = make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+	n, err := base64.StdEncoding.Decode(der, clean)
+	if err != nil {
+		return []byte{}, rest, true
+	}
+	return der[:n], rest, true
 }
 
 func rootOf(c *x509.Certificate) Root {

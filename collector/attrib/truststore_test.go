@@ -150,3 +150,12 @@ func TestRegistries(t *testing.T) {
 		t.Errorf("a registry with a bad country: %v", err)
 	}
 }
+
+// A bundle of nothing but BEGIN lines (which encoding/pem rescans from
+// each one) is read in one pass, and yields nothing.
+func TestTrustStoreManyBegins(t *testing.T) {
+	b := []byte(strings.Repeat("-----BEGIN CERTIFICATE-----\n", 40000) + "-----END CERTIFICATE-----\n")
+	if ts, err := ParseTrustStore(b); err != nil || ts.Len() != 0 || ts.Skipped != 1 {
+		t.Errorf("%v, %d roots, %d skipped", err, ts.Len(), ts.Skipped)
+	}
+}
