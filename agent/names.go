@@ -19,6 +19,7 @@ const (
 	resolveWorkers    = 8
 	resolveTimeout    = 5 * time.Second
 	maxResolveListLen = 4 << 20
+	maxResolveRound   = 10 * time.Minute
 )
 
 // resolveNames asks the collector, every interval, for the name servers
@@ -34,7 +35,7 @@ func (a *Agent) resolveNames(ctx context.Context, every time.Duration) error {
 			return nil
 		case <-t.C:
 		}
-		if n, err := a.resolveRound(ctx); err != nil {
+		if n, err := a.resolveRound(ctx, min(every, maxResolveRound)); err != nil {
 			a.opts.Logger.Warn("resolving names for the collector failed; will try again", "err", err)
 		} else if n > 0 {
 			a.opts.Logger.Info("resolved names for the collector", "names", n)
@@ -43,8 +44,9 @@ func (a *Agent) resolveNames(ctx context.Context, every time.Duration) error {
 	}
 }
 
-// resolveRound does one round and returns how many names resolved.
-func (a *Agent) resolveRound(ctx context.Context) (int, error) {
+// resolveRound does one round, its lookups bounded by budget (the list
+// comes from the collector), and returns how many names resolved.
+func (a *Agent) resolveRound(ctx context.Context, budget time.Duration) (int, error) {
 	c := a.config().Collector
 	u := strings.TrimRight(c.URL, "/") + "/api/v1/agents/" + url.PathEscape(c.AgentID) + "/names"
 	var list struct {
@@ -54,6 +56,8 @@ func (a *Agent) resolveRound(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	names := list.Names[:min(len(list.Names), maxResolveNames)]
+	lctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	found := map[string][]string{}
 	var mu sync.Mutex
 	work := make(chan string)
@@ -61,7 +65,7 @@ func (a *Agent) resolveRound(ctx context.Context) (int, error) {
 	for range resolveWorkers {
 		wg.Go(func() {
 			for name := range work {
-				rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+				rctx, cancel := context.WithTimeout(lctx, resolveTimeout)
 				addrs, err := a.env.LookupHost(rctx, name)
 				cancel()
 				if err == nil && len(addrs) > 0 {
@@ -75,7 +79,7 @@ func (a *Agent) resolveRound(ctx context.Context) (int, error) {
 	for _, n := range names {
 		select {
 		case work <- n:
-		case <-ctx.Done():
+		case <-lctx.Done():
 		}
 	}
 	close(work)
