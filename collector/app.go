@@ -237,6 +237,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.HandleFunc("GET /api/v1/playbooks", a.playbookList)
 	mux.HandleFunc("GET /api/v1/playbooks/runs", a.playbookRuns)
 	mux.HandleFunc("GET /api/v1/playbooks/runs/{id}", a.playbookRuns)
+	mux.HandleFunc("GET /api/v1/playbooks/runs/{id}/export", a.playbookRunExport)
 	mux.HandleFunc("POST /api/v1/playbooks/{name}/run", a.playbookRun)
 	mux.HandleFunc("POST /api/v1/playbooks/runs/{id}/approve", a.playbookAnswer)
 	mux.HandleFunc("POST /api/v1/playbooks/runs/{id}/tick", a.playbookAnswer)

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/internal/audit"
 	"github.com/bulwarkhq/bulwark/internal/config"
 	"github.com/bulwarkhq/bulwark/playbooks"
 	"github.com/bulwarkhq/bulwark/playbooks/runner"
@@ -138,6 +140,22 @@ func (a *App) playbookRuns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeAPI(w, http.StatusOK, a.runner.List())
+}
+
+// playbookRunExport answers a run's timeline, hash-chained and signed
+// with the collector's key, as the audit export is: `bulwark verify`
+// checks it.
+func (a *App) playbookRunExport(w http.ResponseWriter, r *http.Request) {
+	run, ok := a.runner.Get(r.PathValue("id"))
+	if !ok {
+		writeAPI(w, http.StatusNotFound, "no run "+strconv.Quote(r.PathValue("id")))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="bulwark-run-`+run.ID+`.json"`)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(audit.Sign(run.Timeline, a.signer, time.Now()))
 }
 
 func (a *App) playbookRun(w http.ResponseWriter, r *http.Request) {

@@ -3,21 +3,25 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/bulwarkhq/bulwark/internal/audit"
 )
 
 // runPlaybook: bulwark playbook list | runs | run NAME [--input k=v] [--drill ID] |
 // show RUN | approve RUN [--comment C] | tick RUN ITEM
 func runPlaybook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const usage = "bulwark playbook (list | runs | run NAME [--input name=value...] | show RUN | approve RUN [--comment TEXT] | tick RUN ITEM) [--collector URL] [--token-file FILE]"
-	verbs := map[string]int{"list": 0, "runs": 0, "run": 1, "show": 1, "approve": 1, "tick": 2} // positional arguments
+	const usage = "bulwark playbook (list | runs | run NAME [--input name=value...] | show RUN | approve RUN [--comment TEXT] | tick RUN ITEM | export RUN --out FILE) [--collector URL] [--token-file FILE]"
+	verbs := map[string]int{"list": 0, "runs": 0, "run": 1, "show": 1, "approve": 1, "tick": 2, "export": 1} // positional arguments
 	n, ok := 0, false
 	if len(args) > 0 {
 		n, ok = verbs[args[0]]
@@ -36,6 +40,7 @@ func runPlaybook(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var inputs stringList
 	fs.Var(&inputs, "input", "run: `name=value` of an input (repeatable)")
 	comment := fs.String("comment", "", "approve: why")
+	outFile := fs.String("out", "", "export: `file` to write the run's signed timeline to")
 	pos, err := parseFlags(fs, args[1:], n, stdout)
 	if err != nil {
 		return err
@@ -76,6 +81,20 @@ func runPlaybook(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Playbook, r.State, r.Trigger, r.Started.UTC().Format(time.RFC3339))
 		}
 		return tw.Flush()
+	case "export":
+		var x audit.Export
+		if *outFile == "" {
+			return errors.New("playbook export: --out is required")
+		}
+		if err := callAPIRaw(ctx, *collector, "/api/v1/playbooks/runs/"+url.PathEscape(pos[0])+"/export", *tokenFile, &x); err != nil {
+			return fmt.Errorf("playbook export: %w", err)
+		}
+		b, _ := json.MarshalIndent(&x, "", "  ")
+		if err := os.WriteFile(*outFile, append(b, '\n'), 0o600); err != nil {
+			return fmt.Errorf("playbook export: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d timeline entries, signed; check it with `bulwark verify`\n", *outFile, len(x.Entries))
+		return nil
 	case "run":
 		err = callAPI(ctx, http.MethodPost, *collector, "/api/v1/playbooks/"+url.PathEscape(pos[0])+"/run", *tokenFile,
 			map[string]any{"inputs": kv(inputs)}, &out)

@@ -59,4 +59,12 @@ func TestPlaybookCommands(t *testing.T) {
 	if !strings.Contains(out, "otto       step.ticked") || !strings.Contains(cmd("playbook", "runs"), id) {
 		t.Errorf("timeline: %s", out)
 	}
+	// The timeline exports signed, and verifies against the collector's key.
+	export := filepath.Join(dir, "run.json")
+	cmd("playbook", "export", id, "--out", export)
+	var vout, verr bytes.Buffer
+	if err := run(context.Background(), []string{"verify", "--key", filepath.Join(cfg.DataDir, "state", "signing.pub"), export}, &vout, &verr); err != nil ||
+		!strings.Contains(vout.String(), "intact:") {
+		t.Errorf("verify the run's export: %v %s", err, vout.String())
+	}
 }
