@@ -23,6 +23,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/playbooks"
 )
 
@@ -62,6 +63,8 @@ Run "bulwark <command> -h" for the flags of a command.
 
 // Version is set at build time.
 var Version = "0.1.0-dev"
+
+func init() { query.Version = Version }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -102,6 +102,9 @@ func (a *API) Register(mux interface {
 	mux.HandleFunc("/api/v1/labels", a.wrap(a.labelNames))
 	mux.HandleFunc("/api/v1/label/{name}/values", a.wrap(a.labelValues))
 	mux.HandleFunc("/api/v1/status/buildinfo", a.wrap(a.buildInfo))
+	mux.HandleFunc("/api/v1/metadata", a.wrap(a.metadata))
+	mux.HandleFunc("/api/v1/query_exemplars", a.wrap(a.queryExemplars))
+	mux.HandleFunc("/api/v1/format_query", a.wrap(a.formatQuery))
 }
 
 // apiError is an error with a Prometheus errorType and HTTP status.
@@ -426,9 +429,19 @@ func (a *API) labelQuery(r *http.Request, name string) (response, error) {
 	}}, nil
 }
 
+// Version is Bulwark's version, set by the command at start.
+var Version = "dev"
+
+// buildInfo says what this server is. Grafana's Prometheus data source
+// reads "version" to decide which features to use, so that field stays a
+// Prometheus version whose API this one follows (2.42: no native
+// histograms, no UTF-8 names); "application" and "revision" say it is
+// Bulwark, and which.
 func (a *API) buildInfo(*http.Request) (response, error) {
 	return response{data: func(jw *jsonWriter) {
-		jw.raw(`{"version":"2.42.0","revision":"bulwark","branch":"","buildUser":"","buildDate":"","goVersion":`)
+		jw.raw(`{"version":"2.42.0","application":"bulwark","revision":`)
+		jw.str("bulwark-" + Version)
+		jw.raw(`,"branch":"","buildUser":"","buildDate":"","goVersion":`)
 		jw.str(strings.TrimPrefix(goVersion(), "go"))
 		jw.raw("}")
 	}}, nil
