@@ -1,14 +1,11 @@
 package alerting
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,26 +62,12 @@ func (h *Heartbeat) Run(ctx context.Context) {
 // Beat sends one heartbeat.
 func (h *Heartbeat) Beat(ctx context.Context) error {
 	body, _ := json.Marshal(map[string]any{"status": "alive", "source": "bulwark", "at": time.Now().UTC(), "interval_seconds": h.Interval.Seconds()})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	code, err := notify.PostJSON(ctx, h.Client, "heartbeat", h.URL, body, nil)
 	if err != nil {
-		return fmt.Errorf("heartbeat %s: not a usable URL", notify.Redacted(h.URL))
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	client := h.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("heartbeat %s: %w", notify.Redacted(h.URL), err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("heartbeat %s: HTTP %d", notify.Redacted(h.URL), resp.StatusCode)
+	if code/100 != 2 {
+		return fmt.Errorf("heartbeat %s: HTTP %d", notify.Redacted(h.URL), code)
 	}
 	return nil
 }

@@ -4,8 +4,14 @@
 package notify
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // Retry reports whether a request answered with code may succeed later:
@@ -35,4 +41,36 @@ func Redacted(raw string) string {
 		r.Path = "/..."
 	}
 	return r.String()
+}
+
+// ErrBadURL: the URL cannot be requested at all; retrying will not help.
+var ErrBadURL = errors.New("not a usable URL")
+
+// PostJSON posts body to rawURL with the headers given (client nil: one
+// with a 10 s timeout) and returns the answer's status; the answer is
+// drained (64 KiB at most) and closed. Errors name the URL redacted, what
+// the post is for first: the URL may hold a secret.
+func PostJSON(ctx context.Context, client *http.Client, what, rawURL string, body []byte, headers map[string]string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rawURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", what, Redacted(rawURL), ErrBadURL)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it names the URL
+		}
+		return 0, fmt.Errorf("%s %s: %w", what, Redacted(rawURL), err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, nil
 }

@@ -3,7 +3,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,10 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"time"
 
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/notify"
@@ -52,31 +48,16 @@ func (r *Receiver) Notify(ctx context.Context, n *alerting.Notification) (bool, 
 	if err != nil {
 		return false, fmt.Errorf("webhook: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(body))
-	if err != nil {
-		return false, fmt.Errorf("webhook %s: not a usable URL", notify.Redacted(r.URL))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Bulwark")
+	headers := map[string]string{"User-Agent": "Bulwark"}
 	if len(r.Secret) > 0 {
-		req.Header.Set(SignatureHeader, Sign(r.Secret, body))
+		headers[SignatureHeader] = Sign(r.Secret, body)
 	}
-	client := r.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
-	resp, err := client.Do(req)
+	code, err := notify.PostJSON(ctx, r.Client, "webhook", r.URL, body, headers)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL may hold the hook's secret
-		}
-		return true, fmt.Errorf("webhook %s: %w", notify.Redacted(r.URL), err)
+		return !errors.Is(err, notify.ErrBadURL), err
 	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 == 2 {
+	if code/100 == 2 {
 		return false, nil
 	}
-	return notify.Retry(resp.StatusCode), fmt.Errorf("webhook %s: HTTP %d", notify.Redacted(r.URL), resp.StatusCode)
+	return notify.Retry(code), fmt.Errorf("webhook %s: HTTP %d", notify.Redacted(r.URL), code)
 }
