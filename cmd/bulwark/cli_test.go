@@ -26,6 +26,8 @@ func TestHelpEverywhere(t *testing.T) {
 		{"report", "--help"}, {"report", "dns", "--help"}, {"geo", "--help"}, {"geo", "import", "--help"},
 		{"alerts", "--help"}, {"alerts", "list", "--help"}, {"alerts", "ack", "--help"},
 		{"silence", "--help"}, {"silence", "add", "--help"}, {"silence", "list", "-h"}, {"silence", "expire", "--help"},
+		{"playbook", "--help"}, {"playbook", "run", "--help"}, {"playbook", "tick", "-h"}, {"playbook", "export", "--help"},
+		{"audit", "--help"}, {"audit", "export", "--help"}, {"verify", "--help"},
 	} {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), args, &out, &errb)

@@ -62,10 +62,16 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 
 // runAudit: bulwark audit export --out FILE [--collector URL] [--token-file F]
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const usage = "bulwark audit export --out FILE [--collector URL] [--token-file FILE]"
 	if len(args) == 0 || args[0] != "export" {
-		return errors.New("usage: bulwark audit export --out FILE [--collector URL] [--token-file FILE]")
+		if len(args) > 0 {
+			if _, err := verbFlags(args, "audit export", usage, stdout, stderr); err != nil {
+				return err
+			}
+		}
+		return errors.New("usage: " + usage)
 	}
-	fs := newFlags("audit export", "bulwark audit export --out FILE [--collector URL] [--token-file FILE]", stdout, stderr)
+	fs := newFlags("audit export", usage, stdout, stderr)
 	collector := fs.String("collector", "http://127.0.0.1:9400", "collector base `URL`")
 	token := tokenFlag(fs)
 	out := fs.String("out", "", "`file` to write the signed export to")
