@@ -24,7 +24,7 @@ FUZZ_TARGETS := FuzzDecode:./internal/wire FuzzIngestBody:./collector/ingest Fuz
 	FuzzLoad:./collector/config FuzzSubresources:./agent/probe FuzzParseCSV:./collector/inventory \
 	FuzzParse:./collector/zone FuzzZoneDir:./collector/zone FuzzParseCatalog:./collector/attrib \
 	FuzzImportLibloc:./collector/attrib FuzzParseTrustStore:./collector/attrib \
-	FuzzLoadPlaybook:./playbooks
+	FuzzLoadPlaybook:./playbooks FuzzDecode:./internal/drill
 FUZZTIME ?= 30s
 
 .PHONY: test

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,12 +60,15 @@ type Agent struct {
 	local  *config.Config  // targets and defaults in force; Reload swaps it
 	pulled []target.Target // the collector's last list
 	reload chan struct{}   // tells Run to build its jobs again
+
+	drill atomic.Pointer[drillState] // the drill in force, if any
 }
 
 type metrics struct {
 	probes   *prometheus.CounterVec
 	lateness prometheus.Histogram
 	skipped  prometheus.Counter
+	drill    prometheus.Gauge
 }
 
 // New validates opts and builds an Agent.
@@ -122,6 +126,8 @@ func New(opts Options) (*Agent, error) {
 			Help: "How late probes started against their schedule.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}}),
 		skipped: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_skipped_total",
 			Help: "Probes not started because the previous run of the same target was still going."}),
+		drill: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent", Name: "drill_active",
+			Help: "1 while a drill's cut is in force: every check also runs as if the cut had happened, labelled drill."}),
 	}
 	a := &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m, local: c, reload: make(chan struct{}, 1), client: client, token: token}
 	if c.Collector.PullTargets {
@@ -185,7 +191,7 @@ func (a *Agent) Jobs(targets []target.Target) ([]scheduler.Job, error) {
 		}
 		if checks := t.EffectiveChecks(); len(checks) > 0 {
 			jobs = append(jobs, scheduler.Job{Key: t.ID, Schedule: sched, Run: func(ctx context.Context, _ time.Time) {
-				a.enqueue(t, a.probePrepared(ctx, p, checks...))
+				a.probeJob(ctx, t, p, checks)
 			}})
 		}
 		if t.DepsSchedule == "" || t.DepsSchedule == "off" {
@@ -196,10 +202,30 @@ func (a *Agent) Jobs(targets []target.Target) ([]scheduler.Job, error) {
 			return nil, fmt.Errorf("agent: target %s: deps: %w", t.ID, err)
 		}
 		jobs = append(jobs, scheduler.Job{Key: t.ID + "/deps", Schedule: deps, Run: func(ctx context.Context, _ time.Time) {
-			a.enqueue(t, a.probePrepared(ctx, p, "deps"))
+			a.enqueue(t, a.probePrepared(ctx, p, a.env, "", "deps"))
 		}})
 	}
 	return jobs, nil
+}
+
+// probeJob runs t's checks; under a drill it also runs them, at the same
+// time, as if the cut had happened, labelled with the drill. Production
+// monitoring goes on unchanged during a drill.
+func (a *Agent) probeJob(ctx context.Context, t *target.Target, p *probe.Prepared, checks []string) {
+	cut, env := a.drillEnv()
+	if cut == nil {
+		a.enqueue(t, a.probePrepared(ctx, p, a.env, "", checks...))
+		return
+	}
+	var drilled []wire.Series
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		drilled = a.probePrepared(ctx, p, env, cut.ID, checks...)
+	}()
+	a.enqueue(t, a.probePrepared(ctx, p, a.env, "", checks...))
+	<-done
+	a.enqueue(t, drilled)
 }
 
 func (a *Agent) enqueue(t *target.Target, series []wire.Series) {
@@ -212,6 +238,7 @@ func (a *Agent) enqueue(t *target.Target, series []wire.Series) {
 // stays in the disk queue for the next start.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.queue.Close()
+	a.loadDrill()
 	targets := a.config().Targets
 	if a.puller != nil {
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -242,6 +269,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		g.Go(func() error { return a.resolveNames(gctx, every) })
 	}
 	if a.puller != nil {
+		g.Go(func() error { return a.pollDrill(gctx, time.Duration(a.opts.Config.Collector.PullInterval)) })
 		g.Go(func() error {
 			return a.puller.Run(gctx, time.Duration(a.opts.Config.Collector.PullInterval), func(pulled []target.Target) {
 				a.setPulled(pulled)
@@ -333,13 +361,17 @@ func (a *Agent) ProbeOnce(ctx context.Context, t *target.Target, checks ...strin
 		}
 		return out
 	}
-	return a.probePrepared(ctx, p, checks...)
+	return a.probePrepared(ctx, p, a.env, "", checks...)
 }
 
-func (a *Agent) probePrepared(ctx context.Context, p *probe.Prepared, checks ...string) []wire.Series {
+// probePrepared runs checks one after the other in env; drillID labels
+// the results of a run under a drill's cut.
+func (a *Agent) probePrepared(ctx context.Context, p *probe.Prepared, env *probe.Env, drillID string, checks ...string) []wire.Series {
 	var out []wire.Series
 	for _, check := range checks {
-		out = append(out, a.record(p.Target, probe.RunPrepared(ctx, check, p, a.env))...)
+		res := probe.RunPrepared(ctx, check, p, env)
+		res.Drill = drillID
+		out = append(out, a.record(p.Target, res)...)
 	}
 	return out
 }
@@ -360,7 +392,7 @@ func Series(t *target.Target, res probe.Result, ts time.Time) []wire.Series {
 	ms := ts.UnixMilli()
 	n := 0
 	for _, m := range res.Metrics {
-		n += 4 + len(m.Labels)/2 + len(t.Labels)
+		n += 5 + len(m.Labels)/2 + len(t.Labels)
 	}
 	all := make([]wire.Label, 0, n)
 	samples := make([]wire.Sample, len(res.Metrics))
@@ -376,6 +408,9 @@ func Series(t *target.Target, res probe.Result, ts time.Time) []wire.Series {
 		}
 		for k, v := range t.Labels {
 			all = append(all, wire.Label{Name: k, Value: v})
+		}
+		if res.Drill != "" {
+			all = append(all, wire.Label{Name: "drill", Value: res.Drill})
 		}
 		ls := all[start:len(all):len(all)]
 		slices.SortFunc(ls, func(a, b wire.Label) int { return strings.Compare(a.Name, b.Name) })

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/rules"
 
@@ -55,11 +56,23 @@ func (a *App) newRules(api *query.API) error {
 		}
 		sinks = append(sinks, func(al []*rules.Alert) { a.alertmanager.Enqueue(toAlertmanager(al)) })
 	}
+	if err := a.newDrillDispatcher(); err != nil {
+		return err
+	}
 	notifyFn := func(_ context.Context, alerts []*rules.Alert) {
 		a.addCriticality(alerts)
 		a.startPlaybooks(alerts)
+		// Alerts of a drill's series never reach the production on-call
+		// (its receivers, routes and Alertmanagers): only the drill route.
+		prod, drilled := splitDrill(alerts)
+		if a.drillDispatcher != nil && len(drilled) > 0 {
+			a.drillDispatcher.Add(alerting.FromRules(drilled))
+		}
+		if len(prod) == 0 {
+			return
+		}
 		for _, sink := range sinks {
-			sink(alerts)
+			sink(prod)
 		}
 	}
 	if hb := ac.Heartbeat; hb != nil {
@@ -84,6 +97,42 @@ func (a *App) newRules(api *query.API) error {
 		Notify: notifyFn, Logger: a.opts.Logger.With("component", "rules"), Registerer: a.registry})
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
+	}
+	return nil
+}
+
+// splitDrill separates the alerts labelled with a drill from the others.
+func splitDrill(alerts []*rules.Alert) (prod, drilled []*rules.Alert) {
+	for _, al := range alerts {
+		if al.Labels.Get("drill") != "" {
+			drilled = append(drilled, al)
+		} else {
+			prod = append(prod, al)
+		}
+	}
+	return prod, drilled
+}
+
+// newDrillDispatcher builds the drill route (alerting.drill_route): the
+// alerts of drills, grouped by drill, alert and classification by default.
+func (a *App) newDrillDispatcher() error {
+	dr := a.opts.Config.Alerting.DrillRoute
+	if dr == nil {
+		return nil
+	}
+	route := *dr
+	if len(route.GroupBy) == 0 {
+		route.GroupBy = []string{"drill", "alertname", "classification"}
+	}
+	var err error
+	a.drillDispatcher, err = alerting.NewDispatcher(alerting.DispatcherOptions{
+		Routes:    []alerting.Route{route},
+		Receivers: a.receiverMap, Log: a.state, InhibitRules: a.opts.Config.Alerting.InhibitRules,
+		Logger: a.opts.Logger.With("component", "notify", "route", "drill"),
+		// Its counters stay apart from production's: a drill's notifications are in its report.
+		Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		return fmt.Errorf("collector: alerting.drill_route: %w", err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/zone"
 	"github.com/bulwarkhq/bulwark/internal/target"
 	"github.com/bulwarkhq/bulwark/playbooks"
+	"github.com/bulwarkhq/bulwark/playbooks/drill"
 	"github.com/bulwarkhq/bulwark/playbooks/runner"
 )
 
@@ -72,6 +74,7 @@ type App struct {
 	playbooks   map[string]*playbooks.Playbook
 	runner      *runner.Runner
 	runCtx      context.Context
+	drills      *drill.Manager
 	receiverMap map[string]alerting.Receiver
 	store       *store.TSDB
 	registry    *prometheus.Registry
@@ -86,8 +89,10 @@ type App struct {
 	alertmanager *alertmanager.Sender
 	// dispatcher notifies receivers when alerting.routes are set.
 	dispatcher *alerting.Dispatcher
-	silencer   *alerting.Silencer
-	heartbeat  *alerting.Heartbeat
+	// drillDispatcher notifies alerting.drill_receiver of drill alerts.
+	drillDispatcher *alerting.Dispatcher
+	silencer        *alerting.Silencer
+	heartbeat       *alerting.Heartbeat
 	// slackSecret verifies Slack's interactivity requests (Acknowledge).
 	slackSecret string
 	serveErr    chan error
@@ -99,6 +104,8 @@ type App struct {
 	geo         *attrib.Geo
 	stopDeps    context.CancelFunc
 	depsDone    chan struct{}
+	stopOnce    sync.Once
+	stopErr     error
 }
 
 // New opens the store and builds the HTTP handlers; nothing listens yet.
@@ -234,6 +241,16 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err := a.newPlaybooks(api.Engine()); err != nil {
 		return nil, err
 	}
+	if err := a.newDrills(); err != nil {
+		return nil, err
+	}
+	ing.SetDrills(a.drills.Known)
+	mux.HandleFunc("GET /api/v1/drills", a.drillList)
+	mux.HandleFunc("GET /api/v1/drills/{id}", a.drillList)
+	mux.HandleFunc("POST /api/v1/drills", a.drillStart)
+	mux.HandleFunc("POST /api/v1/drills/{id}/stop", a.drillStop)
+	mux.HandleFunc("GET /api/v1/drills/{id}/report", a.drillReport)
+	mux.HandleFunc("GET /api/v1/agents/{id}/drill", a.agentDrill(agents))
 	mux.HandleFunc("GET /api/v1/playbooks", a.playbookList)
 	mux.HandleFunc("GET /api/v1/playbooks/runs", a.playbookRuns)
 	mux.HandleFunc("GET /api/v1/playbooks/runs/{id}", a.playbookRuns)
@@ -361,12 +378,16 @@ func (a *App) Start(ln net.Listener) error {
 	a.runCtx = ctx
 	a.runner.Resume(ctx)
 	go a.runSchedules(ctx)
+	go a.expireDrills(ctx)
 	go a.rules.Run()
 	if a.alertmanager != nil {
 		go a.alertmanager.Run(ctx)
 	}
 	if a.dispatcher != nil {
 		go a.dispatcher.Run(ctx)
+	}
+	if a.drillDispatcher != nil {
+		go a.drillDispatcher.Run(ctx)
 	}
 	if a.heartbeat != nil {
 		go a.heartbeat.Run(ctx)
@@ -403,7 +424,13 @@ func (a *App) Done() <-chan error { return a.serveErr }
 
 // Stop finishes in-flight requests, so what was accepted is stored, then
 // closes the store, which writes its head to disk.
+// A second Stop returns the first one's answer.
 func (a *App) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() { a.stopErr = a.stop(ctx) })
+	return a.stopErr
+}
+
+func (a *App) stop(ctx context.Context) error {
 	a.ready.Store(false)
 	var errs []error
 	if a.stopDeps != nil {

@@ -84,8 +84,17 @@ func (a *App) startPlaybooks(alerts []*rules.Alert) {
 					continue
 				}
 				key := fmt.Sprintf("%x@%d", al.Labels.Hash(), al.ActiveAt.Unix())
-				if _, err := a.runner.Start(a.runCtx, pb, key, "alert:"+al.Labels.Get("alertname"), "", "bulwark", nil, al.Labels.Map()); err != nil {
+				// An alert of a drill's series runs the playbook in drill mode.
+				drill := al.Labels.Get("drill")
+				run, err := a.runner.Start(a.runCtx, pb, key, "alert:"+al.Labels.Get("alertname"), drill, "bulwark", nil, al.Labels.Map())
+				if err != nil {
 					a.opts.Logger.Warn("playbook not started", "playbook", pb.Name, "alert", al.Labels.String(), "err", err)
+					break
+				}
+				if drill != "" && a.drills != nil {
+					if err := a.drills.AddRun(a.runCtx, drill, run.ID); err != nil {
+						a.opts.Logger.Warn("drill run not recorded", "drill", drill, "err", err)
+					}
 				}
 				break
 			}

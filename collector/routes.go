@@ -42,6 +42,7 @@ var routeTable = map[string]routeSpec{
 	"GET /api/v1/agents/{id}/targets": {auth.RoleAgent, classFast},
 	"GET /api/v1/agents/{id}/names":   {auth.RoleAgent, classFast},
 	"POST /api/v1/agents/{id}/names":  {auth.RoleAgent, classWrite},
+	"GET /api/v1/agents/{id}/drill":   {auth.RoleAgent, classFast},
 
 	"/api/v1/query":                    {auth.RoleViewer, classQuery},
 	"/api/v1/query_range":              {auth.RoleViewer, classQuery},
@@ -82,6 +83,11 @@ var routeTable = map[string]routeSpec{
 	"POST /api/v1/playbooks/runs/{id}/tick":    {auth.RoleOperator, classFast},
 	"POST /api/v1/playbooks/kill":              {auth.RoleAdmin, classFast},
 	"GET /api/v1/audit/export":                 {auth.RoleAdmin, classQuery},
+	"GET /api/v1/drills":                       {auth.RoleViewer, classFast},
+	"GET /api/v1/drills/{id}":                  {auth.RoleViewer, classFast},
+	"GET /api/v1/drills/{id}/report":           {auth.RoleViewer, classQuery},
+	"POST /api/v1/drills":                      {auth.RoleOperator, classFast},
+	"POST /api/v1/drills/{id}/stop":            {auth.RoleOperator, classFast},
 
 	"POST /-/reload": {auth.RoleAdmin, classFast},
 	"/debug/pprof/":  {auth.RoleAdmin, classUpload}, // only with web.enable_pprof

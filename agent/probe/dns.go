@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -29,6 +30,9 @@ func ProbeDNS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 	name := t.DNS.Name
 	if name == "" {
 		name = t.Hostname()
+	}
+	if err := env.checkZone(ctx, name); err != nil {
+		return err
 	}
 	qtype, answerRE := p.qtype, p.answerRE
 	m := new(dns.Msg)
@@ -82,11 +86,17 @@ func exchange(ctx context.Context, env *Env, m *dns.Msg, server string) (*dns.Ms
 	if env.SourceAddr.IsValid() {
 		c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: env.SourceAddr.AsSlice()}}
 	}
+	if env.Cut != nil {
+		c.Dialer = env.guardDialer(cmp.Or(c.Dialer, &net.Dialer{Timeout: 2 * time.Second}))
+	}
 	resp, _, err := c.ExchangeContext(ctx, m, server)
 	if err == nil && resp.Truncated {
 		c.Net = "tcp"
 		if env.SourceAddr.IsValid() {
 			c.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: env.SourceAddr.AsSlice()}}
+		}
+		if env.Cut != nil {
+			c.Dialer = env.guardDialer(cmp.Or(c.Dialer, &net.Dialer{Timeout: 2 * time.Second}))
 		}
 		resp, _, err = c.ExchangeContext(ctx, m, server)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/bulwarkhq/bulwark/internal/drill"
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
@@ -29,6 +30,9 @@ type Env struct {
 	// MaxBodyBytes bounds what an HTTP probe reads of a body (default 10 MiB).
 	MaxBodyBytes int64
 	Logger       *slog.Logger
+	// Cut, under a drill, is what the probes treat as lost (see WithCut).
+	Cut   *drill.Cut
+	zones *zoneVerdicts
 }
 
 // Metric is one recorded value with its labels as name/value pairs.
@@ -71,6 +75,8 @@ type Result struct {
 	Err      error
 	Duration time.Duration
 	Metrics  []Metric
+	// Drill is the drill whose cut the run was made under, if any.
+	Drill string
 }
 
 // Run prepares t and probes it once (see RunPrepared); a job that probes
@@ -162,6 +168,9 @@ func (env *Env) resolve(ctx context.Context, host, family string) ([]netip.Addr,
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a}, nil
 	}
+	if err := env.checkZone(ctx, host); err != nil {
+		return nil, err
+	}
 	addrs, err := env.resolver().LookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", host, err)
@@ -203,7 +212,7 @@ func (env *Env) dialer() *net.Dialer {
 	if env.SourceAddr.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: env.SourceAddr.AsSlice()}
 	}
-	return d
+	return env.guardDialer(d)
 }
 
 // dial resolves host of addr and connects from env's source address.

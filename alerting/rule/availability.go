@@ -37,6 +37,8 @@ const lookback = 5 * time.Minute
 
 // targetVotes is what the agents said of one target.
 type targetVotes struct {
+	target string
+	drill  string // "" for production
 	sector string
 	last   int64              // newest report of any check but deps, ms
 	votes  map[string]float64 // agent: 1 up, 0 down (worst of its checks)
@@ -70,11 +72,14 @@ func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
 			continue
 		}
 		ls := s.Labels()
-		id := ls.Get("target")
-		tv := byTarget[id]
+		// A drill's results are tallied apart from production, into
+		// series labelled with the drill: the same rules fire for them,
+		// and the alerts carry the drill label to the drill route.
+		id, drill := ls.Get("target"), ls.Get("drill")
+		tv := byTarget[id+"\x00"+drill]
 		if tv == nil {
-			tv = &targetVotes{sector: ls.Get("sector"), votes: map[string]float64{}, vant: map[string]string{}}
-			byTarget[id] = tv
+			tv = &targetVotes{target: id, drill: drill, sector: ls.Get("sector"), votes: map[string]float64{}, vant: map[string]string{}}
+			byTarget[id+"\x00"+drill] = tv
 		}
 		tv.last = max(tv.last, t)
 		if t < voteFrom || !slices.Contains(availabilityChecks, ls.Get("check")) {
@@ -97,7 +102,7 @@ func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
 		return err
 	}
 	for _, ti := range m.opts.Targets() {
-		tv := byTarget[ti.ID]
+		tv := byTarget[ti.ID+"\x00"]
 		if ti.Interval <= 0 || tv != nil && now-tv.last <= 2*ti.Interval.Milliseconds() {
 			continue
 		}
@@ -105,16 +110,19 @@ func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
 			app.Rollback()
 			return err
 		}
-		delete(byTarget, ti.ID) // old votes do not outweigh the silence
+		delete(byTarget, ti.ID+"\x00") // old votes do not outweigh the silence
 	}
-	for id, tv := range byTarget {
+	for _, tv := range byTarget {
 		if len(tv.votes) == 0 {
 			continue // reports, but no availability check within the vote window
 		}
 		class, v, agent := b.classify(tv)
-		kv := []string{model.MetricNameLabel, AvailabilityMetric, "target", id, "sector", tv.sector, "classification", class}
+		kv := []string{model.MetricNameLabel, AvailabilityMetric, "target", tv.target, "sector", tv.sector, "classification", class}
 		if agent != "" {
 			kv = append(kv, "agent", agent, "vantage", tv.vant[agent])
+		}
+		if tv.drill != "" {
+			kv = append(kv, "drill", tv.drill)
 		}
 		if err := put(labels.FromStrings(kv...), v); err != nil {
 			app.Rollback()

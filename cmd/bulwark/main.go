@@ -51,9 +51,12 @@ Commands:
                             silences and recurring maintenance windows (operator)
   playbook list | runs | run NAME [--input k=v] | show RUN | approve RUN | tick RUN ITEM
                             playbooks and their runs (viewer reads, operator acts)
+  drill start --cut country=CC|provider=NAME|asn=N|cidr=P --for 30m [--playbook NAME]
+  drill list | show ID | stop ID | report ID [--format html|md|json] --out FILE
+                            failover drills: agents probe as if the cut happened (operator starts)
   audit export --out FILE [--collector URL]
                             the audit log, hash-chained and signed (admin)
-  verify [--key FILE] FILE  check a signed audit export: the chain, the signature, the first altered entry
+  verify [--key FILE] FILE  check a signed audit export, run timeline or drill report: the first altered entry
   geo import --libloc --out DIR
                             build the IP databases from Debian's libloc-database
   version                   print the version
@@ -106,6 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAlerts(ctx, args[1:], stdout, stderr)
 	case "playbook":
 		return runPlaybook(ctx, args[1:], stdout, stderr)
+	case "drill":
+		return runDrill(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(ctx, args[1:], stdout, stderr)
 	case "verify":

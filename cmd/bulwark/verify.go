@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/bulwarkhq/bulwark/internal/audit"
+	"github.com/bulwarkhq/bulwark/playbooks/report"
 )
 
 // maxExportBytes bounds what verify reads: an export is input.
@@ -33,11 +35,12 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("verify: %w", err)
 	}
 	defer f.Close()
-	var x audit.Export
-	dec := json.NewDecoder(io.LimitReader(f, maxExportBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&x); err != nil {
-		return fmt.Errorf("verify: %s is not an audit export: %w", files[0], err)
+	b, err := io.ReadAll(io.LimitReader(f, maxExportBytes+1))
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	if len(b) > maxExportBytes {
+		return fmt.Errorf("verify: %s is larger than %d bytes", files[0], maxExportBytes)
 	}
 	var trusted ed25519.PublicKey
 	if *keyFile != "" {
@@ -49,14 +52,28 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("verify: %s is not a base64 Ed25519 public key", *keyFile)
 		}
 	}
-	if err := audit.Verify(&x, trusted); err != nil {
-		return fmt.Errorf("%s: %w", files[0], err)
-	}
 	origin := "its own key (pin the collector's with --key)"
 	if trusted != nil {
 		origin = "the pinned key"
 	}
-	fmt.Fprintf(stdout, "%s: intact: %d entries, chained, signed %s by %s\n", files[0], len(x.Entries), x.Exported.Format("2006-01-02 15:04:05 MST"), origin)
+	// An HTML or Markdown drill report ends with its signature.
+	if !bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+		if err := report.VerifyText(b, trusted); err != nil {
+			return fmt.Errorf("%s: %w", files[0], err)
+		}
+		fmt.Fprintf(stdout, "%s: intact: a signed drill report, signed by %s\n", files[0], origin)
+		return nil
+	}
+	var x audit.Export
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&x); err != nil {
+		return fmt.Errorf("verify: %s is not a signed export or report: %w", files[0], err)
+	}
+	if err := audit.Verify(&x, trusted); err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	fmt.Fprintf(stdout, "%s: intact: %s of %d entries, chained, signed %s by %s\n", files[0], audit.Kinds[x.Kind], len(x.Entries), x.Exported.Format("2006-01-02 15:04:05 MST"), origin)
 	return nil
 }
 

@@ -29,6 +29,11 @@ type Alerting struct {
 	// where, grouped how: a tree, as in Alertmanager.
 	Receivers []Receiver       `yaml:"receivers"`
 	Routes    []alerting.Route `yaml:"routes"`
+	// DrillRoute takes the alerts raised by drills' series (they carry
+	// the drill label; grouped by drill, alertname and classification
+	// unless it says otherwise); the production routes and Alertmanagers
+	// never see them. Absent: drill alerts are only shown and reported.
+	DrillRoute *alerting.Route `yaml:"drill_route"`
 	// InhibitRules mute alerts implied by others; absent: Bulwark's
 	// defaults (down inhibits slow; a silent agent inhibits its lone votes).
 	InhibitRules []alerting.InhibitRule `yaml:"inhibit_rules"`
@@ -141,6 +146,11 @@ func (a *Alerting) Validate(at config.Path) []config.Problem {
 			if (e.Username == "") != (e.PasswordFile == "") {
 				p(at.Add("receivers", i, "email"), "username and password_file go together")
 			}
+		}
+	}
+	if a.DrillRoute != nil {
+		if _, err := alerting.PrepareRoutes([]alerting.Route{*a.DrillRoute}, func(n string) bool { return names[n] }); err != nil {
+			p(at.Add("drill_route"), "%v", err)
 		}
 	}
 	if hb := a.Heartbeat; hb != nil && setCount(hb.URL, hb.URLFile) != 1 {

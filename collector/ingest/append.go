@@ -73,7 +73,12 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 			e.lset = b.Labels() // a copy: the incoming strings alias a reused buffer
 		}
 		lset, ref := e.lset, e.ref
+		drill := lset.Get("drill")
 		for _, smp := range s.Samples {
+			if drill != "" && (h.drillKnown == nil || !h.drillKnown(drill, time.UnixMilli(smp.Timestamp))) {
+				rs.add("unknown_drill", 1, "series %d (%s): no drill %q ran at %s", i, metricName(s), drill, time.UnixMilli(smp.Timestamp).UTC().Format(time.RFC3339))
+				continue
+			}
 			if smp.Timestamp <= 0 {
 				rs.add("invalid_timestamp", 1, "series %d (%s): timestamp %d is not a Unix time in milliseconds", i, metricName(s), smp.Timestamp)
 				continue

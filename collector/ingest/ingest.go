@@ -52,7 +52,16 @@ type Handler struct {
 
 	pushMu   sync.Mutex
 	lastPush map[string]time.Time // agent -> its last request that stored samples
+
+	// drillKnown accepts the drill label of a sample (set before serving).
+	drillKnown func(id string, ts time.Time) bool
 }
+
+// SetDrills sets what decides whether a sample labelled drill=id, taken
+// at ts, belongs to a drill that ran then; without it every drill label
+// is refused. A drill label cannot be claimed outside a drill: it would
+// keep an outage from the production on-call. Call it before serving.
+func (h *Handler) SetDrills(known func(id string, ts time.Time) bool) { h.drillKnown = known }
 
 // LastPush returns when each agent last delivered samples.
 func (h *Handler) LastPush() map[string]time.Time {

@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS acks (
 	id   INTEGER PRIMARY KEY,
 	body TEXT NOT NULL      -- JSON of alerting.Ack, in the order given
 );
+CREATE TABLE IF NOT EXISTS drills (
+	id   TEXT PRIMARY KEY,
+	body TEXT NOT NULL      -- JSON of drill.Drill, its cut-set included
+);
 CREATE TABLE IF NOT EXISTS playbook_runs (
 	id   TEXT PRIMARY KEY,
 	body TEXT NOT NULL      -- JSON of runner.Run, its timeline included

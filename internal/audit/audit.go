@@ -55,7 +55,7 @@ func (e *Entry) Chain(prev string) {
 
 // Export is a signed copy of a log.
 type Export struct {
-	Kind      string    `json:"kind"` // "bulwark-audit"
+	Kind      string    `json:"kind"` // one of Kinds
 	Exported  time.Time `json:"exported"`
 	Entries   []Entry   `json:"entries"`
 	PublicKey string    `json:"public_key"` // base64 Ed25519
@@ -72,9 +72,18 @@ func (x *Export) signed() []byte {
 	return []byte(fmt.Sprintf("%s\n%s\n%d\n%s", x.Kind, head, len(x.Entries), x.Exported.UTC().Format(time.RFC3339Nano)))
 }
 
+// Kinds of signed exports: an audit log or a playbook run's timeline, and
+// a drill report (its parts as entries).
+var Kinds = map[string]string{"bulwark-audit": "audit export", "bulwark-drill-report": "drill report"}
+
 // Sign signs an export of entries with key.
 func Sign(entries []Entry, key ed25519.PrivateKey, now time.Time) *Export {
-	x := &Export{Kind: "bulwark-audit", Exported: now.UTC(), Entries: entries,
+	return SignKind("bulwark-audit", entries, key, now)
+}
+
+// SignKind signs an export of the given kind (one of Kinds).
+func SignKind(kind string, entries []Entry, key ed25519.PrivateKey, now time.Time) *Export {
+	x := &Export{Kind: kind, Exported: now.UTC(), Entries: entries,
 		PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))}
 	x.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, x.signed()))
 	return x
@@ -98,8 +107,8 @@ func (p *Problem) Error() string {
 // which proves integrity but not origin). It names the first entry that
 // does not hold.
 func Verify(x *Export, trusted ed25519.PublicKey) error {
-	if x.Kind != "bulwark-audit" {
-		return &Problem{Msg: fmt.Sprintf("kind %q is not a Bulwark audit export", x.Kind)}
+	if _, ok := Kinds[x.Kind]; !ok {
+		return &Problem{Msg: fmt.Sprintf("kind %q is not a Bulwark audit export or report", x.Kind)}
 	}
 	prev := ""
 	var seq int64

@@ -3,8 +3,9 @@ package target
 import "slices"
 
 // seriesLabels are on every series Bulwark stores: the agent sets the
-// first four, the collector stamps agent and vantage from the identity.
-var seriesLabels = []string{"__name__", "target", "sector", "check", "agent", "vantage"}
+// first four, the collector stamps agent and vantage from the identity;
+// drill marks what an agent probed under a drill's cut.
+var seriesLabels = []string{"__name__", "target", "sector", "check", "agent", "vantage", "drill"}
 
 // proberLabels is the one table of the labels each check writes on its
 // own series ("*": every check, through the runner). A probe package test

@@ -25,6 +25,9 @@ type Target struct {
 	// and Contact whom to call; neither is put on series.
 	Type    string `yaml:"type,omitempty" json:"type,omitempty"`
 	Contact string `yaml:"contact,omitempty" json:"contact,omitempty"`
+	// RTO is the recovery time objective: how long the service may stay
+	// lost. Drill reports measure recovery against it.
+	RTO Duration `yaml:"rto,omitempty" json:"rto,omitempty"`
 	// URL is what HTTP, TLS and dependency checks look at.
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
 	// Host is a name or host:port for targets without a URL (DNS, TCP).
@@ -180,6 +183,9 @@ func (t *Target) Validate() []Problem {
 	}
 	if t.Sector == "" {
 		add("sector", "a target needs a sector (energy, finance, government, ...)")
+	}
+	if t.RTO < 0 {
+		add("rto", "rto %s is negative", time.Duration(t.RTO))
 	}
 	if t.Criticality < 0 || t.Criticality > 3 {
 		add("criticality", "criticality %d is not between 1 and 3", t.Criticality)

@@ -180,9 +180,10 @@ func Start(opts Options) (w *World, err error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	w = &World{CAs: map[string]*CA{}, Roots: x509.NewCertPool(), logger: opts.Logger, drifted: make(chan struct{}), dnsOf: map[string]string{}}
+	started := w // "return nil, err" clears w before this runs
 	defer func() {
 		if err != nil {
-			w.Close()
+			started.Close()
 		}
 	}()
 	var bundle []byte
@@ -283,6 +284,17 @@ func (w *World) DriftNow() {
 		}
 	}
 	close(w.drifted)
+}
+
+// MoveDNS moves the DNS of service id to the DNS provider dnsP: a failover,
+// as a playbook would make one during an outage or a drill.
+func (w *World) MoveDNS(id, dnsP string) error {
+	for _, s := range w.Services {
+		if s.ID == id {
+			return w.serviceRecords(s, dnsP)
+		}
+	}
+	return fmt.Errorf("testenv: no service %q", id)
 }
 
 // ProviderOutage takes the DNS provider id down (on) or back up: the names

@@ -1,0 +1,238 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	cutset "github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/playbooks/drill"
+	"github.com/bulwarkhq/bulwark/playbooks/report"
+	"github.com/bulwarkhq/bulwark/playbooks/runner"
+)
+
+// newDrills opens the drill manager on the state database.
+func (a *App) newDrills() error {
+	m, err := drill.Open(context.Background(), drill.Options{Store: a.state, Plan: a.planDrill,
+		Logger: a.opts.Logger.With("component", "drill")})
+	if err != nil {
+		return fmt.Errorf("collector: %w", err)
+	}
+	a.drills = m
+	return nil
+}
+
+// planDrill answers the what-if for cut and builds the cut-set the agents
+// enforce from the same graphs, so the drill tests what was predicted.
+func (a *App) planDrill(cut depgraph.Cut) (*depgraph.WhatIf, *cutset.Cut, error) {
+	services := a.deps.Tracker().Services()
+	cat := a.attributor.CatalogInUse()
+	cut = cut.Resolve(cat)
+	if err := cut.Check(services, cat); err != nil {
+		return nil, nil, err
+	}
+	crit := map[string]int{}
+	for _, t := range a.reloader.targets() {
+		crit[t.ID] = t.Criticality
+	}
+	prefixes, names := depgraph.CutSet(services, cut)
+	return depgraph.Evaluate(services, cut, crit), &cutset.Cut{Prefixes: prefixes, Names: names}, nil
+}
+
+// expireDrills closes drills whose time has run out, until ctx ends.
+func (a *App) expireDrills(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.drills.Expire(ctx); err != nil && ctx.Err() == nil {
+				a.opts.Logger.Warn("cannot close an expired drill", "err", err)
+			}
+		}
+	}
+}
+
+// agentDrill answers an agent's poll: the cut-set in force, or 204.
+func (a *App) agentDrill(agents *auth.Agents) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := agents.Self(w, r)
+		if !ok {
+			return
+		}
+		c := a.drills.Active(r.Context(), id.Agent)
+		if c == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func apiError(w http.ResponseWriter, code int, format string, args ...any) {
+	kind := map[int]string{http.StatusBadRequest: "bad_data", http.StatusNotFound: "not_found", http.StatusConflict: "conflict"}[code]
+	writeJSON(w, code, map[string]string{"status": "error", "errorType": kind, "error": fmt.Sprintf(format, args...)})
+}
+
+// StartDrill is the body of POST /api/v1/drills.
+type StartDrill struct {
+	Cut       depgraph.Cut    `json:"cut"`
+	Duration  target.Duration `json:"duration"`
+	Playbooks []string        `json:"playbooks,omitempty"`
+}
+
+func (a *App) drillStart(w http.ResponseWriter, r *http.Request) {
+	var req StartDrill
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		apiError(w, http.StatusBadRequest, "drill: body (at most 1 MiB of {cut, duration, playbooks}): %v", err)
+		return
+	}
+	for _, name := range req.Playbooks {
+		if a.playbooks[name] == nil {
+			apiError(w, http.StatusBadRequest, "drill: no playbook named %q", name)
+			return
+		}
+	}
+	u, _ := auth.UserFrom(r.Context())
+	d, err := a.drills.Start(r.Context(), drill.Request{Cut: req.Cut, Duration: time.Duration(req.Duration), Playbooks: req.Playbooks}, u.ID)
+	switch {
+	case errors.Is(err, drill.ErrRunning):
+		apiError(w, http.StatusConflict, "%v", err)
+		return
+	case err != nil:
+		apiError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	a.audit(r, "drill.start", map[string]any{"drill": d.ID, "scenario": d.Scenario, "until": d.Ends, "playbooks": d.Playbooks})
+	for _, name := range d.Playbooks {
+		run, err := a.runner.Start(a.runCtx, a.playbooks[name], d.ID, "drill:"+d.ID, d.ID, u.ID, nil, nil)
+		if err != nil {
+			a.opts.Logger.Warn("drill playbook not started", "drill", d.ID, "playbook", name, "err", err)
+			continue
+		}
+		if err := a.drills.AddRun(r.Context(), d.ID, run.ID); err != nil {
+			a.opts.Logger.Warn("drill run not recorded", "drill", d.ID, "err", err)
+		}
+	}
+	d, _ = a.drills.Get(d.ID)
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": summary(d)})
+}
+
+func (a *App) drillStop(w http.ResponseWriter, r *http.Request) {
+	u, _ := auth.UserFrom(r.Context())
+	d, err := a.drills.Stop(r.Context(), r.PathValue("id"), u.ID)
+	switch {
+	case errors.Is(err, drill.ErrNotFound):
+		apiError(w, http.StatusNotFound, "%v", err)
+		return
+	case err != nil:
+		apiError(w, http.StatusConflict, "%v", err)
+		return
+	}
+	a.audit(r, "drill.stop", map[string]string{"drill": d.ID})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": summary(d)})
+}
+
+func (a *App) drillList(w http.ResponseWriter, r *http.Request) {
+	if id := r.PathValue("id"); id != "" {
+		d, ok := a.drills.Get(id)
+		if !ok {
+			apiError(w, http.StatusNotFound, "drill %s: %v", id, drill.ErrNotFound)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": summary(d)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": a.drills.List()})
+}
+
+// summary shows a drill with its cut-set counted, not listed: a country's
+// cut-set may hold many thousand prefixes.
+func summary(d *drill.Drill) any {
+	type view struct {
+		*drill.Drill
+		Set      *cutset.Cut `json:"set,omitempty"`
+		Prefixes int         `json:"cut_prefixes"`
+		Names    int         `json:"cut_names"`
+	}
+	v := view{Drill: d}
+	if d.Set != nil {
+		v.Prefixes, v.Names = len(d.Set.Prefixes), len(d.Set.Names)
+	}
+	return v
+}
+
+// drillReport answers GET /api/v1/drills/{id}/report?format=html|md|json,
+// signed with the collector's key (JSON as a signed export whose entries
+// are the report's parts).
+func (a *App) drillReport(w http.ResponseWriter, r *http.Request) {
+	d, ok := a.drills.Get(r.PathValue("id"))
+	if !ok {
+		apiError(w, http.StatusNotFound, "drill %s: %v", r.PathValue("id"), drill.ErrNotFound)
+		return
+	}
+	rep, err := a.buildReport(r.Context(), d)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	var body []byte
+	format := r.URL.Query().Get("format")
+	switch format {
+	case "", "html":
+		format, w.Header()["Content-Type"] = "html", []string{"text/html; charset=utf-8"}
+		if body, err = report.HTML(rep); err == nil {
+			body = report.SignText(body, a.signer)
+		}
+	case "md", "markdown":
+		format, w.Header()["Content-Type"] = "md", []string{"text/markdown; charset=utf-8"}
+		body = report.SignText(report.Markdown(rep), a.signer)
+	case "json":
+		w.Header().Set("Content-Type", "application/json")
+		var x any
+		if x, err = report.Signed(rep, a.signer); err == nil {
+			body, err = json.MarshalIndent(x, "", "  ")
+		}
+	default:
+		apiError(w, http.StatusBadRequest, "format %q: want html, md or json", format)
+		return
+	}
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="bulwark-`+d.ID+`.`+format+`"`)
+	w.Write(body)
+}
+
+// buildReport measures drill d from the store.
+func (a *App) buildReport(ctx context.Context, d *drill.Drill) (*report.Report, error) {
+	var targets []report.Target
+	for _, t := range a.reloader.targets() {
+		targets = append(targets, report.Target{ID: t.ID, Name: t.Name, Sector: t.Sector, Criticality: t.Criticality, RTO: time.Duration(t.RTO)})
+	}
+	var runs []*runner.Run
+	for _, id := range d.Runs {
+		if run, ok := a.runner.Get(id); ok {
+			runs = append(runs, run)
+		}
+	}
+	return report.Build(ctx, report.Input{Drill: d, Targets: targets, Series: a.store, Runs: runs})
+}
