@@ -361,6 +361,9 @@ func TestDrillOnDemoWorld(t *testing.T) {
 			t.Errorf("%s was not in the cut but observed %s: %s", s.Target, s.Observed, s.Difference)
 		}
 	}
+	for _, a := range rep.Agents {
+		t.Logf("agent %s took up the cut %.3fs after the drill started (poll interval 1s)", a.Agent, a.Seconds)
+	}
 	if rep.Verdict != report.PassWithConditions || len(rep.Agents) != 2 {
 		t.Errorf("verdict %q, agents %v, conditions %v", rep.Verdict, rep.Agents, rep.Conditions)
 	}

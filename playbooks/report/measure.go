@@ -65,10 +65,12 @@ func measure(ctx context.Context, q storage.Queryable, drill string, from, to ti
 		ls := s.Labels()
 		tg, agent := ls.Get("target"), ls.Get("agent")
 		it = s.Iterator(it)
+		rs := runs[tg]
 		for it.Next() == chunkenc.ValFloat {
 			t, v := it.At()
-			runs[tg] = append(runs[tg], run{agent: agent, t: t, up: v == 1})
+			rs = append(rs, run{agent: agent, t: t, up: v == 1})
 		}
+		runs[tg] = rs
 		if err := it.Err(); err != nil {
 			return nil, fmt.Errorf("report: read %s: %w", ls, err)
 		}

@@ -45,7 +45,7 @@ const (
 	RTOMissed      = "missed"
 	RTONotMeasured = "not measured" // the drill ended before the RTO, the service still lost
 	RTONoTarget    = "no target"
-	RTONotNeeded   = "not needed" // never lost
+	RTONotNeeded   = "not needed" // never lost everywhere
 )
 
 // Target is what the report needs of a target.
@@ -234,8 +234,10 @@ func service(im depgraph.Impact, t Target, tl *timeline, seconds float64) Servic
 	if s.Observed != Lost {
 		s.Segments = slices.DeleteFunc(s.Segments, func(Segment) bool { return s.Observed == Unaffected })
 	}
+	// The RTO bounds a loss: a service still answering somewhere, or
+	// everywhere, did not need recovering.
 	switch {
-	case s.Observed != Lost && s.Observed != Degraded:
+	case s.Observed != Lost:
 		s.RTOResult = RTONotNeeded
 	case s.RTO == nil:
 		s.RTOResult = RTONoTarget
