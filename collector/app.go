@@ -379,6 +379,7 @@ func (a *App) Start(ln net.Listener) error {
 	a.runner.Resume(ctx)
 	go a.runSchedules(ctx)
 	go a.expireDrills(ctx)
+	go a.runDrillSchedules(ctx)
 	go a.rules.Run()
 	if a.alertmanager != nil {
 		go a.alertmanager.Run(ctx)

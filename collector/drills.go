@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/bulwarkhq/bulwark/collector/auth"
+	ccfg "github.com/bulwarkhq/bulwark/collector/config"
 	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	cutset "github.com/bulwarkhq/bulwark/internal/drill"
 	"github.com/bulwarkhq/bulwark/internal/target"
@@ -20,6 +24,13 @@ import (
 
 // newDrills opens the drill manager on the state database.
 func (a *App) newDrills() error {
+	for i, d := range a.opts.Config.Drills {
+		for _, name := range d.Playbooks {
+			if a.playbooks[name] == nil {
+				return fmt.Errorf("collector: drills[%d] (%s): no playbook named %q", i, d.Name, name)
+			}
+		}
+	}
 	m, err := drill.Open(context.Background(), drill.Options{Store: a.state, Plan: a.planDrill,
 		Logger: a.opts.Logger.With("component", "drill")})
 	if err != nil {
@@ -104,14 +115,8 @@ func (a *App) drillStart(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusBadRequest, "drill: body (at most 1 MiB of {cut, duration, playbooks}): %v", err)
 		return
 	}
-	for _, name := range req.Playbooks {
-		if a.playbooks[name] == nil {
-			apiError(w, http.StatusBadRequest, "drill: no playbook named %q", name)
-			return
-		}
-	}
 	u, _ := auth.UserFrom(r.Context())
-	d, err := a.drills.Start(r.Context(), drill.Request{Cut: req.Cut, Duration: time.Duration(req.Duration), Playbooks: req.Playbooks}, u.ID)
+	d, err := a.beginDrill(r.Context(), drill.Request{Cut: req.Cut, Duration: time.Duration(req.Duration), Playbooks: req.Playbooks}, u.ID)
 	switch {
 	case errors.Is(err, drill.ErrRunning):
 		apiError(w, http.StatusConflict, "%v", err)
@@ -121,18 +126,95 @@ func (a *App) drillStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.audit(r, "drill.start", map[string]any{"drill": d.ID, "scenario": d.Scenario, "until": d.Ends, "playbooks": d.Playbooks})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": summary(d)})
+}
+
+// beginDrill starts a drill and its playbooks in drill mode.
+func (a *App) beginDrill(ctx context.Context, req drill.Request, actor string) (*drill.Drill, error) {
+	for _, name := range req.Playbooks {
+		if a.playbooks[name] == nil {
+			return nil, fmt.Errorf("drill: no playbook named %q", name)
+		}
+	}
+	d, err := a.drills.Start(ctx, req, actor)
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range d.Playbooks {
-		run, err := a.runner.Start(a.runCtx, a.playbooks[name], d.ID, "drill:"+d.ID, d.ID, u.ID, nil, nil)
+		run, err := a.runner.Start(a.runCtx, a.playbooks[name], d.ID, "drill:"+d.ID, d.ID, actor, nil, nil)
 		if err != nil {
 			a.opts.Logger.Warn("drill playbook not started", "drill", d.ID, "playbook", name, "err", err)
 			continue
 		}
-		if err := a.drills.AddRun(r.Context(), d.ID, run.ID); err != nil {
+		if err := a.drills.AddRun(ctx, d.ID, run.ID); err != nil {
 			a.opts.Logger.Warn("drill run not recorded", "drill", d.ID, "err", err)
 		}
 	}
 	d, _ = a.drills.Get(d.ID)
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": summary(d)})
+	return d, nil
+}
+
+// runDrillSchedules starts the configured drills at their times, until
+// ctx ends. A drill that cannot start (another runs) is logged and
+// audited, and waits for its next time.
+func (a *App) runDrillSchedules(ctx context.Context) {
+	type entry struct {
+		cfg   ccfg.Drill
+		sched cron.Schedule
+		next  time.Time
+	}
+	var entries []*entry
+	now := time.Now()
+	for _, d := range a.opts.Config.Drills {
+		s, err := cron.ParseStandard(d.Schedule)
+		if err != nil {
+			continue // checked when loaded
+		}
+		entries = append(entries, &entry{cfg: d, sched: s, next: s.Next(now)})
+	}
+	if len(entries) == 0 {
+		return
+	}
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		soonest := entries[0].next
+		for _, e := range entries {
+			soonest = minTime(soonest, e.next)
+		}
+		t.Reset(time.Until(soonest))
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		for _, e := range entries {
+			if now.Before(e.next) {
+				continue
+			}
+			e.next = e.sched.Next(now)
+			req := drill.Request{Cut: scheduledCut(e.cfg.Cut), Duration: time.Duration(e.cfg.Duration), Playbooks: e.cfg.Playbooks}
+			d, err := a.beginDrill(ctx, req, "schedule:"+e.cfg.Name)
+			if err != nil {
+				a.opts.Logger.Warn("scheduled drill not started", "drill", e.cfg.Name, "err", err)
+				a.recordAudit(ctx, "schedule:"+e.cfg.Name, "drill.not-started", map[string]string{"error": err.Error()})
+				continue
+			}
+			a.recordAudit(ctx, "schedule:"+e.cfg.Name, "drill.start", map[string]any{"drill": d.ID, "scenario": d.Scenario, "until": d.Ends})
+		}
+	}
+}
+
+// scheduledCut turns a configured cut into the what-if's (checked when loaded).
+func scheduledCut(c ccfg.DrillCut) depgraph.Cut {
+	cut := depgraph.Cut{Countries: c.Countries, Providers: c.Providers, ASNs: c.ASNs}
+	for _, s := range c.CIDRs {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			cut.CIDRs = append(cut.CIDRs, p.Masked())
+		}
+	}
+	return cut
 }
 
 func (a *App) drillStop(w http.ResponseWriter, r *http.Request) {

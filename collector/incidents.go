@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
@@ -175,7 +176,13 @@ func (a *App) auditLog(w http.ResponseWriter, r *http.Request) {
 // audit records who did what; a failure to record is logged, not hidden.
 func (a *App) audit(r *http.Request, action string, detail any) {
 	u, _ := auth.UserFrom(r.Context())
-	if err := a.state.Audit(r.Context(), u.ID, action, detail); err != nil {
-		a.opts.Logger.Error("audit", "action", action, "user", u.ID, "err", err)
+	a.recordAudit(r.Context(), u.ID, action, detail)
+}
+
+// recordAudit records an action by who (a user, or the collector itself
+// for what it does on a schedule).
+func (a *App) recordAudit(ctx context.Context, who, action string, detail any) {
+	if err := a.state.Audit(ctx, who, action, detail); err != nil {
+		a.opts.Logger.Error("audit", "action", action, "user", who, "err", err)
 	}
 }

@@ -35,6 +35,7 @@ type Config struct {
 	Query       Query           `yaml:"query"`
 	Alerting    Alerting        `yaml:"alerting"`
 	Playbooks   Playbooks       `yaml:"playbooks"`
+	Drills      []Drill         `yaml:"drills"`
 }
 
 // Auth says who may do what without a token.
@@ -293,6 +294,7 @@ func (c *Config) Validate() []config.Problem {
 		p(config.Path{"query"}, "timeout, max_concurrent and max_samples must be positive")
 	}
 	ps = append(ps, c.Alerting.Validate(config.Path{"alerting"})...)
+	ps = append(ps, validateDrills(c.Drills)...)
 	ps = append(ps, c.Attribution.Policy.Validate(config.Path{"attribution", "policy"})...)
 	if c.Attribution.Interval < target.Duration(time.Second) {
 		p(config.Path{"attribution", "interval"}, "must be at least 1s")

@@ -45,6 +45,7 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-email.yml":           `testdata/invalid-email.yml:4: alerting.receivers[0].email: email: smarthost "mail.cert.example" is not host:port`,
 		"invalid-slack-webhook.yml":   `testdata/invalid-slack-webhook.yml:4: alerting.receivers[0].slack: webhook_url_file goes alone: an incoming webhook has its channel and no token`,
 		"invalid-route-tree.yml":      `testdata/invalid-route-tree.yml:5: alerting.routes: routes[0].routes[0]: no receiver named "energy-duty"`,
+		"invalid-drill.yml":           `testdata/invalid-drill.yml:5: drills[0].duration: must be more than 0 and at most 24h`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yml")
 	if len(files) != len(cases) {
