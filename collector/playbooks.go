@@ -15,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/bulwarkhq/bulwark/alerting"
+	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/internal/audit"
 	"github.com/bulwarkhq/bulwark/internal/config"
@@ -39,6 +40,7 @@ func (a *App) newPlaybooks(engine *promql.Engine) error {
 	rt := &step.Runtime{Env: env,
 		ReadSecret: func(path string) (string, error) { return config.Secret(path, "") },
 		Notify:     a.notifyText,
+		Ask:        a.askApproval,
 		Query: func(ctx context.Context, q string) (int, error) {
 			qry, err := engine.NewInstantQuery(ctx, a.store, nil, q, time.Now())
 			if err != nil {
@@ -66,6 +68,21 @@ func (a *App) notifyText(ctx context.Context, receiver, text string) error {
 		Alerts: []*alerting.Alert{{Labels: labels.FromStrings("alertname", "Playbook"), Annotations: labels.FromStrings("summary", text), StartsAt: time.Now()}}}
 	_, err := rcv.Notify(ctx, n)
 	return err
+}
+
+// askApproval puts a playbook's approval question to a receiver: a Slack
+// receiver shows an Approve button, any other gets the text with the
+// command that approves.
+func (a *App) askApproval(ctx context.Context, receiver string, q step.Question) error {
+	title := fmt.Sprintf("Playbook %s waits for an approval (%s)", q.Playbook, q.Step)
+	if q.Drill != "" {
+		title = "[drill " + q.Drill + "] " + title
+	}
+	text := fmt.Sprintf("%s\nA user with the %s role approves: `bulwark playbook approve %s`", q.Prompt, q.Role, q.Run)
+	if s, ok := a.receiverMap[receiver].(*slack.Receiver); ok {
+		return s.AskApproval(ctx, q.Run, title, text)
+	}
+	return a.notifyText(ctx, receiver, title+": "+text)
 }
 
 // startPlaybooks starts, once per alert instance, the playbooks whose alert

@@ -14,8 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack/slacktest"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
 )
@@ -23,9 +26,14 @@ import (
 // slackRequest is a Slack interactivity request for a click on
 // Acknowledge, signed with secret as Slack signs them.
 func slackRequest(t *testing.T, base, secret, user, groupKey string, at time.Time) *http.Request {
+	return slackClick(t, base, secret, user, "bulwark_ack", groupKey, at)
+}
+
+// slackClick is a signed click on the button of action with value.
+func slackClick(t *testing.T, base, secret, user, action, value string, at time.Time) *http.Request {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]any{"type": "block_actions", "user": map[string]string{"id": user},
-		"actions": []map[string]string{{"action_id": "bulwark_ack", "block_id": "bulwark_actions", "value": groupKey, "type": "button"}}})
+		"actions": []map[string]string{{"action_id": action, "block_id": "bulwark_actions", "value": value, "type": "button"}}})
 	body := url.Values{"payload": {string(payload)}}.Encode()
 	ts := strconv.FormatInt(at.Unix(), 10)
 	m := hmac.New(sha256.New, []byte(secret))
@@ -89,5 +97,104 @@ alerting:
 	req.Header.Set("Authorization", "Bearer vera-token")
 	if code, _ := do(req); code != 200 {
 		t.Fatalf("incidents: %d", code)
+	}
+}
+
+// Issue 11: an approval step asks a Slack channel with an Approve button;
+// a click by a user without the step's role is refused, one by an
+// operator approves and the run goes on. Slack is the SDK's test server.
+func TestSlackApprovalButton(t *testing.T) {
+	var mu sync.Mutex
+	var posts []string
+	srv := slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			mu.Lock()
+			posts = append(posts, r.PostForm.Get("blocks"))
+			mu.Unlock()
+			fmt.Fprintf(w, `{"ok":true,"channel":"C0CERT","ts":"1700000000.%06d"}`, len(posts))
+		})
+	})
+	srv.Start()
+	defer srv.Stop()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "signing"), []byte("slack-signing-secret\n"), 0o600)
+	t.Setenv("BULWARK_TEST_SLACK", "xoxb-test")
+	pb := filepath.Join(dir, "failover.yml")
+	os.WriteFile(pb, []byte(`name: dns-failover
+owner: cert-duty
+triggers: [{manual: true}]
+steps:
+  - name: go-ahead
+    approval: {role: operator, receiver: duty, prompt: "Move the zone to the domestic provider?"}
+`), 0o600)
+	cfgFile := filepath.Join(dir, "bulwark.yml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`data_dir: %s
+users:
+  - {id: otto, role: operator, token_sha256: %s}
+  - {id: vera, role: viewer, token_sha256: %s}
+playbooks: {files: [%s]}
+alerting:
+  slack_users: {U0OTTO: otto, U0VERA: vera}
+  receivers:
+    - name: duty
+      slack: {token_env: BULWARK_TEST_SLACK, channel: C0CERT, api_url: %q, signing_secret_file: %s}
+`, filepath.Join(dir, "data"), auth.Hash("otto-token"), auth.Hash("vera-token"), pb, srv.GetAPIURL(), filepath.Join(dir, "signing"))), 0o600)
+	app := startFromFile(t, cfgFile, "")
+	defer app.Stop(context.Background())
+	base := "http://" + app.Addr()
+	do := func(req *http.Request) (int, string) {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/playbooks/dns-failover/run", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer otto-token")
+	code, body := do(req)
+	var run struct{ Data struct{ ID, State string } }
+	json.Unmarshal([]byte(body), &run)
+	if code != 200 || run.Data.ID == "" {
+		t.Fatalf("run: %d %s", code, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		all := strings.Join(posts, "\n")
+		mu.Unlock()
+		if strings.Contains(all, `"action_id":"bulwark_approve"`) && strings.Contains(all, run.Data.ID) && strings.Contains(all, "Move the zone") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no approval question in Slack: %s", all)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := do(slackClick(t, base, "slack-signing-secret", "U0VERA", "bulwark_approve", run.Data.ID, time.Now())); code != 200 || !strings.Contains(body, "Not done") {
+		t.Fatalf("a viewer's approval: %d %s", code, body)
+	}
+	if code, body := do(slackClick(t, base, "forged", "U0OTTO", "bulwark_approve", run.Data.ID, time.Now())); code != 401 {
+		t.Fatalf("a forged approval: %d %s", code, body)
+	}
+	if code, body := do(slackClick(t, base, "slack-signing-secret", "U0OTTO", "bulwark_approve", run.Data.ID, time.Now())); code != 200 || !strings.Contains(body, "Approved by otto") {
+		t.Fatalf("an operator's approval: %d %s", code, body)
+	}
+	for {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/playbooks/runs/"+run.Data.ID, nil)
+		req.Header.Set("Authorization", "Bearer vera-token")
+		_, body := do(req)
+		if strings.Contains(body, `"state":"succeeded"`) {
+			if !strings.Contains(body, "otto") {
+				t.Errorf("the timeline does not name the approver: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not go on after the approval: %s", body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

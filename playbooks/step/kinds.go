@@ -118,6 +118,9 @@ func (w *WaitFor) Validate(_ *Env, at config.Path) []config.Problem {
 type Approval struct {
 	Role   string `yaml:"role"`
 	Prompt string `yaml:"prompt"`
+	// Receiver, when set, is asked: a Slack receiver with a bot token and
+	// a signing secret shows an Approve button.
+	Receiver string `yaml:"receiver"`
 }
 
 func (*Approval) Kind() string           { return "approval" }
@@ -127,6 +130,9 @@ func (a *Approval) Validate(env *Env, at config.Path) []config.Problem {
 	var ps []config.Problem
 	if !env.Roles[a.Role] {
 		ps = append(ps, config.At(at.Add("role"), "no role %q (viewer, operator or admin)", a.Role))
+	}
+	if a.Receiver != "" && !env.Receivers[a.Receiver] {
+		ps = append(ps, config.At(at.Add("receiver"), "no alerting receiver named %q", a.Receiver))
 	}
 	return append(ps, checkTemplate(a.Prompt, at.Add("prompt"))...)
 }

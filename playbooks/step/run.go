@@ -15,6 +15,15 @@ type Data struct {
 	Alert  map[string]string // the labels of the alert that started the run (may be empty)
 	Run    map[string]string // id, playbook, started
 	Drill  string            // the drill's id, "" in production
+	Step   string            // the step's name
+	// Resumed is set when a run takes up a manual step again after a
+	// restart: what was asked is not asked twice.
+	Resumed bool
+}
+
+// Question is what an approval asks of people through a receiver.
+type Question struct {
+	Run, Playbook, Step, Prompt, Role, Drill string
 }
 
 // Runtime is what a running step may use; the runner provides it.
@@ -28,6 +37,8 @@ type Runtime struct {
 	Env *Env
 	// ReadSecret reads a secret file (http header_files).
 	ReadSecret func(path string) (string, error)
+	// Ask puts an approval's question to a receiver (optional).
+	Ask func(ctx context.Context, receiver string, q Question) error
 }
 
 // Result is what a step did, for the run's timeline.

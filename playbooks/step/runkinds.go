@@ -161,7 +161,22 @@ func (w *WaitFor) Run(ctx context.Context, rt *Runtime, d Data) (Result, error) 
 }
 
 // Run waits for people.
-func (a *Approval) Run(context.Context, *Runtime, Data) (Result, error) { return Result{}, ErrManual }
+// Run renders the prompt and waits for people; with a receiver, it asks
+// there first (a Slack receiver shows an Approve button).
+func (a *Approval) Run(ctx context.Context, rt *Runtime, d Data) (Result, error) {
+	prompt, err := render(a.Prompt, d)
+	if err != nil {
+		return Result{}, err
+	}
+	if a.Receiver != "" && rt.Ask != nil && !d.Resumed {
+		q := Question{Run: d.Run["id"], Playbook: d.Run["playbook"], Step: d.Step, Prompt: prompt, Role: a.Role, Drill: d.Drill}
+		if err := rt.Ask(ctx, a.Receiver, q); err != nil {
+			// The approval can still be given from the CLI or the API.
+			return Result{Output: prompt + " (asking " + a.Receiver + " failed: " + err.Error() + ")"}, ErrManual
+		}
+	}
+	return Result{Output: prompt}, ErrManual
+}
 
 // Run waits for people.
 func (c *Checklist) Run(context.Context, *Runtime, Data) (Result, error) { return Result{}, ErrManual }

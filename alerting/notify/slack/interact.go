@@ -11,15 +11,23 @@ import (
 	"github.com/slack-go/slack"
 )
 
-// AckActionID is the action of the Acknowledge button on incident messages.
-const AckActionID = "bulwark_ack"
+// Actions of Bulwark's buttons: Acknowledge on incident messages (its
+// value the incident's group key), Approve on a playbook's approval
+// question (its value the run's id).
+const (
+	AckActionID     = "bulwark_ack"
+	ApproveActionID = "bulwark_approve"
+)
+
+// Action handles a click on a button: the clicking Slack user and the
+// button's value; its answer, or its error, is shown to that user only.
+type Action func(ctx context.Context, slackUser, value string) (string, error)
 
 // Interactions serves Slack's interactivity requests: each is verified
 // with the app's signing secret (slack.NewSecretsVerifier: signature and a
 // timestamp within five minutes) before anything is read from it. A click
-// on Acknowledge calls ack with the clicking Slack user and the incident's
-// group key; its answer, or its error, is shown to that user only.
-func Interactions(signingSecret string, ack func(ctx context.Context, slackUser, groupKey string) (string, error)) http.Handler {
+// calls the action of its action id.
+func Interactions(signingSecret string, actions map[string]Action) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 		if err != nil {
@@ -47,11 +55,12 @@ func Interactions(signingSecret string, ack func(ctx context.Context, slackUser,
 		}
 		text := "Nothing to do."
 		for _, a := range cb.ActionCallback.BlockActions {
-			if a.ActionID != AckActionID {
+			act, ok := actions[a.ActionID]
+			if !ok {
 				continue
 			}
-			if text, err = ack(r.Context(), cb.User.ID, a.Value); err != nil {
-				text = fmt.Sprintf("Not acknowledged: %v", err)
+			if text, err = act(r.Context(), cb.User.ID, a.Value); err != nil {
+				text = fmt.Sprintf("Not done: %v", err)
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")

@@ -105,6 +105,30 @@ func (r *Receiver) NotifyThread(ctx context.Context, n *alerting.Notification) (
 	return n.Thread, false, nil
 }
 
+// AskApproval posts a playbook's approval question; with interactivity
+// it carries an Approve button whose value is the run's id (the click is
+// checked against the clicking user's role by the collector).
+func (r *Receiver) AskApproval(ctx context.Context, runID, title, text string) error {
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, title, false, false)),
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil),
+	}
+	if r.opts.Interactive {
+		approve := slack.NewButtonBlockElement(ApproveActionID, runID, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false))
+		approve.Style = slack.StylePrimary
+		blocks = append(blocks, slack.NewActionBlock("bulwark_approval", approve))
+	}
+	if r.opts.WebhookURL != "" {
+		_, err := r.postWebhook(ctx, title, blocks)
+		return err
+	}
+	_, _, err := r.api.PostMessageContext(ctx, r.opts.Channel, slack.MsgOptionText(title, false), slack.MsgOptionBlocks(blocks...))
+	if err != nil {
+		_, err = classify(err)
+	}
+	return err
+}
+
 // postWebhook posts one message to the incoming webhook.
 func (r *Receiver) postWebhook(ctx context.Context, text string, blocks []slack.Block) (bool, error) {
 	err := slack.PostWebhookContext(ctx, r.opts.WebhookURL, &slack.WebhookMessage{Text: text, Blocks: &slack.Blocks{BlockSet: blocks}})
