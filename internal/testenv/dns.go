@@ -33,11 +33,15 @@ func (s *DNSServer) Fail(name string, on bool) {
 }
 
 // NewDNSServer starts a server on 127.0.0.1 with a free port.
-func NewDNSServer() (*DNSServer, error) {
+func NewDNSServer() (*DNSServer, error) { return NewDNSServerAt("127.0.0.1") }
+
+// NewDNSServerAt starts a server on host (an address of this network
+// namespace) with a free port.
+func NewDNSServerAt(host string) (*DNSServer, error) {
 	s := &DNSServer{records: map[string][]dns.RR{}}
 	var lastErr error
 	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
 		if err != nil {
 			return nil, fmt.Errorf("dns: listen udp: %w", err)
 		}
