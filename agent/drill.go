@@ -92,10 +92,15 @@ func (a *Agent) loadDrill() {
 }
 
 // fetchDrill asks the collector for the drill in force: a cut-set, or
-// 204 No Content when there is none.
-func (a *Agent) fetchDrill(ctx context.Context) (*drill.Cut, error) {
+// 204 No Content when there is none. With wait > 0 it is a long poll:
+// the collector answers when the drill in force is not known (an id, ""
+// for none), or after wait.
+func (a *Agent) fetchDrill(ctx context.Context, wait time.Duration, known string) (*drill.Cut, error) {
 	c := a.config().Collector
 	u := strings.TrimRight(c.URL, "/") + "/api/v1/agents/" + url.PathEscape(c.AgentID) + "/drill"
+	if wait > 0 {
+		u += "?" + url.Values{"wait": {wait.String()}, "known": {known}}.Encode()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
@@ -121,28 +126,49 @@ func (a *Agent) fetchDrill(ctx context.Context) (*drill.Cut, error) {
 	return nil, fmt.Errorf("drill: HTTP %d", resp.StatusCode)
 }
 
-// pollDrill fetches the drill every interval. When the collector cannot
-// be reached the cut in force stays until its own expiry.
+// drillWait is how long one long poll for drills waits at the collector.
+const drillWait = 15 * time.Second
+
+// pollDrill long-polls the collector for drills: the answer comes as soon
+// as a drill starts or ends, or after drillWait. After a failure, or an
+// answer that came early with nothing new (a collector that does not
+// hold the poll), it waits every before asking again. When the collector
+// cannot be reached the cut in force stays until its own expiry.
 func (a *Agent) pollDrill(ctx context.Context, every time.Duration) error {
-	t := time.NewTimer(0)
-	defer t.Stop()
+	pause := time.Duration(0)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-time.After(pause):
 		}
-		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := a.fetchDrill(fctx)
+		known := ""
+		if d := a.drill.Load(); d != nil {
+			known = d.cut.ID
+		}
+		start := time.Now()
+		fctx, cancel := context.WithTimeout(ctx, drillWait+10*time.Second)
+		c, err := a.fetchDrill(fctx, drillWait, known)
 		cancel()
+		pause = 0
 		switch {
 		case err != nil && ctx.Err() == nil:
 			a.opts.Logger.Warn("cannot ask the collector for drills; a cut in force stays until it expires", "err", err)
+			pause = every
 		case err == nil:
 			a.setDrill(c)
+			if id := idOf(c); id == known && time.Since(start) < drillWait/2 {
+				pause = every
+			}
 		}
-		t.Reset(every)
 	}
+}
+
+func idOf(c *drill.Cut) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
 }
 
 func writeFileAtomic(path string, b []byte) error {

@@ -1,13 +1,17 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,7 +57,7 @@ func TestDrillKeptAndExpired(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	a := newTestAgent(t, srv.URL, dir)
-	c, err := a.fetchDrill(t.Context())
+	c, err := a.fetchDrill(t.Context(), 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +70,7 @@ func TestDrillKeptAndExpired(t *testing.T) {
 	}
 	// A garbled answer is an error, and the cut in force stays.
 	answer = "garbage"
-	if _, err := a.fetchDrill(t.Context()); err == nil || !strings.Contains(err.Error(), "drill: decode") {
+	if _, err := a.fetchDrill(t.Context(), 0, ""); err == nil || !strings.Contains(err.Error(), "drill: decode") {
 		t.Errorf("garbled cut-set: %v", err)
 	}
 	// A restarted agent takes the kept cut up again without the collector.
@@ -98,7 +102,7 @@ func TestDrillKeptAndExpired(t *testing.T) {
 	}
 	// The collector says the drill is over: it is dropped and removed from disk.
 	answer = "none"
-	c, err = a.fetchDrill(t.Context())
+	c, err = a.fetchDrill(t.Context(), 0, "")
 	if err != nil || c != nil {
 		t.Fatalf("no drill: %v %v", c, err)
 	}
@@ -128,4 +132,116 @@ func mustDrain(t *testing.T, a *Agent) []wire.Series {
 		t.Fatal(err)
 	}
 	return r.Series
+}
+
+// BenchmarkDrillTakeUp measures how long after a drill starts every one
+// of 20 agents enforces its cut (they long-poll for drills, as from the
+// collector: the stub holds the poll as the collector does), against the
+// same agents taking up a new target list, which they poll every second
+// (the floor of pull_interval): the baseline. Reported: the worst agent
+// of each start, its mean and its maximum.
+func BenchmarkDrillTakeUp(b *testing.B) {
+	const n = 20
+	var cutJSON, list atomic.Pointer[[]byte]
+	empty := []byte(`{"targets":[]}`)
+	list.Store(&empty)
+	var mu sync.Mutex
+	changed := make(chan struct{})
+	flip := func(j []byte) {
+		cutJSON.Store(&j)
+		mu.Lock()
+		close(changed)
+		changed = make(chan struct{})
+		mu.Unlock()
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/drill"):
+			mu.Lock()
+			ch := changed
+			mu.Unlock()
+			var cur drill.Cut
+			if c := cutJSON.Load(); c != nil {
+				json.Unmarshal(*c, &cur)
+			}
+			if r.URL.Query().Get("wait") != "" && r.URL.Query().Get("known") == cur.ID {
+				select {
+				case <-ch:
+				case <-time.After(15 * time.Second):
+				case <-r.Context().Done():
+				}
+			}
+			if c := cutJSON.Load(); c != nil {
+				w.Write(*c)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		case strings.HasSuffix(r.URL.Path, "/targets"):
+			w.Write(*list.Load())
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	defer srv.Close()
+	agents := make([]*Agent, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	for i := range agents {
+		c := config.Default
+		c.Collector.URL, c.Collector.AgentID, c.Collector.PullTargets = srv.URL, fmt.Sprintf("a%d", i), true
+		c.Collector.PullInterval = target.Duration(time.Second)
+		c.Collector.ResolveInterval = 0
+		c.Queue.Dir = b.TempDir()
+		a, err := New(Options{Config: &c, Token: "t"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		agents[i] = a
+		wg.Go(func() { a.Run(ctx) })
+	}
+	takeUp := func(b *testing.B, flip func(i int), done func(a *Agent, i int) bool) {
+		var worst []float64
+		i := 0
+		for b.Loop() {
+			i++
+			t0 := time.Now()
+			flip(i)
+			for {
+				all := true
+				for _, a := range agents {
+					all = all && done(a, i)
+				}
+				if all {
+					break
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			worst = append(worst, time.Since(t0).Seconds())
+		}
+		sum, peak := 0.0, 0.0
+		for _, w := range worst {
+			sum, peak = sum+w, max(peak, w)
+		}
+		b.ReportMetric(sum/float64(len(worst)), "s-worst-agent-mean")
+		b.ReportMetric(peak, "s-worst-agent-max")
+	}
+	b.Run("drill", func(b *testing.B) {
+		takeUp(b, func(i int) {
+			now := time.Now()
+			j, _ := json.Marshal(&drill.Cut{ID: fmt.Sprintf("d%d", i), Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+				Starts: now, Expires: now.Add(time.Hour)})
+			flip(j)
+		}, func(a *Agent, i int) bool { c := a.Drill(); return c != nil && c.ID == fmt.Sprintf("d%d", i) })
+	})
+	b.Run("targets-baseline", func(b *testing.B) {
+		takeUp(b, func(i int) {
+			j := []byte(fmt.Sprintf(`{"targets":[{"id":"t%d","sector":"energy","url":"http://192.0.2.1/","schedule":"@every 1h"}]}`, i))
+			list.Store(&j)
+		}, func(a *Agent, i int) bool {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return len(a.pulled) == 1 && a.pulled[0].ID == fmt.Sprintf("t%d", i)
+		})
+	})
 }

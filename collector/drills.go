@@ -73,12 +73,28 @@ func (a *App) expireDrills(ctx context.Context) {
 	}
 }
 
-// agentDrill answers an agent's poll: the cut-set in force, or 204.
+// maxDrillWait bounds an agent's long poll, inside the route's 30 s.
+const maxDrillWait = 20 * time.Second
+
+// agentDrill answers an agent's poll: the cut-set in force, or 204. With
+// ?wait=D&known=ID it is a long poll: the answer waits, at most D (20 s),
+// until the drill in force is not the one the agent knows, so agents
+// take up a drill at once rather than at their next poll.
 func (a *App) agentDrill(agents *auth.Agents) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, ok := agents.Self(w, r)
 		if !ok {
 			return
+		}
+		if v := r.URL.Query().Get("wait"); v != "" {
+			wait, err := time.ParseDuration(v)
+			if err != nil || wait < 0 {
+				apiError(w, http.StatusBadRequest, "wait %q: want a duration such as 20s", v)
+				return
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), min(wait, maxDrillWait))
+			a.drills.WaitChange(ctx, r.URL.Query().Get("known"))
+			cancel()
 		}
 		c := a.drills.Active(r.Context(), id.Agent)
 		if c == nil {

@@ -60,9 +60,26 @@ func TestDrillAPI(t *testing.T) {
 			t.Errorf("%s %.60s: %d %s", c.token, c.body, code, body)
 		}
 	}
+	if code, _ := do("GET", "/api/v1/agents/home-1/drill?wait=soon", "agent-token", ""); code != 400 {
+		t.Errorf("a bad wait: %d", code)
+	}
+	// An agent's long poll is answered as soon as the drill starts.
+	polled := make(chan time.Time, 1)
+	go func() {
+		code, _ := do("GET", "/api/v1/agents/home-1/drill?wait=15s&known=", "agent-token", "")
+		if code == 200 {
+			polled <- time.Now()
+		}
+		close(polled)
+	}()
+	time.Sleep(200 * time.Millisecond) // the poll is waiting
 	code, body := do("POST", "/api/v1/drills", "operator-token", ok)
+	startedAt := time.Now()
 	if code != 200 {
 		t.Fatalf("start: %d %s", code, body)
+	}
+	if at, ok := <-polled; !ok || at.Sub(startedAt) > 5*time.Second {
+		t.Errorf("the long poll was not answered by the start (answered: %v)", ok)
 	}
 	var started struct {
 		Data struct {

@@ -82,6 +82,16 @@ func TestREADMECommands(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte(paths.Replace(collectorYAML+securityYAML+alertingYAML)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The scheduled drills example loads with that configuration.
+	for _, y := range yamls {
+		if strings.HasPrefix(y, "drills:") {
+			f := filepath.Join(dir, "drills.yml")
+			os.WriteFile(f, []byte(paths.Replace(collectorYAML+y)), 0o600)
+			if _, err := config.Load(f); err != nil {
+				t.Errorf("the README's drills example: %v", err)
+			}
+		}
+	}
 	// The collector the README's API commands talk to, from that configuration.
 	cfg, err := config.Load(cfgFile)
 	if err != nil {

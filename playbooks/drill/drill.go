@@ -72,6 +72,9 @@ type Manager struct {
 
 	mu     sync.Mutex
 	drills map[string]*Drill
+	// changed is closed, and replaced, when the drill in force changes:
+	// agents waiting in a long poll learn it at once.
+	changed chan struct{}
 }
 
 // Errors a caller maps to HTTP answers.
@@ -97,7 +100,7 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("drill: %w", err)
 	}
-	m := &Manager{opts: opts, drills: map[string]*Drill{}}
+	m := &Manager{opts: opts, drills: map[string]*Drill{}, changed: make(chan struct{})}
 	for _, d := range ds {
 		m.drills[d.ID] = d
 	}
@@ -144,6 +147,7 @@ func (m *Manager) Start(ctx context.Context, req Request, actor string) (*Drill,
 		return nil, fmt.Errorf("drill: %w", err)
 	}
 	m.drills[id] = d
+	m.notify()
 	m.opts.Logger.Info("drill started", "drill", id, "scenario", d.Scenario, "until", d.Ends.Format(time.RFC3339),
 		"prefixes", len(set.Prefixes), "names", len(set.Names), "by", actor)
 	return clone(d), nil
@@ -168,6 +172,7 @@ func (m *Manager) Stop(ctx context.Context, id, actor string) (*Drill, error) {
 		return nil, fmt.Errorf("drill %s: %w", id, ErrEnded)
 	}
 	d.Ended, d.EndedBy = now, actor
+	m.notify()
 	if err := m.opts.Store.SaveDrill(ctx, d); err != nil {
 		return nil, fmt.Errorf("drill: %w", err)
 	}
@@ -184,11 +189,42 @@ func (m *Manager) Expire(ctx context.Context) error {
 	for _, d := range m.drills {
 		if d.Ended.IsZero() && !now.Before(d.Ends) {
 			d.Ended, d.EndedBy = d.Ends, "schedule"
+			m.notify()
 			errs = append(errs, m.opts.Store.SaveDrill(ctx, d))
 			m.opts.Logger.Info("drill ended on schedule", "drill", d.ID)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// notify wakes the long polls (m.mu held).
+func (m *Manager) notify() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// WaitChange returns once the drill in force is not known (its id, ""
+// for none), or when ctx ends: an agent's long poll.
+func (m *Manager) WaitChange(ctx context.Context, known string) {
+	for {
+		m.mu.Lock()
+		cur, ch := "", m.changed
+		now := m.opts.Now()
+		for _, d := range m.drills {
+			if d.Running(now) {
+				cur = d.ID
+			}
+		}
+		m.mu.Unlock()
+		if cur != known {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // Active returns the cut-set in force for agent, or nil, and notes the
