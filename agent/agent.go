@@ -28,6 +28,7 @@ import (
 	"github.com/bulwarkhq/bulwark/agent/push"
 	"github.com/bulwarkhq/bulwark/agent/queue"
 	"github.com/bulwarkhq/bulwark/agent/scheduler"
+	"github.com/bulwarkhq/bulwark/internal/selfmetrics"
 	"github.com/bulwarkhq/bulwark/internal/target"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
@@ -268,6 +269,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if every := time.Duration(a.opts.Config.Collector.ResolveInterval); a.puller != nil && every > 0 {
 		g.Go(func() error { return a.resolveNames(gctx, every) })
 	}
+	if every := time.Duration(a.opts.Config.Collector.SelfMetricsInterval); every > 0 {
+		g.Go(func() error { return a.pushSelfMetrics(gctx, every) })
+	}
 	if a.puller != nil {
 		g.Go(func() error { return a.pollDrill(gctx, time.Duration(a.opts.Config.Collector.PullInterval)) })
 		g.Go(func() error {
@@ -418,6 +422,32 @@ func Series(t *target.Target, res probe.Result, ts time.Time) []wire.Series {
 		out = append(out, wire.Series{Labels: ls, Samples: samples[i : i+1 : i+1]})
 	}
 	return out
+}
+
+// pushSelfMetrics queues the agent's own metrics every interval, with its
+// probe results: the collector stamps them with the agent and vantage.
+func (a *Agent) pushSelfMetrics(ctx context.Context, every time.Duration) error {
+	g, ok := a.opts.Registerer.(prometheus.Gatherer)
+	if !ok {
+		return nil
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-t.C:
+			series, err := selfmetrics.Series(g, selfmetrics.Prefix("bulwark_agent_"), now.UnixMilli())
+			if err != nil {
+				a.opts.Logger.Warn("cannot gather the agent's own metrics", "err", err)
+				continue
+			}
+			if err := a.queue.Append(series); err != nil {
+				a.opts.Logger.Warn("queue refused the agent's own metrics", "err", err)
+			}
+		}
+	}
 }
 
 // Queue exposes the agent's disk queue.

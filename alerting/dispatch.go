@@ -56,9 +56,10 @@ type DispatcherOptions struct {
 // Dispatcher routes alerts into groups and notifies each group's receiver
 // when the group is due.
 type Dispatcher struct {
-	opts   DispatcherOptions
-	sent   *prometheus.CounterVec
-	failed *prometheus.CounterVec
+	opts    DispatcherOptions
+	sent    *prometheus.CounterVec
+	failed  *prometheus.CounterVec
+	latency *prometheus.HistogramVec
 
 	wake chan struct{} // a group was added: Run recomputes when the next is due
 
@@ -105,12 +106,33 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		opts.Tick = 250 * time.Millisecond
 	}
 	f := promauto.With(opts.Registerer)
-	return &Dispatcher{opts: opts, groups: map[string]*group{}, wake: make(chan struct{}, 1),
+	d := &Dispatcher{opts: opts, groups: map[string]*group{}, wake: make(chan struct{}, 1),
+		latency: f.NewHistogramVec(prometheus.HistogramOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "latency_seconds",
+			Help:    "From the first alert of an incident becoming active to its first notification, by receiver.",
+			Buckets: []float64{1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800}}, []string{"receiver"}),
 		sent: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "sent_total",
 			Help: "Notifications delivered, by receiver."}, []string{"receiver"}),
 		failed: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "failed_total",
 			Help: "Notifications that failed after their retries, by receiver."}, []string{"receiver"}),
-	}, nil
+	}
+	for _, state := range []string{"firing", "acknowledged"} {
+		f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "bulwark", Name: "incidents", ConstLabels: prometheus.Labels{"state": state},
+			Help: "Incidents (alert groups with firing alerts) held now: firing, and of those acknowledged."},
+			func() float64 { return d.countIncidents(state == "acknowledged") })
+	}
+	return d, nil
+}
+
+// countIncidents counts the groups with a firing alert (acknowledged ones only, if acked).
+func (d *Dispatcher) countIncidents(acked bool) float64 {
+	n := 0
+	for _, in := range d.Incidents() {
+		firing := slices.ContainsFunc(in.Alerts, func(a *Alert) bool { return !a.Resolved() })
+		if firing && (!acked || in.Ack != nil) {
+			n++
+		}
+	}
+	return float64(n)
 }
 
 // Add routes alerts into their groups; an alert already held is updated.
@@ -258,6 +280,7 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
 			since = time.Time{}
 		} else if since.IsZero() {
 			since = now
+			d.latency.WithLabelValues(n.Receiver).Observe(now.Sub(earliest(n.Firing())).Seconds())
 		}
 		prev = LogEntry{FiringHash: fh, ResolvedHash: rh, SentAt: now, Thread: thread, Since: since}
 		if err := d.opts.Log.Put(ctx, n.Receiver, n.GroupKey, prev); err != nil {
@@ -372,6 +395,17 @@ type Incident struct {
 	Alerts      []*Alert          `json:"alerts"`
 	Silenced    int               `json:"silenced"`
 	Ack         *Ack              `json:"ack,omitempty"`
+}
+
+// earliest is when the first of alerts became active.
+func earliest(alerts []*Alert) time.Time {
+	t := alerts[0].StartsAt
+	for _, a := range alerts[1:] {
+		if a.StartsAt.Before(t) {
+			t = a.StartsAt
+		}
+	}
+	return t
 }
 
 // Incidents lists the groups held now.

@@ -380,6 +380,9 @@ func (a *App) Start(ln net.Listener) error {
 	go a.runSchedules(ctx)
 	go a.expireDrills(ctx)
 	go a.runDrillSchedules(ctx)
+	if every := time.Duration(a.opts.Config.Storage.SelfMetricsInterval); every > 0 {
+		go a.storeSelfMetrics(ctx, every)
+	}
 	go a.rules.Run()
 	if a.alertmanager != nil {
 		go a.alertmanager.Run(ctx)

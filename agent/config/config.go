@@ -53,6 +53,10 @@ type Collector struct {
 	// resolves, for the collector, the name servers it cannot attribute by
 	// name (default 1h; 0s: never).
 	ResolveInterval target.Duration `yaml:"resolve_interval"`
+	// SelfMetricsInterval is how often the agent pushes its own metrics
+	// (queue, pushes, probes, lateness) with its results, so the
+	// collector shows agents' health (default 30s; 0s: never).
+	SelfMetricsInterval target.Duration `yaml:"self_metrics_interval"`
 }
 
 // Queue is the disk queue that holds samples until the collector has them.
@@ -85,7 +89,8 @@ type Defaults struct {
 
 // Default values of a new Config.
 var Default = Config{
-	Collector: Collector{BatchSize: 2000, PullInterval: target.Duration(time.Minute), ResolveInterval: target.Duration(time.Hour)},
+	Collector: Collector{BatchSize: 2000, PullInterval: target.Duration(time.Minute), ResolveInterval: target.Duration(time.Hour),
+		SelfMetricsInterval: target.Duration(30 * time.Second)},
 	Queue:     Queue{Dir: "queue", MaxBytes: 256 << 20, MaxAge: target.Duration(24 * time.Hour)},
 	Defaults:  Defaults{Schedule: "@every 30s", Timeout: target.Duration(10 * time.Second), DepsSchedule: "@hourly"},
 }
@@ -195,6 +200,9 @@ func (c *Config) Validate() []config.Problem {
 	}
 	if ri := c.Collector.ResolveInterval; ri != 0 && ri < target.Duration(time.Second) {
 		p(config.Path{"collector", "resolve_interval"}, "must be at least 1s, or 0s for never")
+	}
+	if si := c.Collector.SelfMetricsInterval; si != 0 && si < target.Duration(time.Second) {
+		p(config.Path{"collector", "self_metrics_interval"}, "must be at least 1s, or 0s for never")
 	}
 	seen := map[string]int{}
 	for i := range c.Targets {

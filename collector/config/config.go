@@ -137,6 +137,10 @@ func (c *Config) PlaybookEnv() *step.Env {
 type Storage struct {
 	Retention        target.Duration `yaml:"retention"`
 	OutOfOrderWindow target.Duration `yaml:"out_of_order_window"`
+	// SelfMetricsInterval is how often the collector stores its own
+	// bulwark_* metrics (ingest, notifications, incidents) in the store,
+	// for dashboards (default 15s; 0s: never).
+	SelfMetricsInterval target.Duration `yaml:"self_metrics_interval"`
 }
 
 // Agent is one agent allowed to push. Its token comes from a file, an
@@ -187,8 +191,9 @@ var Default = Config{
 	Listen:  "127.0.0.1:9400",
 	DataDir: "data",
 	Storage: Storage{
-		Retention:        target.Duration(15 * 24 * time.Hour),
-		OutOfOrderWindow: DefaultOutOfOrderWindow,
+		Retention:           target.Duration(15 * 24 * time.Hour),
+		OutOfOrderWindow:    DefaultOutOfOrderWindow,
+		SelfMetricsInterval: target.Duration(15 * time.Second),
 	},
 	Attribution: Attribution{Interval: target.Duration(time.Minute), Window: target.Duration(3 * time.Hour)},
 	Web: Web{
@@ -233,6 +238,9 @@ func (c *Config) Validate() []config.Problem {
 	}
 	if c.Storage.Retention <= 0 {
 		p(config.Path{"storage", "retention"}, "must be positive")
+	}
+	if si := c.Storage.SelfMetricsInterval; si != 0 && si < target.Duration(time.Second) {
+		p(config.Path{"storage", "self_metrics_interval"}, "must be at least 1s, or 0s for never")
 	}
 	if c.Storage.OutOfOrderWindow < 0 {
 		p(config.Path{"storage", "out_of_order_window"}, "must not be negative")
