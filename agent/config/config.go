@@ -91,8 +91,8 @@ type Defaults struct {
 var Default = Config{
 	Collector: Collector{BatchSize: 2000, PullInterval: target.Duration(time.Minute), ResolveInterval: target.Duration(time.Hour),
 		SelfMetricsInterval: target.Duration(30 * time.Second)},
-	Queue:     Queue{Dir: "queue", MaxBytes: 256 << 20, MaxAge: target.Duration(24 * time.Hour)},
-	Defaults:  Defaults{Schedule: "@every 30s", Timeout: target.Duration(10 * time.Second), DepsSchedule: "@hourly"},
+	Queue:    Queue{Dir: "queue", MaxBytes: 256 << 20, MaxAge: target.Duration(24 * time.Hour)},
+	Defaults: Defaults{Schedule: "@every 30s", Timeout: target.Duration(10 * time.Second), DepsSchedule: "@hourly"},
 }
 
 // UnmarshalYAML fills in defaults before decoding.
