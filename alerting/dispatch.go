@@ -115,6 +115,10 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		failed: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "failed_total",
 			Help: "Notifications that failed after their retries, by receiver."}, []string{"receiver"}),
 	}
+	for name := range opts.Receivers { // a receiver never used shows 0, not nothing
+		d.sent.WithLabelValues(name)
+		d.failed.WithLabelValues(name)
+	}
 	for _, state := range []string{"firing", "acknowledged"} {
 		f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "bulwark", Name: "incidents", ConstLabels: prometheus.Labels{"state": state},
 			Help: "Incidents (alert groups with firing alerts) held now: firing, and of those acknowledged."},

@@ -226,6 +226,7 @@ func (dw *drillWorld) cli(t *testing.T, args ...string) string {
 // agents still end it on time, and the report lists what the what-if
 // predicted, signed.
 func TestDrillOnDemoWorld(t *testing.T) {
+	t.Parallel()
 	dw := startDrillWorld(t)
 	lostSet := []string{"elections", "gas-transport", "pension-fund", "stock-exchange", "tax-office"} // Cathay DNS serves them
 	eventually(t, 60*time.Second, "the dependency graphs hold Cathay DNS", func() bool {
