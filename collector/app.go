@@ -36,6 +36,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/inventory"
 	"github.com/bulwarkhq/bulwark/collector/names"
 	"github.com/bulwarkhq/bulwark/collector/query"
+	"github.com/bulwarkhq/bulwark/collector/sink/influx"
 	"github.com/bulwarkhq/bulwark/collector/state"
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/collector/targets"
@@ -75,6 +76,7 @@ type App struct {
 	runner      *runner.Runner
 	runCtx      context.Context
 	drills      *drill.Manager
+	influx      *influx.Sink // sinks.influxdb, when set
 	receiverMap map[string]alerting.Receiver
 	store       *store.TSDB
 	registry    *prometheus.Registry
@@ -245,6 +247,9 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		return nil, err
 	}
 	ing.SetDrills(a.drills.Known)
+	if err := a.newSinks(ing); err != nil {
+		return nil, err
+	}
 	mux.HandleFunc("GET /api/v1/drills", a.drillList)
 	mux.HandleFunc("GET /api/v1/drills/{id}", a.drillList)
 	mux.HandleFunc("POST /api/v1/drills", a.drillStart)
@@ -380,6 +385,9 @@ func (a *App) Start(ln net.Listener) error {
 	go a.runSchedules(ctx)
 	go a.expireDrills(ctx)
 	go a.runDrillSchedules(ctx)
+	if a.influx != nil {
+		go a.influx.Run(ctx)
+	}
 	if every := time.Duration(a.opts.Config.Storage.SelfMetricsInterval); every > 0 {
 		go a.storeSelfMetrics(ctx, every)
 	}
@@ -458,6 +466,11 @@ func (a *App) stop(ctx context.Context) error {
 	if a.ln != nil {
 		if err := a.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if a.influx != nil { // after the last request has queued its copy
+		if err := a.influx.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the influxdb queue: %w", err))
 		}
 	}
 	if err := a.store.Close(); err != nil {

@@ -2,10 +2,15 @@ package collector
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/bulwarkhq/bulwark/collector/ingest"
+	"github.com/bulwarkhq/bulwark/collector/sink/influx"
+	"github.com/bulwarkhq/bulwark/internal/config"
 	"github.com/bulwarkhq/bulwark/internal/selfmetrics"
 )
 
@@ -41,4 +46,28 @@ func (a *App) storeSelfMetrics(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// newSinks opens the configured sinks and has ingest copy to them.
+func (a *App) newSinks(ing *ingest.Handler) error {
+	in := a.opts.Config.Sinks.InfluxDB
+	if in == nil {
+		return nil
+	}
+	token := ""
+	if in.TokenFile != "" || in.TokenEnv != "" {
+		var err error
+		if token, err = config.Secret(in.TokenFile, in.TokenEnv); err != nil {
+			return fmt.Errorf("collector: sinks.influxdb: %w", err)
+		}
+	}
+	s, err := influx.New(influx.Options{URL: in.URL, Org: in.Org, Bucket: in.Bucket, Token: token,
+		Dir: filepath.Join(a.opts.Config.DataDir, "influx-queue"), MaxBytes: in.MaxQueueBytes, MaxAge: time.Duration(in.MaxQueueAge),
+		BatchSize: in.BatchSize, Logger: a.opts.Logger.With("component", "influx"), Registerer: a.registry})
+	if err != nil {
+		return fmt.Errorf("collector: sinks.influxdb: %w", err)
+	}
+	a.influx = s
+	ing.SetSink(s.Append)
+	return nil
 }

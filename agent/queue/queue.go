@@ -51,6 +51,9 @@ type Options struct {
 	CommitDelay time.Duration
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer
+	// Subsystem names its metrics, bulwark_<subsystem>_* (default
+	// agent_queue; the collector's InfluxDB sink has its own).
+	Subsystem string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -125,20 +128,24 @@ func Open(opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	f := promauto.With(opts.Registerer)
+	sub := opts.Subsystem
+	if sub == "" {
+		sub = "agent_queue"
+	}
 	q := &Queue{opts: opts, notEmpty: make(chan struct{}, 1), kick: make(chan struct{}, 1), flushed: make(chan struct{}),
 		next: &group{done: make(chan struct{})}, metrics: &metrics{
-			dropped: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "dropped_samples_total",
+			dropped: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: sub, Name: "dropped_samples_total",
 				Help: "Samples dropped from the disk queue, by reason (full, expired, corrupt, write_error)."}, []string{"reason"}),
-			bytes: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "bytes",
+			bytes: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: sub, Name: "bytes",
 				Help: "Bytes in the disk queue's segments."}),
-			appended: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "appended_samples_total",
+			appended: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: sub, Name: "appended_samples_total",
 				Help: "Samples written durably to the disk queue."}),
 		}}
 	if err := q.recover(); err != nil {
 		return nil, err
 	}
 	go q.flusher()
-	f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent_queue", Name: "pending_samples",
+	f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: sub, Name: "pending_samples",
 		Help: "Samples on disk waiting for delivery."}, func() float64 { return float64(q.Pending()) })
 	return q, nil
 }

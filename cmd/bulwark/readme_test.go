@@ -84,11 +84,11 @@ func TestREADMECommands(t *testing.T) {
 	}
 	// The scheduled drills example loads with that configuration.
 	for _, y := range yamls {
-		if strings.HasPrefix(y, "drills:") {
+		if strings.HasPrefix(y, "drills:") || strings.HasPrefix(y, "sinks:") {
 			f := filepath.Join(dir, "drills.yml")
 			os.WriteFile(f, []byte(paths.Replace(collectorYAML+y)), 0o600)
 			if _, err := config.Load(f); err != nil {
-				t.Errorf("the README's drills example: %v", err)
+				t.Errorf("the README's %s example: %v", strings.SplitN(y, ":", 2)[0], err)
 			}
 		}
 	}

@@ -36,6 +36,7 @@ type Config struct {
 	Alerting    Alerting        `yaml:"alerting"`
 	Playbooks   Playbooks       `yaml:"playbooks"`
 	Drills      []Drill         `yaml:"drills"`
+	Sinks       Sinks           `yaml:"sinks"`
 }
 
 // Auth says who may do what without a token.
@@ -303,6 +304,7 @@ func (c *Config) Validate() []config.Problem {
 	}
 	ps = append(ps, c.Alerting.Validate(config.Path{"alerting"})...)
 	ps = append(ps, validateDrills(c.Drills)...)
+	ps = append(ps, c.Sinks.validate()...)
 	ps = append(ps, c.Attribution.Policy.Validate(config.Path{"attribution", "policy"})...)
 	if c.Attribution.Interval < target.Duration(time.Second) {
 		p(config.Path{"attribution", "interval"}, "must be at least 1s")

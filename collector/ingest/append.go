@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
@@ -44,6 +46,8 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 	var rs refusals
 	app := h.opts.Store.Appender(ctx)
 	appended := 0
+	var copies []wire.Series // for the sink
+	var kept []wire.Sample
 	for i := range st.req.Series {
 		s := &st.req.Series[i]
 		if reason, err := h.checkSeries(s); err != nil {
@@ -74,6 +78,7 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 		}
 		lset, ref := e.lset, e.ref
 		drill := lset.Get("drill")
+		kept = kept[:0]
 		for _, smp := range s.Samples {
 			if drill != "" && (h.drillKnown == nil || !h.drillKnown(drill, time.UnixMilli(smp.Timestamp))) {
 				rs.add("unknown_drill", 1, "series %d (%s): no drill %q ran at %s", i, metricName(s), drill, time.UnixMilli(smp.Timestamp).UTC().Format(time.RFC3339))
@@ -93,6 +98,9 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 			switch {
 			case err == nil:
 				appended++
+				if h.sink != nil {
+					kept = append(kept, smp)
+				}
 			case errors.Is(err, storage.ErrOutOfBounds), errors.Is(err, storage.ErrOutOfOrderSample),
 				errors.Is(err, storage.ErrTooOldSample), errors.Is(err, storage.ErrDuplicateSampleForTimestamp):
 				rs.add("too_old", 1, "%s: %v", lset.String(), err)
@@ -104,9 +112,17 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 		if ref != 0 && (!hit || ref != e.ref) {
 			h.cache.put(k, cacheEntry{lset: lset, ref: ref})
 		}
+		if len(kept) > 0 {
+			copies = append(copies, wire.Series{Labels: wireLabels(lset), Samples: slices.Clone(kept)})
+		}
 	}
 	if err := app.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
+	}
+	if len(copies) > 0 {
+		if err := h.sink(copies); err != nil {
+			h.opts.Logger.Error("the sink refused stored samples", "samples", appended, "err", err)
+		}
 	}
 	if rs.samples == 0 {
 		return appended, nil
@@ -119,6 +135,13 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 		msg += fmt.Sprintf(" (%d samples outside the accepted time window)", rs.byReason["too_old"])
 	}
 	return appended, refuse(http.StatusBadRequest, "partial", "%s", msg)
+}
+
+// wireLabels copies lset for the sink (its strings outlive the request).
+func wireLabels(lset labels.Labels) []wire.Label {
+	out := make([]wire.Label, 0, lset.Len())
+	lset.Range(func(l labels.Label) { out = append(out, wire.Label{Name: l.Name, Value: l.Value}) })
+	return out
 }
 
 // checkSeries reports why a series cannot be stored, with a reason label.

@@ -11,12 +11,27 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/collector/sink/influx"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 
 // BenchmarkIngestKnownSeries measures one 2,000-series request of
 // probe-shaped series already in the head, the steady state of a collector.
-func BenchmarkIngestKnownSeries(b *testing.B) {
+func BenchmarkIngestKnownSeries(b *testing.B) { benchIngest(b, nil) }
+
+// BenchmarkIngestKnownSeriesWithSink is the same with the InfluxDB sink
+// on: every stored sample is also written to its disk queue (InfluxDB
+// itself is not in the loop: its sender drains the queue apart).
+func BenchmarkIngestKnownSeriesWithSink(b *testing.B) {
+	s, err := influx.New(influx.Options{URL: "http://127.0.0.1:1", Bucket: "bulwark", Dir: b.TempDir(), MaxBytes: 8 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchIngest(b, s.Append)
+}
+
+func benchIngest(b *testing.B, sink func([]wire.Series) error) {
 	o := tsdb.DefaultOptions()
 	o.OutOfOrderTimeWindow = time.Hour.Milliseconds()
 	db, err := tsdb.Open(b.TempDir(), nil, nil, o, nil)
@@ -27,6 +42,9 @@ func BenchmarkIngestKnownSeries(b *testing.B) {
 	agents := auth.NewAgents()
 	agents.Add("tok", auth.Identity{Agent: "bench", Vantage: "home"})
 	h, _ := New(Options{Store: db, Agents: agents})
+	if sink != nil {
+		h.SetSink(sink)
+	}
 	const n = 2000
 	start := time.Now().Add(-30 * time.Minute)
 	body := func(round int) []byte {

@@ -55,7 +55,15 @@ type Handler struct {
 
 	// drillKnown accepts the drill label of a sample (set before serving).
 	drillKnown func(id string, ts time.Time) bool
+	// sink receives what was stored (set before serving; optional).
+	sink func([]wire.Series) error
 }
+
+// SetSink sets where a copy of every stored sample goes after its commit
+// (the InfluxDB sink); a failure there is logged, never refused to the
+// agent, which would send again what is already stored. Call it before
+// serving.
+func (h *Handler) SetSink(sink func([]wire.Series) error) { h.sink = sink }
 
 // SetDrills sets what decides whether a sample labelled drill=id, taken
 // at ts, belongs to a drill that ran then; without it every drill label
