@@ -28,7 +28,7 @@ func series(n int, ts time.Time) []wire.Series {
 	var out []wire.Series
 	for i := range n {
 		out = append(out, wire.Series{
-			Labels: []wire.Label{{Name: "__name__", Value: "probe_success"}, {Name: "agent", Value: "home-1"}, {Name: "target", Value: fmt.Sprintf("svc-%d", i)}},
+			Labels:  []wire.Label{{Name: "__name__", Value: "probe_success"}, {Name: "agent", Value: "home-1"}, {Name: "target", Value: fmt.Sprintf("svc-%d", i)}},
 			Samples: []wire.Sample{{Value: 1, Timestamp: ts.UnixMilli()}, {Value: 0, Timestamp: ts.Add(time.Second).UnixMilli()}}})
 	}
 	return out
