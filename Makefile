@@ -2,6 +2,7 @@
 GO       ?= go
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 PKGS     := ./...
+PLUGIN_VERSION ?= 0.1.0
 # Core packages also tested under the race detector.
 RACE_PKGS := ./agent/... ./collector/... ./alerting/... ./internal/wire/... ./internal/config/... ./playbooks/...
 
@@ -14,6 +15,11 @@ help: ## Show this help.
 .PHONY: build
 build: ## Build bulwark and bulwark-agent into bin/.
 	$(GO) build -o bin/ ./cmd/...
+
+.PHONY: plugin
+plugin: ## Build the Grafana data source plugin's zip into dist/ (back end for linux/amd64).
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '-s -w -X github.com/grafana/grafana-plugin-sdk-go/build/buildinfo.buildInfoJSON={"pluginID":"bulwarkhq-bulwark-datasource","version":"$(PLUGIN_VERSION)"}' -o dist/gpx_bulwark_linux_amd64 ./cmd/bulwark-datasource
+	$(GO) run ./dashboards/plugin/pack -backend dist/gpx_bulwark_linux_amd64 -version $(PLUGIN_VERSION) -out dist
 
 .PHONY: deps
 deps: ## Install the real components the tests use (apt-get as root, go install).
