@@ -135,6 +135,9 @@ func New(opts Options) (*App, error) {
 	for _, w := range c.Warnings() {
 		opts.Logger.Warn(w)
 	}
+	if err := checkDataFormat(c.DataDir); err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	st, err := store.OpenTSDB(filepath.Join(c.DataDir, "tsdb"), store.Options{
@@ -145,6 +148,7 @@ func New(opts Options) (*App, error) {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	a := &App{opts: opts, store: st, registry: reg, serveErr: make(chan error, 1)}
+	a.registerDiskMetrics()
 	if f := a.webConfigFile(); f != "" {
 		if err := web.Validate(f); err != nil {
 			st.Close()
@@ -255,6 +259,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.HandleFunc("POST /api/v1/drills", a.drillStart)
 	mux.HandleFunc("POST /api/v1/drills/{id}/stop", a.drillStop)
 	mux.HandleFunc("GET /api/v1/drills/{id}/report", a.drillReport)
+	mux.HandleFunc("GET /api/v1/admin/backup", a.backupHandler)
 	mux.HandleFunc("GET /api/v1/agents/{id}/drill", a.agentDrill(agents))
 	mux.HandleFunc("GET /api/v1/playbooks", a.playbookList)
 	mux.HandleFunc("GET /api/v1/playbooks/runs", a.playbookRuns)

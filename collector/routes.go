@@ -89,8 +89,9 @@ var routeTable = map[string]routeSpec{
 	"POST /api/v1/drills":                      {auth.RoleOperator, classFast},
 	"POST /api/v1/drills/{id}/stop":            {auth.RoleOperator, classFast},
 
-	"POST /-/reload": {auth.RoleAdmin, classFast},
-	"/debug/pprof/":  {auth.RoleAdmin, classUpload}, // only with web.enable_pprof
+	"POST /-/reload":           {auth.RoleAdmin, classFast},
+	"GET /api/v1/admin/backup": {auth.RoleAdmin, classUpload},
+	"/debug/pprof/":            {auth.RoleAdmin, classUpload}, // only with web.enable_pprof
 }
 
 // router registers routes behind the roles of routeTable and the deadlines

@@ -3,9 +3,12 @@ package collector
 import (
 	"context"
 	"fmt"
+	"math"
 	"path/filepath"
+	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/bulwarkhq/bulwark/collector/ingest"
@@ -26,7 +29,7 @@ func (a *App) storeSelfMetrics(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			series, err := selfmetrics.Series(a.registry, selfmetrics.Prefix("bulwark_"), now.UnixMilli())
+			series, err := selfmetrics.Series(a.registry, selfmetrics.Prefix("bulwark_", "prometheus_rule_group_"), now.UnixMilli())
 			if err != nil {
 				a.opts.Logger.Warn("cannot gather the collector's own metrics", "err", err)
 				continue
@@ -70,4 +73,24 @@ func (a *App) newSinks(ing *ingest.Handler) error {
 	a.influx = s
 	ing.SetSink(s.Append)
 	return nil
+}
+
+// registerDiskMetrics exposes the free and total bytes of the file system
+// holding the data directory: a full disk stops the store.
+func (a *App) registerDiskMetrics() {
+	stat := func(free bool) float64 {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(a.opts.Config.DataDir, &st); err != nil {
+			return math.NaN()
+		}
+		if free {
+			return float64(st.Bavail) * float64(st.Bsize)
+		}
+		return float64(st.Blocks) * float64(st.Bsize)
+	}
+	a.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "storage", Name: "free_bytes",
+			Help: "Bytes free (for an unprivileged user) on the file system of the data directory."}, func() float64 { return stat(true) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "storage", Name: "size_bytes",
+			Help: "Size of the file system of the data directory."}, func() float64 { return stat(false) }))
 }

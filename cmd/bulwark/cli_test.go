@@ -28,7 +28,7 @@ func TestHelpEverywhere(t *testing.T) {
 		{"silence", "--help"}, {"silence", "add", "--help"}, {"silence", "list", "-h"}, {"silence", "expire", "--help"},
 		{"playbook", "--help"}, {"playbook", "run", "--help"}, {"playbook", "tick", "-h"}, {"playbook", "export", "--help"},
 		{"audit", "--help"}, {"audit", "export", "--help"}, {"verify", "--help"},
-		{"drill", "--help"}, {"drill", "start", "--help"}, {"drill", "report", "-h"}, {"drill", "stop", "--help"},
+		{"backup", "--help"}, {"restore", "-h"}, {"drill", "--help"}, {"drill", "start", "--help"}, {"drill", "report", "-h"}, {"drill", "stop", "--help"},
 	} {
 		var out, errb bytes.Buffer
 		err := run(context.Background(), args, &out, &errb)

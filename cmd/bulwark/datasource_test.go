@@ -17,7 +17,8 @@ import (
 
 // TestDatasourcePluginOverGRPC talks to the Bulwark data source plugin
 // the way Grafana does, over real gRPC (the SDK's datasourcetest), with
-// the plugin reading a live collector of the demo world: the health
+// the plugin reading a live collector of the demo world with a viewer's
+// token: the health
 // check, the node graph and the what-if against golden files
 // (BULWARK_UPDATE_GOLDEN=1 rewrites them), incidents, drift, drills, the
 // editor's pick lists, and a refused token.
@@ -52,7 +53,7 @@ func TestDatasourcePluginOverGRPC(t *testing.T) {
 			URL: dw.base, DecryptedSecureJSONData: map[string]string{"token": token}}}
 	}
 	ctx := t.Context()
-	h, err := tp.Client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: settings("op-token")})
+	h, err := tp.Client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: settings("viewer-token")})
 	if err != nil || h.Status != backend.HealthStatusOk || !strings.Contains(h.Message, "24 services") {
 		t.Fatalf("health: %v %+v", err, h)
 	}
@@ -66,7 +67,7 @@ func TestDatasourcePluginOverGRPC(t *testing.T) {
 		return backend.DataQuery{RefID: refID, QueryType: kind, JSON: json.RawMessage(js),
 			TimeRange: backend.TimeRange{From: time.Now().Add(-time.Hour), To: time.Now()}}
 	}
-	resp, err := tp.Client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: settings("op-token"), Queries: []backend.DataQuery{
+	resp, err := tp.Client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: settings("viewer-token"), Queries: []backend.DataQuery{
 		q("graph", ds.TypeGraph, `{"target": "tax-office"}`),
 		q("whatif", ds.TypeWhatIf, `{"providers": ["Cathay DNS"]}`),
 		q("incidents", ds.TypeIncidents, `{}`), q("drift", ds.TypeDrift, `{}`), q("drills", ds.TypeDrills, `{}`),
@@ -92,7 +93,7 @@ func TestDatasourcePluginOverGRPC(t *testing.T) {
 		t.Errorf("an unknown query type: %v", dr.Error)
 	}
 	var got []string
-	err = tp.Client.CallResource(ctx, &backend.CallResourceRequest{PluginContext: settings("op-token"), Path: "providers", Method: "GET"},
+	err = tp.Client.CallResource(ctx, &backend.CallResourceRequest{PluginContext: settings("viewer-token"), Path: "providers", Method: "GET"},
 		backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error {
 			if r.Status != 200 {
 				t.Errorf("providers: %d %s", r.Status, r.Body)

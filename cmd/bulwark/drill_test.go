@@ -85,6 +85,7 @@ func startDrillWorld(t *testing.T) *drillWorld {
 	dw.agents.Add("home-token", auth.Identity{Agent: "home-1", Vantage: "home", Country: "XA"})
 	dw.agents.Add("abroad-token", auth.Identity{Agent: "abroad-1", Vantage: "abroad", Country: "XC"})
 	dw.users.Add("op-token", false, auth.User{ID: "planner", Role: auth.RoleOperator})
+	dw.users.Add("viewer-token", false, auth.User{ID: "grafana", Role: auth.RoleViewer})
 	dw.opFile = filepath.Join(dir, "op.token")
 	os.WriteFile(dw.opFile, []byte("op-token\n"), 0o600)
 	pb := filepath.Join(dir, "dns-lost.yml")

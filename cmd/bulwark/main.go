@@ -56,6 +56,9 @@ Commands:
                             failover drills: agents probe as if the cut happened (operator starts)
   audit export --out FILE [--collector URL]
                             the audit log, hash-chained and signed (admin)
+  backup --out FILE [--collector URL]
+                            a consistent backup of the running collector, checked (admin)
+  restore FILE --data DIR   restore a backup into a new data directory
   verify [--key FILE] FILE  check a signed audit export, run timeline or drill report: the first altered entry
   geo import --libloc --out DIR
                             build the IP databases from Debian's libloc-database
@@ -109,6 +112,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runAlerts(ctx, args[1:], stdout, stderr)
 	case "playbook":
 		return runPlaybook(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return runRestore(args[1:], stdout, stderr)
 	case "drill":
 		return runDrill(ctx, args[1:], stdout, stderr)
 	case "audit":

@@ -42,3 +42,12 @@ func (d *DB) LoadDrills(ctx context.Context) ([]*drill.Drill, error) {
 	}
 	return out, nil
 }
+
+// BackupTo writes a consistent copy of the database to path while it is
+// in use (VACUUM INTO).
+func (d *DB) BackupTo(ctx context.Context, path string) error {
+	if _, err := d.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		return fmt.Errorf("state: backup: %w", err)
+	}
+	return nil
+}
