@@ -21,6 +21,10 @@ plugin: ## Build the Grafana data source plugin's zip into dist/ (back end for l
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '-s -w -X github.com/grafana/grafana-plugin-sdk-go/build/buildinfo.buildInfoJSON={"pluginID":"bulwarkhq-bulwark-datasource","version":"$(PLUGIN_VERSION)"}' -o dist/gpx_bulwark_linux_amd64 ./cmd/bulwark-datasource
 	$(GO) run ./dashboards/plugin/pack -backend dist/gpx_bulwark_linux_amd64 -version $(PLUGIN_VERSION) -out dist
 
+.PHONY: notices
+notices: ## Rewrite THIRD_PARTY_NOTICES from the modules the binaries link (a test fails when it is stale).
+	$(GO) run ./deploy/notices/gen
+
 .PHONY: deps
 deps: ## Install the real components the tests use (apt-get as root, go install).
 	./.ci/install-deps
