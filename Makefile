@@ -2,7 +2,8 @@
 GO       ?= go
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 PKGS     := ./...
-PLUGIN_VERSION ?= 0.1.0
+VERSION ?= 0.1.0
+PLUGIN_VERSION ?= $(VERSION)
 # Core packages also tested under the race detector.
 RACE_PKGS := ./agent/... ./collector/... ./alerting/... ./internal/wire/... ./internal/config/... ./playbooks/...
 
@@ -20,6 +21,11 @@ build: ## Build bulwark and bulwark-agent into bin/.
 plugin: ## Build the Grafana data source plugin's zip into dist/ (back end for linux/amd64).
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '-s -w -X github.com/grafana/grafana-plugin-sdk-go/build/buildinfo.buildInfoJSON={"pluginID":"bulwarkhq-bulwark-datasource","version":"$(PLUGIN_VERSION)"}' -o dist/gpx_bulwark_linux_amd64 ./cmd/bulwark-datasource
 	$(GO) run ./dashboards/plugin/pack -backend dist/gpx_bulwark_linux_amd64 -version $(PLUGIN_VERSION) -out dist
+
+.PHONY: package
+package: ## Build the Debian packages bulwark and bulwark-agent into dist/ (nfpm, linux/amd64).
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o dist/bin/ ./cmd/bulwark ./cmd/bulwark-agent
+	cd deploy/package && $(GO) run . -root ../.. -bin ../../dist/bin -version $(VERSION) -out ../../dist
 
 .PHONY: notices
 notices: ## Rewrite THIRD_PARTY_NOTICES from the modules the binaries link (a test fails when it is stale).
@@ -40,6 +46,7 @@ FUZZTIME ?= 30s
 .PHONY: test
 test: deps lint ## Install what the tests need, lint, then run the whole suite (with -race on core packages) and each fuzz target for 5s.
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	cd deploy/package && $(GO) test -count=1 -timeout 10m ./...
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
@@ -49,6 +56,7 @@ lint: ## gofmt, go vet and staticcheck.
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GOBIN)/staticcheck $(PKGS)
+	cd deploy/package && $(GO) vet ./... && $(GOBIN)/staticcheck ./...
 
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline exceeded" when its
 # -fuzztime runs out while a worker is busy, above all on a loaded machine (go.dev/issue/75804,
