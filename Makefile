@@ -27,6 +27,11 @@ package: ## Build the Debian packages bulwark and bulwark-agent into dist/ (nfpm
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o dist/bin/ ./cmd/bulwark ./cmd/bulwark-agent
 	cd deploy/package && $(GO) run . -root ../.. -bin ../../dist/bin -version $(VERSION) -out ../../dist
 
+.PHONY: image
+image: ## Build the collector's and the agent's container images (static binaries, no base image) into dist/oci.
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o dist/static/ ./cmd/bulwark ./cmd/bulwark-agent
+	cd deploy/package && $(GO) run . -root ../.. -bin ../../dist/static -version $(VERSION) -out ../../dist -oci ../../dist/oci
+
 .PHONY: notices
 notices: ## Rewrite THIRD_PARTY_NOTICES from the modules the binaries link (a test fails when it is stale).
 	$(GO) run ./deploy/notices/gen
