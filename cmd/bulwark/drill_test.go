@@ -392,6 +392,43 @@ func TestDrillOnDemoWorld(t *testing.T) {
 		t.Errorf("the playbook did not run in drill mode (notify sent, http would-run):\n%s", timeline)
 	}
 
+	// The issue's scenario: the foreign CDN's country is lost. Every service
+	// behind Skyline CDN or served by Cathay DNS (both in XC) goes down in
+	// the drill series as the what-if predicted; the agents end it on time.
+	got = dw.cli(t, "drill", "start", "--cut", "country=XC", "--for", "20s")
+	cid := strings.TrimSuffix(strings.Fields(strings.TrimPrefix(got, "drill "))[0], ":")
+	xc := []string{"elections", "gas-transport", "heat-network", "open-data", "pension-fund", "stock-exchange", "tax-office"}
+	if !strings.Contains(got, fmt.Sprintf("predicted: %d lost", len(xc))) {
+		t.Fatalf("drill start country=XC said:\n%s", got)
+	}
+	eventually(t, 30*time.Second, "the services of XC are down in the country drill's series", func() bool {
+		down := dw.query(t, fmt.Sprintf(`max by (target) (probe_success{drill=%q,check="http"}) == 0`, cid))
+		for _, tg := range xc {
+			if _, ok := down[tg]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	eventually(t, 30*time.Second, "both agents end the country drill at its expiry", func() bool {
+		return dw.home.Drill() == nil && dw.away.Drill() == nil
+	})
+	time.Sleep(1500 * time.Millisecond) // the collector closes it on schedule within a second
+	cfile := filepath.Join(dir, "country.json")
+	dw.cli(t, "drill", "report", cid, "--format", "json", "--out", cfile)
+	crep := readReport(t, cfile)
+	for _, s := range crep.Services {
+		inCut := strings.Contains(","+strings.Join(xc, ",")+",", ","+s.Target+",")
+		switch {
+		case inCut && (s.Predicted != report.Lost || s.Observed != report.Lost):
+			t.Errorf("country drill: %s predicted %s, observed %s: %s", s.Target, s.Predicted, s.Observed, s.Difference)
+		case !inCut && s.Predicted == report.Lost:
+			t.Errorf("country drill: %s predicted lost outside the cut", s.Target)
+		case !inCut && s.Observed == report.Lost && !strings.Contains(s.Difference, "reasons of its own"):
+			t.Errorf("country drill: %s lost outside the cut, unexplained: %s", s.Target, s.Difference)
+		}
+	}
+
 	// A tampered report fails verify, naming the part.
 	b, _ := os.ReadFile(files["json"])
 	os.WriteFile(files["json"], bytes.Replace(b, []byte(`"observed": "lost"`), []byte(`"observed": "unaffected"`), 1), 0o600)
