@@ -52,6 +52,7 @@ FUZZTIME ?= 30s
 test: deps lint ## Install what the tests need, lint, then run the whole suite (with -race on core packages) and each fuzz target for 5s.
 	$(GO) test -count=1 -timeout 20m $(PKGS)
 	cd deploy/package && $(GO) test -count=1 -timeout 10m ./...
+	cd deploy/kubernetes && $(GO) test -count=1 -timeout 10m ./...
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
@@ -62,6 +63,7 @@ lint: ## gofmt, go vet and staticcheck.
 	$(GO) vet $(PKGS)
 	$(GOBIN)/staticcheck $(PKGS)
 	cd deploy/package && $(GO) vet ./... && $(GOBIN)/staticcheck ./...
+	cd deploy/kubernetes && $(GO) vet ./... && $(GOBIN)/staticcheck ./...
 
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline exceeded" when its
 # -fuzztime runs out while a worker is busy, above all on a loaded machine (go.dev/issue/75804,
