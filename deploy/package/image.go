@@ -21,11 +21,12 @@ const nonroot = 65532
 
 // ImageSpec is one image: a static binary and how it starts.
 type ImageSpec struct {
-	Name       string   // bulwark or bulwark-agent
-	Binary     string   // path of the static linux/amd64 binary
-	Entrypoint []string // the binary and its fixed flags
-	Port       string   // exposed, e.g. 9400/tcp
-	StateDir   string   // writable volume, owned by the user
+	Docs       map[string]string // files under /usr/share/doc/NAME/: name -> source path (licence, notices)
+	Name       string            // bulwark or bulwark-agent
+	Binary     string            // path of the static linux/amd64 binary
+	Entrypoint []string          // the binary and its fixed flags
+	Port       string            // exposed, e.g. 9400/tcp
+	StateDir   string            // writable volume, owned by the user
 }
 
 // Image builds an image from nothing but spec's binary, as ko does: no
@@ -56,6 +57,20 @@ func Image(spec ImageSpec, version, source, caBundle string) (v1.Image, error) {
 		file("etc/ssl/certs/ca-certificates.crt", 0o644, ca)
 	}
 	file("usr/bin/"+spec.Name, 0o755, bin)
+	if len(spec.Docs) > 0 {
+		dir("usr/share/", 0)
+		dir("usr/share/doc/", 0)
+		dir("usr/share/doc/"+spec.Name+"/", 0)
+		for _, name := range []string{"copyright", "THIRD_PARTY_NOTICES"} {
+			if src, ok := spec.Docs[name]; ok {
+				b, err := os.ReadFile(src)
+				if err != nil {
+					return nil, fmt.Errorf("image: %w", err)
+				}
+				file("usr/share/doc/"+spec.Name+"/"+name, 0o644, b)
+			}
+		}
+	}
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func TestImages(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	dir := filepath.Join(t.TempDir(), "oci")
-	if err := Images(bin, "1.2.3", "https://example.invalid/bulwark", dir); err != nil {
+	if err := Images(root, bin, "1.2.3", "https://example.invalid/bulwark", dir); err != nil {
 		t.Fatal(err)
 	}
 	p, err := layout.FromPath(dir)
@@ -67,7 +67,7 @@ func TestImages(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr := tar.NewReader(rc)
-		extracted := ""
+		extracted, notices := "", false
 		for {
 			h, err := tr.Next()
 			if errors.Is(err, io.EOF) {
@@ -79,6 +79,7 @@ func TestImages(t *testing.T) {
 			if strings.HasPrefix(h.Name, "bin/") || strings.HasSuffix(h.Name, "/sh") || strings.HasSuffix(h.Name, "busybox") {
 				t.Errorf("%s holds %s: no shell in the image", ref, h.Name)
 			}
+			notices = notices || h.Name == "usr/share/doc/"+name+"/THIRD_PARTY_NOTICES"
 			if h.Name == strings.TrimPrefix(c.Entrypoint[0], "/") {
 				if h.Mode&0o111 == 0 {
 					t.Errorf("%s: %s is not executable", ref, h.Name)
@@ -89,6 +90,9 @@ func TestImages(t *testing.T) {
 			}
 		}
 		rc.Close()
+		if !notices {
+			t.Errorf("%s does not carry the third-party notices", ref)
+		}
 		if extracted == "" {
 			t.Fatalf("%s: the entrypoint %s is not in the image", ref, c.Entrypoint[0])
 		}

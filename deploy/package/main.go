@@ -25,7 +25,7 @@ func main() {
 	flag.Parse()
 	debs, err := Build(*root, *bin, *version, *out)
 	if err == nil && *oci != "" {
-		err = Images(*bin, *version, *source, *oci)
+		err = Images(*root, *bin, *version, *source, *oci)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "package:", err)
@@ -39,10 +39,12 @@ func main() {
 	}
 }
 
-// Images writes the collector's and the agent's images to an OCI layout.
-func Images(bin, version, source, dir string) error {
+// Images writes the collector's and the agent's images to an OCI layout;
+// each carries the licence and the third-party notices.
+func Images(root, bin, version, source, dir string) error {
 	imgs := map[string]v1.Image{}
 	for _, spec := range Specs(bin) {
+		spec.Docs = map[string]string{"copyright": filepath.Join(root, "LICENSE"), "THIRD_PARTY_NOTICES": filepath.Join(root, "THIRD_PARTY_NOTICES")}
 		img, err := Image(spec, version, source, "/etc/ssl/certs/ca-certificates.crt")
 		if err != nil {
 			return err
