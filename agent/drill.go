@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/agent/probe"
+	"github.com/bulwarkhq/bulwark/agent/pull"
 	"github.com/bulwarkhq/bulwark/internal/drill"
 )
 
@@ -66,7 +67,7 @@ func (a *Agent) setDrill(c *drill.Cut) {
 	a.opts.Logger.Info("drill cut in force: probing also as if it had happened", "drill", c.ID, "scenario", c.Scenario,
 		"prefixes", len(c.Prefixes), "names", len(c.Names), "expires", c.Expires.Format(time.RFC3339))
 	if b, err := json.Marshal(c); err == nil {
-		if err := writeFileAtomic(a.drillPath(), b); err != nil {
+		if err := pull.WriteFileAtomic(a.drillPath(), b); err != nil {
 			a.opts.Logger.Warn("cannot keep the drill on disk", "err", err)
 		}
 	}
@@ -169,15 +170,4 @@ func idOf(c *drill.Cut) string {
 		return ""
 	}
 	return c.ID
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

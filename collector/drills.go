@@ -174,52 +174,25 @@ func (a *App) beginDrill(ctx context.Context, req drill.Request, actor string) (
 // ctx ends. A drill that cannot start (another runs) is logged and
 // audited, and waits for its next time.
 func (a *App) runDrillSchedules(ctx context.Context) {
-	type entry struct {
-		cfg   ccfg.Drill
-		sched cron.Schedule
-		next  time.Time
-	}
-	var entries []*entry
-	now := time.Now()
+	var jobs []*cronJob
 	for _, d := range a.opts.Config.Drills {
 		s, err := cron.ParseStandard(d.Schedule)
 		if err != nil {
 			continue // checked when loaded
 		}
-		entries = append(entries, &entry{cfg: d, sched: s, next: s.Next(now)})
-	}
-	if len(entries) == 0 {
-		return
-	}
-	t := time.NewTimer(time.Hour)
-	defer t.Stop()
-	for {
-		soonest := entries[0].next
-		for _, e := range entries {
-			soonest = minTime(soonest, e.next)
-		}
-		t.Reset(time.Until(soonest))
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := time.Now()
-		for _, e := range entries {
-			if now.Before(e.next) {
-				continue
-			}
-			e.next = e.sched.Next(now)
-			req := drill.Request{Cut: scheduledCut(e.cfg.Cut), Duration: time.Duration(e.cfg.Duration), Playbooks: e.cfg.Playbooks}
-			d, err := a.beginDrill(ctx, req, "schedule:"+e.cfg.Name)
+		who := "schedule:" + d.Name
+		jobs = append(jobs, &cronJob{sched: s, fire: func(ctx context.Context, _ time.Time) {
+			req := drill.Request{Cut: scheduledCut(d.Cut), Duration: time.Duration(d.Duration), Playbooks: d.Playbooks}
+			dr, err := a.beginDrill(ctx, req, who)
 			if err != nil {
-				a.opts.Logger.Warn("scheduled drill not started", "drill", e.cfg.Name, "err", err)
-				a.recordAudit(ctx, "schedule:"+e.cfg.Name, "drill.not-started", map[string]string{"error": err.Error()})
-				continue
+				a.opts.Logger.Warn("scheduled drill not started", "drill", d.Name, "err", err)
+				a.recordAudit(ctx, who, "drill.not-started", map[string]string{"error": err.Error()})
+				return
 			}
-			a.recordAudit(ctx, "schedule:"+e.cfg.Name, "drill.start", map[string]any{"drill": d.ID, "scenario": d.Scenario, "until": d.Ends})
-		}
+			a.recordAudit(ctx, who, "drill.start", map[string]any{"drill": dr.ID, "scenario": dr.Scenario, "until": dr.Ends})
+		}})
 	}
+	runCron(ctx, jobs)
 }
 
 // scheduledCut turns a configured cut into the what-if's (checked when loaded).

@@ -253,13 +253,7 @@ func (a *App) playbookKill(w http.ResponseWriter, r *http.Request) {
 // runSchedules starts the playbooks with schedule triggers at their times
 // (cron, in their time zone), once per scheduled time, until ctx ends.
 func (a *App) runSchedules(ctx context.Context) {
-	type entry struct {
-		pb    *playbooks.Playbook
-		sched cron.Schedule
-		next  time.Time
-	}
-	var entries []*entry
-	now := time.Now()
+	var jobs []*cronJob
 	for _, pb := range a.playbooks {
 		for _, tr := range pb.Triggers {
 			if tr.Schedule == "" {
@@ -273,18 +267,41 @@ func (a *App) runSchedules(ctx context.Context) {
 			if err != nil {
 				continue // checked when loaded
 			}
-			entries = append(entries, &entry{pb: pb, sched: s, next: s.Next(now)})
+			jobs = append(jobs, &cronJob{sched: s, fire: func(ctx context.Context, at time.Time) {
+				key := "schedule@" + at.UTC().Format(time.RFC3339)
+				if _, err := a.runner.Start(ctx, pb, key, "schedule", "", "bulwark", nil, nil); err != nil {
+					a.opts.Logger.Warn("scheduled playbook not started", "playbook", pb.Name, "err", err)
+				}
+			}})
 		}
 	}
-	if len(entries) == 0 {
+	runCron(ctx, jobs)
+}
+
+// cronJob is called at the times of its schedule.
+type cronJob struct {
+	sched cron.Schedule
+	fire  func(ctx context.Context, at time.Time) // at: the scheduled time
+	next  time.Time
+}
+
+// runCron calls each job once per scheduled time until ctx ends.
+func runCron(ctx context.Context, jobs []*cronJob) {
+	if len(jobs) == 0 {
 		return
+	}
+	now := time.Now()
+	for _, j := range jobs {
+		j.next = j.sched.Next(now)
 	}
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
 	for {
-		soonest := entries[0].next
-		for _, e := range entries {
-			soonest = minTime(soonest, e.next)
+		soonest := jobs[0].next
+		for _, j := range jobs {
+			if j.next.Before(soonest) {
+				soonest = j.next
+			}
 		}
 		t.Reset(time.Until(soonest))
 		select {
@@ -293,22 +310,12 @@ func (a *App) runSchedules(ctx context.Context) {
 		case <-t.C:
 		}
 		now := time.Now()
-		for _, e := range entries {
-			if now.Before(e.next) {
+		for _, j := range jobs {
+			if now.Before(j.next) {
 				continue
 			}
-			key := "schedule@" + e.next.UTC().Format(time.RFC3339)
-			if _, err := a.runner.Start(ctx, e.pb, key, "schedule", "", "bulwark", nil, nil); err != nil {
-				a.opts.Logger.Warn("scheduled playbook not started", "playbook", e.pb.Name, "err", err)
-			}
-			e.next = e.sched.Next(now)
+			j.fire(ctx, j.next)
+			j.next = j.sched.Next(now)
 		}
 	}
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }

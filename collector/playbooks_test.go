@@ -141,3 +141,44 @@ playbooks:
 		t.Errorf("audit log: %v", actions)
 	}
 }
+
+// A playbook with a schedule trigger starts at its times, once per time,
+// as "schedule" (here every second: a cron descriptor).
+func TestScheduledPlaybook(t *testing.T) {
+	dir := t.TempDir()
+	pb := filepath.Join(dir, "weekly.yml")
+	os.WriteFile(pb, []byte("name: weekly-check\nowner: cert-duty\ntriggers:\n  - schedule: '@every 1s'\nsteps:\n  - name: look\n    checklist: {items: [the dashboards are green]}\n"), 0o600)
+	cfgFile := filepath.Join(dir, "bulwark.yml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("data_dir: %s\nusers:\n  - {id: vera, role: viewer, token_sha256: %s}\nplaybooks: {files: [%s]}\n",
+		filepath.Join(dir, "data"), auth.Hash("vera-token"), pb)), 0o600)
+	app := startFromFile(t, cfgFile, "")
+	defer app.Stop(context.Background())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", "http://"+app.Addr()+"/api/v1/playbooks/runs", nil)
+		req.Header.Set("Authorization", "Bearer vera-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var runs struct {
+			Data []struct{ Playbook, Trigger, Key string }
+		}
+		json.NewDecoder(resp.Body).Decode(&runs)
+		resp.Body.Close()
+		keys := map[string]bool{}
+		for _, r := range runs.Data {
+			if r.Playbook != "weekly-check" || r.Trigger != "schedule" || keys[r.Key] {
+				t.Fatalf("runs: %+v", runs.Data)
+			}
+			keys[r.Key] = true
+		}
+		if len(keys) >= 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scheduled playbook did not start twice: %+v", runs.Data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

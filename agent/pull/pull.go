@@ -96,7 +96,7 @@ func (p *Puller) Fetch(ctx context.Context) ([]target.Target, error) {
 	}
 	p.etag = resp.Header.Get("ETag")
 	if p.opts.CacheFile != "" {
-		if err := writeFileAtomic(p.opts.CacheFile, body); err != nil {
+		if err := WriteFileAtomic(p.opts.CacheFile, body); err != nil {
 			p.opts.Logger.Warn("cannot cache the target list", "file", p.opts.CacheFile, "err", err)
 		}
 	}
@@ -159,7 +159,9 @@ func (p *Puller) Run(ctx context.Context, interval time.Duration, apply func([]t
 	}
 }
 
-func writeFileAtomic(path string, b []byte) error {
+// WriteFileAtomic writes b to path through a temporary file and a rename,
+// so a reader (or the next start) sees the old file or the new, never half.
+func WriteFileAtomic(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
