@@ -43,6 +43,24 @@ func callAPIRaw(ctx context.Context, base, path, tokenFile string, out any) erro
 // request sends one request with the caller's token and returns the body
 // of a 2xx answer (at most 256 MiB).
 func request(ctx context.Context, method, base, path, tokenFile string, body any) ([]byte, error) {
+	resp, err := send(ctx, method, base, path, tokenFile, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, apiError(b))
+	}
+	return b, nil
+}
+
+// send sends one request with the caller's token (body as JSON, if any)
+// and returns the answer unread: for callers that stream it.
+func send(ctx context.Context, method, base, path, tokenFile string, body any) (*http.Response, error) {
 	tok, err := apiToken(tokenFile)
 	if err != nil {
 		return nil, err
@@ -63,19 +81,7 @@ func request(ctx context.Context, method, base, path, tokenFile string, body any
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode/100 != 2 {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, apiError(b))
-	}
-	return b, nil
+	return http.DefaultClient.Do(req)
 }
 
 // runAlerts: bulwark alerts list | ack GROUPKEY [--comment C] [--remove]

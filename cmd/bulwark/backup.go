@@ -24,18 +24,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *out == "" {
 		return errors.New("backup: --out is required")
 	}
-	tok, err := apiToken(*tokenFile)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(*base, "/")+"/api/v1/admin/backup", nil)
-	if err != nil {
-		return err
-	}
-	if tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := send(ctx, http.MethodGet, *base, "/api/v1/admin/backup", *tokenFile, nil)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
