@@ -140,6 +140,23 @@ type Catalog struct {
 	byASN      map[uint32]*Provider
 	byCAHash   map[string]*Provider
 	byCAOrg    map[string]*Provider
+	// names indexes the name patterns of each kind (cname, ns, mx): a
+	// pattern without wildcards by its text, the rest in a short list.
+	names map[string]*nameIndex
+}
+
+// nameIndex finds the most specific name pattern of one kind without
+// scanning every provider: exact suffixes are looked up label by label.
+type nameIndex struct {
+	exact map[string]namePattern
+	wild  []namePattern
+}
+
+type namePattern struct {
+	p      *Provider
+	pat    string
+	labels []string
+	order  int // position in the catalog: the first of equally specific patterns wins
 }
 
 // LoadCatalog reads the shipped catalog and then the operator's files;
@@ -198,6 +215,23 @@ func newCatalog(files []*catalogFile) *Catalog {
 			c.byID[p.ID] = p
 			c.Providers = append(c.Providers, p)
 		}
+	}
+	c.names = map[string]*nameIndex{}
+	order := 0
+	for _, kind := range []string{"cname", "ns", "mx"} {
+		ix := &nameIndex{exact: map[string]namePattern{}}
+		for _, p := range c.Providers {
+			for _, pat := range p.patterns(kind) {
+				np := namePattern{p: p, pat: pat, labels: strings.Split(pat, "."), order: order}
+				order++
+				if strings.ContainsAny(pat, "*?[") {
+					ix.wild = append(ix.wild, np)
+				} else if _, dup := ix.exact[pat]; !dup {
+					ix.exact[pat] = np
+				}
+			}
+		}
+		c.names[kind] = ix
 	}
 	for _, p := range c.Providers {
 		for _, a := range p.ASNs {
@@ -278,33 +312,51 @@ func (c *Catalog) ByASN(asn uint32) (*Provider, bool) {
 }
 
 // ByName returns the provider whose pattern for kind (cname, ns, mx)
-// matches name, preferring the most specific (most labels) pattern.
+// matches name, preferring the most specific (most labels) pattern and,
+// among equally specific ones, the first in the catalog.
 func (c *Catalog) ByName(kind, name string) (*Provider, string, bool) {
-	labels := strings.Split(strings.ToLower(strings.TrimSuffix(name, ".")), ".")
-	var best *Provider
-	var bestPat string
+	ix := c.names[kind]
+	if ix == nil {
+		return nil, "", false
+	}
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	labels := strings.Split(name, ".")
+	var best namePattern
 	bestLen := 0
-	for _, p := range c.Providers {
-		var pats []string
-		switch kind {
-		case "cname":
-			pats = p.CNAMESuffixes
-		case "ns":
-			pats = p.NSSuffixes
-		case "mx":
-			pats = p.MXSuffixes
+	// Exact suffixes, longest first: the first hit is the most specific.
+	for i, off := 0, 0; i < len(labels); i++ {
+		if e, ok := ix.exact[name[off:]]; ok {
+			best, bestLen = e, len(labels)-i
+			break
 		}
-		for _, pat := range pats {
-			pl := strings.Split(pat, ".")
-			if len(pl) > len(labels) || len(pl) <= bestLen {
-				continue
-			}
-			if matchLabels(pl, labels[len(labels)-len(pl):]) {
-				best, bestPat, bestLen = p, pat, len(pl)
-			}
+		off += len(labels[i]) + 1
+	}
+	for _, w := range ix.wild {
+		n := len(w.labels)
+		if n > len(labels) || n < bestLen || (n == bestLen && w.order > best.order) {
+			continue
+		}
+		if matchLabels(w.labels, labels[len(labels)-n:]) {
+			best, bestLen = w, n
 		}
 	}
-	return best, bestPat, best != nil
+	if best.p == nil {
+		return nil, "", false
+	}
+	return best.p, best.pat, true
+}
+
+// patterns returns the provider's name patterns of kind.
+func (p *Provider) patterns(kind string) []string {
+	switch kind {
+	case "cname":
+		return p.CNAMESuffixes
+	case "ns":
+		return p.NSSuffixes
+	case "mx":
+		return p.MXSuffixes
+	}
+	return nil
 }
 
 func matchLabels(pattern, labels []string) bool {

@@ -123,7 +123,7 @@ func FuzzParseTrustStore(f *testing.F) {
 }
 
 // Issue 10: a name server under a registry whose registrants are bound to
-// one jurisdiction (.gov, state.XX.us) is run by its registrant, in that
+// one jurisdiction (.gov, state.XX.us, .edu, .us) is run by its registrant, in that
 // jurisdiction; a provider entry still wins, and so does an address an AS
 // places; the suffix alone is not a host under it.
 func TestRegistries(t *testing.T) {
@@ -137,7 +137,9 @@ func TestRegistries(t *testing.T) {
 		"dns1.state.mn.us":       "domain:state.mn.us/US/registry",
 		"ns.army.mil":            "domain:army.mil/US/registry",
 		"ns3-33.azuregov-dns.us": "microsoft/US/catalog-name",
-		"ns1.example.us":         "//unknown",
+		"ns1.example.us":         "domain:example.us/US/registry",
+		"ns2.cc.example.edu":     "domain:example.edu/US/registry",
+		"ns1.example.org":        "//unknown",
 		"gov":                    "//unknown",
 	} {
 		got := a.Name("ns", name)

@@ -93,18 +93,24 @@ func TestReportDotgovProviders(t *testing.T) {
 	// The providers' published name server suffixes, matched as plain strings.
 	marks := map[string][]string{
 		"amazon":     {".com.", ".net.", ".org.", ".co.uk.", ".us."}, // and the label awsdns-NN, checked below
-		"cloudflare": {".cloudflare.com.", ".foundationdns.com.", ".foundationdns.net.", ".foundationdns.org."},
-		"microsoft":  {".azure-dns.com.", ".azure-dns.net.", ".azure-dns.org.", ".azure-dns.info.", ".azuregov-dns.us.", ".microsoftonline.com."},
+		"cloudflare": {".cloudflare.com.", ".foundationdns.com.", ".foundationdns.net.", ".foundationdns.org.", ".cloudflare-gateway.com."},
+		"microsoft":  {".azure-dns.com.", ".azure-dns.net.", ".azure-dns.org.", ".azure-dns.info.", ".azuregov-dns.us.", ".microsoftonline.com.", ".outlook.com."},
 		// Issue 10: the long tail abroad, each under all its aliases.
-		"wix":        {".wixdns.net."},
-		"cloudns":    {".cloudns.net.", ".cloudns.com.", ".cloudns.uk.", ".cloudns.info.", ".cloudns.org.", ".cloudns.biz."},
-		"easydns":    {".easydns.com.", ".easydns.net.", ".easydns.org.", ".easydns.ca.", ".easydns.info."},
-		"siteground": {".siteground.net."},
-		"tucows":     {".name-services.com."},
-		"ionos":      {".ui-dns.com.", ".ui-dns.org.", ".ui-dns.biz.", ".ui-dns.de."},
-		"godaddy":    {".domaincontrol.com."},
-		"akamai":     {".akam.net.", ".akamaiedge.net.", ".linode.com."},
-		"ultradns":   {".ultradns.net.", ".ultradns.com.", ".ultradns.org.", ".ultradns.biz.", ".ultradns.info.", ".ultradns.co.uk."},
+		"wix":              {".wixdns.net."},
+		"cloudns":          {".cloudns.net.", ".cloudns.com.", ".cloudns.uk.", ".cloudns.info.", ".cloudns.org.", ".cloudns.biz."},
+		"easydns":          {".easydns.com.", ".easydns.net.", ".easydns.org.", ".easydns.ca.", ".easydns.info."},
+		"siteground":       {".siteground.net.", ".siteground.biz.", ".sgvps.net."},
+		"tucows":           {".name-services.com."},
+		"ionos":            {".ui-dns.com.", ".ui-dns.org.", ".ui-dns.biz.", ".ui-dns.de.", ".1and1.com.", ".1and1-dns.com.", ".1and1-dns.de.", ".1and1-dns.org."},
+		"godaddy":          {".domaincontrol.com.", ".secureserver.net.", ".mediatemple.net.", ".godaddy.com."},
+		"hostinger":        {".dns-parking.com."},
+		"hostpapa":         {".hostpapa.com."},
+		"imperva":          {".impervasecuredns.net."},
+		"sherweb":          {".sherweb.com.", ".sherweb2010.com."},
+		"onenineeightfour": {".1984.is.", ".1984hosting.com."},
+		"bunny":            {".bunny.net."},
+		"akamai":           {".akam.net.", ".akamaiedge.net.", ".linode.com."},
+		"ultradns":         {".ultradns.net.", ".ultradns.com.", ".ultradns.org.", ".ultradns.biz.", ".ultradns.info.", ".ultradns.co.uk."},
 	}
 	is := func(prov, ns string) bool {
 		if prov == "amazon" && !strings.Contains(ns, ".awsdns-") {
@@ -149,7 +155,8 @@ func TestReportDotgovProviders(t *testing.T) {
 	}
 	// Foreign only, counted from the raw records: every name server of the
 	// domain under the suffixes of providers seated abroad.
-	abroad := map[string]string{"wix": "IL", "cloudns": "BG", "easydns": "CA", "siteground": "BG", "tucows": "CA", "ionos": "DE"}
+	abroad := map[string]string{"wix": "IL", "cloudns": "BG", "easydns": "CA", "siteground": "BG", "tucows": "CA", "ionos": "DE",
+		"hostinger": "CY", "hostpapa": "CA", "imperva": "FR", "sherweb": "CA", "onenineeightfour": "IS", "bunny": "SI"}
 	foreignOnly, byCountry := 0, map[string]int{}
 	for _, nss := range nsOf {
 		countries := map[string]bool{}
