@@ -98,6 +98,13 @@ func TestInventoryAndZoneCommands(t *testing.T) {
 			t.Errorf("%s: %s", cut, o)
 		}
 	}
+	// An operator no catalog names, under four top-level domains, is one
+	// operator: cutting any of its domains cuts the domains that rely on it.
+	for _, name := range []string{"uberns.net", "domain:uberns.info", "domain:uberns.com"} {
+		if err := run1("report", "dns", "--data", data, "--home", "US", "--cut-provider", name); err != nil || !strings.Contains(out.String(), ", 177 lose their DNS") {
+			t.Errorf("cut %s: %v %s", name, err, out.String())
+		}
+	}
 	if err := run1("report", "dns", "--data", data, "--home", "US", "--cut-provider", "cloudnz"); err == nil || !strings.Contains(err.Error(), "did you mean cloudns") {
 		t.Errorf("unknown provider: %v", err)
 	}

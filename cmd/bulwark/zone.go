@@ -203,7 +203,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 		// A provider by id, name or alias; an unknown one is an error with
 		// near matches, never a silent "0 lost".
-		cut = cut.Resolve(a.CatalogInUse())
+		cut = an.ResolveCut(cut.Resolve(a.CatalogInUse()))
 		if err := cut.Check(an.Services, a.CatalogInUse()); err != nil {
 			return err
 		}

@@ -84,7 +84,7 @@ func (t *Tally) Add(l *Layer) {
 		switch {
 		case it.Unattributed && !seen["u"+p]:
 			seen["u"+p] = true
-			bump(t.unatt, p, "")
+			bump(t.unatt, p, it.Attr.ProviderName)
 		case foreignOnly && !seen["c"+it.Attr.Jurisdiction]:
 			seen["c"+it.Attr.Jurisdiction] = true
 			bump(t.byCountry, it.Attr.Jurisdiction, "")

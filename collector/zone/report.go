@@ -19,6 +19,9 @@ type Analysis struct {
 	Snapshot *Snapshot
 	Services []*depgraph.Service // one per domain, DNS layer only
 	Types    map[string]string   // domain -> type ("" when unknown)
+	// Operators maps each unknown operator seen under several top-level
+	// domains to its group's key (see groupUnknown).
+	Operators map[string]string
 }
 
 // Analyze attributes every delegation's name servers (by name through the
@@ -64,6 +67,7 @@ func AnalyzeWith(s *Snapshot, a *attrib.Attributor, pol *attrib.Policy, types ma
 		}
 		an.Services = append(an.Services, svc)
 	}
+	an.Operators = groupUnknown(an.Services)
 	return an
 }
 
@@ -235,10 +239,8 @@ func (r *Report) WriteText(w io.Writer, top int) {
 	fmt.Fprintf(w, "Zone %s (exported %s): %d delegated domains, %d NS records, %d DS records\n\n", r.Origin, r.Exported, r.Domains, r.NSRecords, r.DSRecords)
 	r.writeHeadline(w)
 	name := func(p ProviderRow) string {
-		if p.Name != "" && !strings.HasPrefix(p.Provider, "domain:") {
-			return p.Name
-		}
-		return p.Provider
+		return cmp.Or(p.Name, p.Provider) // an unknown operator's name is its key, or its group's
+
 	}
 	pw := len("DNS PROVIDER")
 	for i, p := range r.Providers {
