@@ -145,7 +145,11 @@ func (rt *router) deadlines(c routeClass, h http.Handler) http.Handler {
 	case classUpload:
 		d = 5 * time.Minute
 	}
+	limit := c.maxBody()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if limit > 0 && r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
 		rc := http.NewResponseController(w)
 		deadline := time.Now().Add(d)
 		// Errors only mean the connection cannot take deadlines (HTTP/2 in tests).
@@ -153,6 +157,20 @@ func (rt *router) deadlines(c routeClass, h http.Handler) http.Handler {
 		_ = rc.SetWriteDeadline(deadline)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// maxBody is the most a route of class c may read of a request body, a
+// bound under whatever its handler reads (0: the handler bounds it while
+// decoding, as remote-write does with limits.max_body_bytes). docs/SECURITY.md
+// lists the bound of every route.
+func (c routeClass) maxBody() int64 {
+	switch c {
+	case classWrite:
+		return 0
+	case classUpload:
+		return 64 << 20
+	}
+	return 1 << 20
 }
 
 // notFound answers unknown API paths in the Prometheus error shape.

@@ -6,6 +6,7 @@
 //	bulwark-bench query    latency of a dashboard query over 10,000 series
 //	bulwark-bench agent    the agent's probes per CPU-second against blackbox_exporter,
 //	                       its memory and schedule accuracy with 10,000 targets
+//	bulwark-bench attacks  the collector's peak memory under issue 19's attacks, baseline beside
 //	bulwark-bench alert-latency
 //	                       detection-to-notification latency to a Slack test server,
 //	                       against blackbox_exporter -> Prometheus -> Alertmanager
@@ -50,14 +51,18 @@ type options struct {
 	// alert-latency
 	probeInterval, evalInterval time.Duration
 	outages                     int
+	// attacks
+	baseline, only         string
+	attackConns, attackZone int
+	attackCap              int64
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "serve" {
 		return serveTarget(ctx, out)
 	}
-	if len(args) == 0 || !slices.Contains([]string{"ingest", "query", "agent", "alert-latency"}, args[0]) {
-		return errors.New("usage: bulwark-bench ingest|query|agent|alert-latency [flags]")
+	if len(args) == 0 || !slices.Contains([]string{"ingest", "query", "agent", "alert-latency", "attacks"}, args[0]) {
+		return errors.New("usage: bulwark-bench ingest|query|agent|alert-latency|attacks [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	var o options
@@ -75,8 +80,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.probeInterval, "probe-interval", 5*time.Second, "alert-latency: probe and scrape interval")
 	fs.DurationVar(&o.evalInterval, "eval-interval", 2*time.Second, "alert-latency: rule evaluation interval")
 	fs.IntVar(&o.outages, "outages", 12, "alert-latency: outages measured")
+	fs.StringVar(&o.baseline, "baseline", "", "attacks: a baseline bulwark binary run side by side (e.g. built from an earlier commit)")
+	fs.StringVar(&o.only, "only", "", "attacks: comma-separated attacks to run (default all)")
+	fs.IntVar(&o.attackConns, "attack-conns", 200, "attacks: concurrent bodies")
+	fs.IntVar(&o.attackZone, "attack-zone", 500000, "attacks: delegations in the DNS report's zone")
+	attackCap := fs.String("attack-cap", "3GiB", "attacks: kill a collector whose RSS passes this")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	var err error
+	if o.attackCap, err = parseBytes(*attackCap); err != nil {
+		return fmt.Errorf("-attack-cap: %w", err)
 	}
 	o.engines = strings.Split(*engines, ",")
 	if args[0] == "query" && !flagSet(fs, "series") {
@@ -103,6 +117,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return benchAgent(ctx, o, out)
 	case "alert-latency":
 		return benchAlertLatency(ctx, o, out)
+	case "attacks":
+		return benchAttacks(ctx, o, out)
 	}
 	return benchQuery(ctx, o, out)
 }
