@@ -43,7 +43,7 @@ deps: ## Install the real components the tests use (apt-get as root, go install)
 # Every fuzz target, as "Target:package": the whole suite runs each briefly.
 FUZZ_TARGETS := FuzzDecode:./internal/wire FuzzIngestBody:./collector/ingest FuzzLoad:./agent/config \
 	FuzzLoad:./collector/config FuzzSubresources:./agent/probe FuzzParseCSV:./collector/inventory \
-	FuzzParse:./collector/zone FuzzZoneDir:./collector/zone FuzzParseCatalog:./collector/attrib \
+	FuzzParse:./collector/zone FuzzParseMatchers:./alerting FuzzZoneDir:./collector/zone FuzzParseCatalog:./collector/attrib \
 	FuzzImportLibloc:./collector/attrib FuzzParseTrustStore:./collector/attrib \
 	FuzzLoadPlaybook:./playbooks FuzzDecode:./internal/drill FuzzCheck:./collector/backup
 FUZZTIME ?= 30s

@@ -186,7 +186,11 @@ func benchAttacks(ctx context.Context, o options, out io.Writer) error {
 		case r.err != nil:
 			outcome = "survived; " + r.err.Error()
 		}
-		fmt.Fprintf(out, "| %s | %s | %d MiB | %s |\n", r.attack, filepath.Base(r.binary), r.peak>>20, outcome)
+		bin := "this build"
+		if r.binary == o.baseline {
+			bin = "baseline"
+		}
+		fmt.Fprintf(out, "| %s | %s | %d MiB | %s |\n", r.attack, bin, r.peak>>20, outcome)
 	}
 	return nil
 }
@@ -224,15 +228,15 @@ func runAttack(ctx context.Context, o options, a attack, bin, dir string) (res a
 }
 
 func attackFatSeries(ctx context.Context, o options, c *attackCollector) error {
-	value := strings.Repeat("x", 2000)
+	value := strings.Repeat("x", 1988) // 12-byte prefix: 2,000-byte values
 	end := time.Now().Add(30 * time.Second)
 	refused := 0
 	for n := 0; time.Now().Before(end) && ctx.Err() == nil; n++ {
 		var req wire.WriteRequest
 		for j := range 100 {
 			ls := []wire.Label{{Name: "__name__", Value: "probe_success"}}
-			for k := range 31 {
-				ls = append(ls, wire.Label{Name: fmt.Sprintf("l%02d", k), Value: fmt.Sprintf("%08d-%d", n*100+j, k) + value})
+			for k := range 29 { // 31 labels with the name and the target
+				ls = append(ls, wire.Label{Name: fmt.Sprintf("l%02d", k), Value: fmt.Sprintf("%09d-%02d", n*100+j, k) + value})
 			}
 			ls = append(ls, wire.Label{Name: "target", Value: "t1"})
 			req.Series = append(req.Series, wire.Series{Labels: ls, Samples: []wire.Sample{{Value: 1, Timestamp: time.Now().UnixMilli()}}})
