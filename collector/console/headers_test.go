@@ -39,7 +39,9 @@ func serveConsole(t *testing.T) (string, []string) {
 	t.Helper()
 	c, err := New(Options{Engine: promql.NewEngine(promql.EngineOpts{MaxSamples: 1000, Timeout: time.Second}),
 		Queryable: storage.QueryableFunc(func(int64, int64) (storage.Querier, error) { return storage.NoopQuerier(), nil }),
-		Alerting:  func() AlertState { return AlertState{Enabled: true, Alerts: []Alert{{Name: "X", State: "firing", Severity: "page"}}} }})
+		Alerting: func() AlertState {
+			return AlertState{Enabled: true, Alerts: []Alert{{Name: "X", State: "firing", Severity: "page"}}}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
