@@ -45,7 +45,8 @@ FUZZ_TARGETS := FuzzDecode:./internal/wire FuzzIngestBody:./collector/ingest Fuz
 	FuzzLoad:./collector/config FuzzSubresources:./agent/probe FuzzParseCSV:./collector/inventory \
 	FuzzParse:./collector/zone FuzzParseMatchers:./alerting FuzzZoneDir:./collector/zone FuzzParseCatalog:./collector/attrib \
 	FuzzImportLibloc:./collector/attrib FuzzParseTrustStore:./collector/attrib \
-	FuzzLoadPlaybook:./playbooks FuzzDecode:./internal/drill FuzzCheck:./collector/backup
+	FuzzLoadPlaybook:./playbooks FuzzDecode:./internal/drill FuzzCheck:./collector/backup \
+	FuzzDecodeExport:./internal/audit
 FUZZTIME ?= 30s
 
 .PHONY: test

@@ -69,7 +69,7 @@ type metrics struct {
 	probes   *prometheus.CounterVec
 	lateness prometheus.Histogram
 	skipped  prometheus.Counter
-	drill    prometheus.Gauge
+	drill    prometheus.GaugeFunc
 }
 
 // New validates opts and builds an Agent.
@@ -127,10 +127,19 @@ func New(opts Options) (*Agent, error) {
 			Help: "How late probes started against their schedule.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}}),
 		skipped: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_skipped_total",
 			Help: "Probes not started because the previous run of the same target was still going."}),
-		drill: f.NewGauge(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent", Name: "drill_active",
-			Help: "1 while a drill's cut is in force: every check also runs as if the cut had happened, labelled drill."}),
 	}
 	a := &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m, local: c, reload: make(chan struct{}, 1), client: client, token: token}
+	// Read at each scrape against the agent's own clock: the gauge falls to
+	// 0 at the cut's expiry, whether or not the collector is there to say
+	// the drill is over.
+	m.drill = f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "bulwark", Subsystem: "agent", Name: "drill_active",
+		Help: "1 while a drill's cut is in force (by the agent's own clock): every check also runs as if the cut had happened, labelled drill."},
+		func() float64 {
+			if a.Drill() != nil {
+				return 1
+			}
+			return 0
+		})
 	if c.Collector.PullTargets {
 		a.puller, err = pull.New(pull.Options{BaseURL: c.Collector.URL, AgentID: c.Collector.AgentID, Token: token, Client: client,
 			CacheFile: filepath.Join(c.Queue.Dir, "targets.json"), Validate: config.ValidateTargets, Logger: opts.Logger})

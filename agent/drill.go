@@ -53,7 +53,6 @@ func (a *Agent) setDrill(c *drill.Cut) {
 		return
 	case c == nil:
 		a.drill.Store(nil)
-		a.metrics.drill.Set(0)
 		a.opts.Logger.Info("drill ended: probing normally", "drill", old.cut.ID)
 		if err := os.Remove(a.drillPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
 			a.opts.Logger.Warn("cannot remove the drill file", "err", err)
@@ -63,7 +62,6 @@ func (a *Agent) setDrill(c *drill.Cut) {
 		return
 	}
 	a.drill.Store(&drillState{cut: c, env: a.env.WithCut(c)})
-	a.metrics.drill.Set(1)
 	a.opts.Logger.Info("drill cut in force: probing also as if it had happened", "drill", c.ID, "scenario", c.Scenario,
 		"prefixes", len(c.Prefixes), "names", len(c.Names), "expires", c.Expires.Format(time.RFC3339))
 	if b, err := json.Marshal(c); err == nil {

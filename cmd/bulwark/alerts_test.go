@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -122,5 +123,27 @@ func auditExportVerifies(t *testing.T, base, dataDir string) {
 	err = run(context.Background(), []string{"verify", "--key", pub, tampered}, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "entry 1 was altered (silence by otto") {
 		t.Fatalf("verify of a tampered export: %v", err)
+	}
+	// Issue 19 item 10: a key inserted before the real one, in a detail or
+	// in an entry, leaves the hash intact (the decoder keeps the last) but
+	// reads two ways: refused.
+	for name, forge := range map[string]func(string) string{
+		"detail": func(s string) string {
+			return regexp.MustCompile(`"(\w+)":\s*"planned maintenance"`).ReplaceAllString(s, `"$1": "FORGED", "$1": "planned maintenance"`)
+		},
+		"entry": func(s string) string {
+			return strings.Replace(s, `"user":`, `"user": "mallory", "user":`, 1)
+		},
+	} {
+		forged := filepath.Join(dir, "forged-"+name+".json")
+		if f := forge(string(b)); f == string(b) {
+			t.Fatalf("%s: nothing forged", name)
+		} else {
+			os.WriteFile(forged, []byte(f), 0o600)
+		}
+		err = run(context.Background(), []string{"verify", "--key", pub, forged}, &out, &errb)
+		if err == nil || !strings.Contains(err.Error(), "not canonical JSON") {
+			t.Errorf("verify of an export with a key twice (%s): %v", name, err)
+		}
 	}
 }

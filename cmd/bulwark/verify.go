@@ -64,13 +64,11 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: intact: a signed drill report, signed by %s\n", files[0], origin)
 		return nil
 	}
-	var x audit.Export
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&x); err != nil {
+	x, err := audit.DecodeExport(b) // strict: a key twice anywhere is refused
+	if err != nil {
 		return fmt.Errorf("verify: %s is not a signed export or report: %w", files[0], err)
 	}
-	if err := audit.Verify(&x, trusted); err != nil {
+	if err := audit.Verify(x, trusted); err != nil {
 		return fmt.Errorf("%s: %w", files[0], err)
 	}
 	fmt.Fprintf(stdout, "%s: intact: %d entries, chained, signed %s by %s (%s)\n", files[0], len(x.Entries), x.Exported.Format("2006-01-02 15:04:05 MST"), origin, audit.Kinds[x.Kind])

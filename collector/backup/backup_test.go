@@ -86,6 +86,10 @@ func FuzzCheck(f *testing.F) {
 	w.Close()
 	f.Add(b.Bytes())
 	f.Add(archive(f, map[string]string{"tsdb/x": "x"}, tar.TypeReg))
+	// Issue 19 item 9: a name twice, the attacker's copy first.
+	key := entry{"state/signing.key", "cmVhbCBrZXk="}
+	f.Add(ordered(f, []entry{{"state/signing.key", "YXR0YWNrZXI="}, key}, []entry{key}))
+	f.Add(ordered(f, []entry{key, {"state/extra", "x"}}, []entry{key, key}))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m, err := Check(opener(in))
 		if err != nil {
@@ -96,5 +100,29 @@ func FuzzCheck(f *testing.F) {
 				t.Fatalf("accepted %q", file.Path)
 			}
 		}
+		seen := map[string]bool{}
+		for _, name := range tarNames(in) {
+			if seen[name] {
+				t.Fatalf("accepted an archive holding %q twice", name)
+			}
+			seen[name] = true
+		}
 	})
+}
+
+// tarNames lists the names of a gzip-compressed tar, as far as it reads.
+func tarNames(in []byte) []string {
+	gz, err := gzip.NewReader(bytes.NewReader(in))
+	if err != nil {
+		return nil
+	}
+	var names []string
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return names
+		}
+		names = append(names, h.Name)
+	}
 }

@@ -93,6 +93,7 @@ func SignKind(kind string, entries []Entry, key ed25519.PrivateKey, now time.Tim
 type Problem struct {
 	Seq int64 // 0: the export as a whole
 	Msg string
+	Err error // the cause, when there is one (ErrNotCanonical)
 }
 
 func (p *Problem) Error() string {
@@ -102,7 +103,12 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("audit: entry %d %s", p.Seq, p.Msg)
 }
 
-// Verify checks the chain and the signature; trusted, when given, is the
+func (p *Problem) Unwrap() error { return p.Err }
+
+// Verify checks the chain and the signature, and that each entry's detail
+// is the JSON its hash covers, to the byte but for space (see canonical):
+// a detail that reads two ways is an alteration even where its hash
+// holds. trusted, when given, is the
 // public key the export must be signed with (otherwise the export's own,
 // which proves integrity but not origin). It names the first entry that
 // does not hold.
@@ -120,6 +126,11 @@ func Verify(x *Export, trusted ed25519.PublicKey) error {
 		seq = e.Seq
 		if e.Prev != prev {
 			return &Problem{Seq: e.Seq, Msg: "does not chain to the entry before it (one was removed, inserted or altered)"}
+		}
+		if len(e.Detail) > 0 {
+			if err := canonical(e.Detail); err != nil {
+				return &Problem{Seq: e.Seq, Msg: fmt.Sprintf("has a detail that reads two ways (%v): it was altered", err), Err: err}
+			}
 		}
 		if e.Sum() != e.Hash {
 			return &Problem{Seq: e.Seq, Msg: fmt.Sprintf("was altered (%s by %s at %s): its content does not match its hash", e.Action, e.User, e.At.UTC().Format(time.RFC3339))}
