@@ -162,7 +162,15 @@ func (b Builtin) File(interval time.Duration) ([]byte, error) {
 	if *b.DownFor > 0 {
 		downFor = promDuration(time.Duration(*b.DownFor))
 	}
-	class := func(c string) string { return fmt.Sprintf(`%s{classification=%q}`, AvailabilityMetric, c) }
+	// The collector's own series carry no agent label (but the one of
+	// down-on-one-vantage, which names its agent): agent="" reads only
+	// them, never a copy an agent pushed (ingest refuses those too).
+	class := func(c string) string {
+		if c == "down-on-one-vantage" {
+			return fmt.Sprintf(`%s{classification=%q}`, AvailabilityMetric, c)
+		}
+		return fmt.Sprintf(`%s{classification=%q,agent=""}`, AvailabilityMetric, c)
+	}
 	rules := []fileRule{
 		// The vantage quorum is tallied in Go before each evaluation
 		// (availability.go): one series per target, not a dozen joins.
@@ -181,17 +189,17 @@ func (b Builtin) File(interval time.Duration) ([]byte, error) {
 			For:         promDuration(interval),
 			Labels:      map[string]string{"severity": "warning", "classification": "no-data"},
 			Annotations: map[string]string{"summary": "No agent has reported {{ $labels.target }} for two of its intervals."}},
-		{Alert: "LatencyAboveObjective", Expr: fmt.Sprintf(`max by (target, sector, vantage) (probe_duration_seconds{phase="total",drill="",%s}) > on (target) group_left () bulwark_target_latency_objective_seconds`, availabilitySelector),
+		{Alert: "LatencyAboveObjective", Expr: fmt.Sprintf(`max by (target, sector, vantage) (probe_duration_seconds{phase="total",drill="",%s}) > on (target) group_left () bulwark_target_latency_objective_seconds{agent=""}`, availabilitySelector),
 			For:         promDuration(time.Duration(b.LatencyFor)),
 			Labels:      map[string]string{"severity": "ticket", "classification": "slow"},
 			Annotations: map[string]string{"summary": "{{ $labels.target }} takes {{ $value | humanizeDuration }} from {{ $labels.vantage }}, above its objective."}},
-		{Alert: "CertificateExpiring", Expr: `(min by (target, sector) (probe_tls_cert_expiry_timestamp_seconds{drill=""}) - time()) / 86400 < on (target) group_left () bulwark_target_cert_warning_days`,
+		{Alert: "CertificateExpiring", Expr: `(min by (target, sector) (probe_tls_cert_expiry_timestamp_seconds{drill=""}) - time()) / 86400 < on (target) group_left () bulwark_target_cert_warning_days{agent=""}`,
 			Labels:      map[string]string{"severity": "warning", "classification": "certificate-expiring"},
 			Annotations: map[string]string{"summary": "The certificate of {{ $labels.target }} expires in {{ $value | printf \"%.1f\" }} days."}},
 		{Alert: "DNSSECSignaturesExpiring", Expr: fmt.Sprintf(`(min by (target, sector) (probe_dns_rrsig_expiry_timestamp_seconds{drill=""}) - time()) / 86400 < %d`, b.DNSSECDays),
 			Labels:      map[string]string{"severity": "warning", "classification": "dnssec-expiring"},
 			Annotations: map[string]string{"summary": "The DNSSEC signatures of {{ $labels.target }} expire in {{ $value | printf \"%.1f\" }} days."}},
-		{Alert: "ForeignCriticalLayerNew", Expr: `bulwark_layer_state{state="foreign-critical"} unless on (target, layer) (bulwark_layer_state{state="foreign-critical"} offset 1d)`,
+		{Alert: "ForeignCriticalLayerNew", Expr: `bulwark_layer_state{state="foreign-critical",agent=""} unless on (target, layer) (bulwark_layer_state{state="foreign-critical",agent=""} offset 1d)`,
 			For:         "10m",
 			Labels:      map[string]string{"severity": "warning", "classification": "foreign-critical"},
 			Annotations: map[string]string{"summary": "The {{ $labels.layer }} layer of {{ $labels.target }} now depends entirely on foreign providers."}},
@@ -226,7 +234,7 @@ func availability(name, class, severity, forDur, expr, summary string) fileRule 
 func driftExpr(d time.Duration) string {
 	ago := promDuration(2 * d)
 	by := "target, sector, layer, provider, jurisdiction"
-	return fmt.Sprintf(`(count by (%s) (bulwark_dependency_info) unless on (%s) count by (%s) (max_over_time(bulwark_dependency_info[6h] offset %s))) and on (target, layer) count by (target, layer) (max_over_time(bulwark_dependency_info[6h] offset %s))`,
+	return fmt.Sprintf(`(count by (%s) (bulwark_dependency_info{agent=""}) unless on (%s) count by (%s) (max_over_time(bulwark_dependency_info{agent=""}[6h] offset %s))) and on (target, layer) count by (target, layer) (max_over_time(bulwark_dependency_info{agent=""}[6h] offset %s))`,
 		by, by, by, ago, ago)
 }
 

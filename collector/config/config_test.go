@@ -18,6 +18,9 @@ func TestLoadGood(t *testing.T) {
 	if time.Duration(c.Storage.Retention) != 30*24*time.Hour || c.Limits.MaxSeriesPerRequest != 5000 || len(c.Agents) != 2 {
 		t.Fatalf("loaded %+v", c)
 	}
+	if l := c.Limits; l.NewSeriesBytesPerMinute != 2<<20 || l.MaxSeriesLabelsBytes != 2048 || l.MaxRequestsPerAgent != 2 {
+		t.Fatalf("ingest byte and concurrency limits: %+v", l)
+	}
 	t.Setenv("BULWARK_TEST_ABROAD_TOKEN", "abroad-secret")
 	if _, err := c.AgentTable(); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,9 @@ type refusals struct {
 	samples, series int
 	byReason        map[string]int
 	first           []string
+	// retryAfter, when set, is when the refused new series may be sent
+	// again: the request is answered 429, the stored samples stored.
+	retryAfter time.Duration
 }
 
 func (rs *refusals) add(reason string, samples int, format string, a ...any) {
@@ -50,16 +53,29 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 	var kept []wire.Sample
 	for i := range st.req.Series {
 		s := &st.req.Series[i]
-		if reason, err := h.checkSeries(s); err != nil {
+		name, size, reason, err := h.checkSeries(s)
+		if err != nil {
 			rs.add(reason, max(len(s.Samples), 1), "series %d: %v", i, err)
 			continue
 		}
 		k := key(id.Agent, s.Labels)
 		e, hit := h.cache.get(k, id.Agent, s.Labels)
 		if !hit {
-			if !h.agents.series(id.Agent, k) {
+			// Checked once, on first sight: only accepted series are cached.
+			if Reserved(name) {
+				rs.add("reserved_name", len(s.Samples), "series %d: %s is a series the collector writes, not an agent", i, name)
+				continue
+			}
+			ok, wait := h.agents.series(id.Agent, k, size)
+			switch {
+			case !ok && wait > 0:
+				rs.add("new_series_rate", len(s.Samples), "series %d (%s): agent %s is over its %d bytes of new series per minute",
+					i, name, id.Agent, h.limits.NewSeriesBytesPerMinute)
+				rs.retryAfter = max(rs.retryAfter, wait)
+				continue
+			case !ok:
 				rs.add("series_limit", len(s.Samples), "series %d (%s): agent %s created %d series within two hours, its limit",
-					i, metricName(s), id.Agent, h.limits.MaxSeriesPerAgent)
+					i, name, id.Agent, h.limits.MaxSeriesPerAgent)
 				continue
 			}
 			b := &st.builder
@@ -134,6 +150,11 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 	if rs.byReason["too_old"] > 0 {
 		msg += fmt.Sprintf(" (%d samples outside the accepted time window)", rs.byReason["too_old"])
 	}
+	if rs.retryAfter > 0 {
+		// A batch sent again is stored once: its stored samples are
+		// duplicates the store ignores.
+		return appended, &refusal{code: http.StatusTooManyRequests, reason: "partial", retryAfter: rs.retryAfter, msg: msg}
+	}
 	return appended, refuse(http.StatusBadRequest, "partial", "%s", msg)
 }
 
@@ -144,31 +165,37 @@ func wireLabels(lset labels.Labels) []wire.Label {
 	return out
 }
 
-// checkSeries reports why a series cannot be stored, with a reason label.
-func (h *Handler) checkSeries(s *wire.Series) (string, error) {
+// checkSeries returns a series' name and the bytes of the labels kept of
+// it, or why it cannot be stored, with a reason label.
+func (h *Handler) checkSeries(s *wire.Series) (name string, size int, reason string, err error) {
 	l := h.limits
 	if s.DroppedLabels > 0 {
-		return "too_many_labels", fmt.Errorf("has %d labels, more than the limit of %d", len(s.Labels)+s.DroppedLabels, l.MaxLabelsPerSeries)
+		return "", 0, "too_many_labels", fmt.Errorf("has %d labels, more than the limit of %d", len(s.Labels)+s.DroppedLabels, l.MaxLabelsPerSeries)
 	}
-	name := ""
 	for j, lb := range s.Labels {
 		if err := validLabel(lb, l); err != nil {
-			return "invalid_label", err
+			return "", 0, "invalid_label", err
 		}
 		if j > 0 && s.Labels[j-1].Name >= lb.Name {
-			return "unsorted_labels", fmt.Errorf("labels must be sorted by name and unique (%q after %q)", lb.Name, s.Labels[j-1].Name)
+			return "", 0, "unsorted_labels", fmt.Errorf("labels must be sorted by name and unique (%q after %q)", lb.Name, s.Labels[j-1].Name)
 		}
 		if lb.Name == model.MetricNameLabel {
 			name = lb.Value
 		}
+		if !skipLabel(lb) {
+			size += len(lb.Name) + len(lb.Value)
+		}
 	}
 	if !validMetricName(name) {
-		return "invalid_metric_name", fmt.Errorf("metric name %q is missing or invalid", name)
+		return "", 0, "invalid_metric_name", fmt.Errorf("metric name %q is missing or invalid", name)
+	}
+	if size > l.MaxSeriesLabelsBytes {
+		return "", 0, "series_too_large", fmt.Errorf("(%s) has %d bytes of labels, more than the limit of %d", name, size, l.MaxSeriesLabelsBytes)
 	}
 	if len(s.Samples) == 0 {
-		return "no_samples", fmt.Errorf("(%s) has no samples", name)
+		return "", 0, "no_samples", fmt.Errorf("(%s) has no samples", name)
 	}
-	return "", nil
+	return name, size, "", nil
 }
 
 func metricName(s *wire.Series) string {

@@ -8,9 +8,9 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -195,27 +195,43 @@ func (h *Handler) serve(r *http.Request) (int, error) {
 		return 0, refuse(http.StatusUnsupportedMediaType, "encoding",
 			"Content-Encoding %q is not supported: remote-write bodies are snappy block compressed", enc)
 	}
+	if ct := r.Header.Get("Content-Type"); !protobufType(ct) {
+		return 0, refuse(http.StatusUnsupportedMediaType, "content_type",
+			"Content-Type %q is not supported: remote-write bodies are application/x-protobuf", ct)
+	}
 	if r.ContentLength > h.limits.MaxBodyBytes {
 		return 0, refuse(http.StatusRequestEntityTooLarge, "too_large",
 			"body of %d bytes exceeds the limit of %d", r.ContentLength, h.limits.MaxBodyBytes)
 	}
+	if !h.agents.enter(id.Agent) {
+		return 0, &refusal{code: http.StatusTooManyRequests, reason: "agent_concurrency", retryAfter: time.Second,
+			msg: fmt.Sprintf("agent %s has %d requests being handled, its limit: retry later", id.Agent, h.limits.MaxRequestsPerAgent)}
+	}
+	defer h.agents.leave(id.Agent)
+	// Every byte held for the request, body then decoded, is taken from
+	// the in-flight budget before it is read or decoded: many large bodies
+	// at once wait their turn instead of all growing at once.
+	bud := budget{sem: h.inflight}
+	defer bud.release()
+	ctx, cancel := context.WithTimeout(r.Context(), inflightWait)
+	defer cancel()
 	st, _ := h.pool.Get().(*state)
 	if st == nil {
 		st = &state{}
 	}
 	defer h.release(st)
 
-	body, err := readAll(io.LimitReader(r.Body, h.limits.MaxBodyBytes+1), st.body[:0])
+	body, err := readBody(ctx, r.Body, r.ContentLength, st.body[:0], h.limits.MaxBodyBytes, &bud)
 	st.body = body
-	if err != nil {
-		return 0, refuse(http.StatusBadRequest, "read", "read body: %v", err)
-	}
-	if int64(len(body)) > h.limits.MaxBodyBytes {
+	switch {
+	case errors.Is(err, errBusy):
+		return 0, busy()
+	case errors.Is(err, errTooLarge):
 		return 0, refuse(http.StatusRequestEntityTooLarge, "too_large",
 			"body exceeds the limit of %d bytes", h.limits.MaxBodyBytes)
+	case err != nil:
+		return 0, refuse(http.StatusBadRequest, "read", "read body: %v", err)
 	}
-	// Reserve the decoded size before decoding: many large bodies at once
-	// wait their turn instead of all growing at once.
 	n, err := wire.DecodedLen(body)
 	if err != nil {
 		return 0, refuse(http.StatusBadRequest, "snappy", "decode: %v", err)
@@ -224,11 +240,9 @@ func (h *Handler) serve(r *http.Request) (int, error) {
 		return 0, refuse(http.StatusRequestEntityTooLarge, "too_large",
 			"decode: snappy: decoded size %d exceeds limit %d", n, h.limits.MaxDecodedBytes)
 	}
-	if err := h.inflight.Acquire(r.Context(), int64(n)); err != nil {
-		return 0, &refusal{code: http.StatusTooManyRequests, reason: "busy", retryAfter: 5 * time.Second,
-			msg: "the collector is decoding as much as it may hold: retry later"}
+	if err := bud.take(ctx, bud.held+int64(n)); err != nil {
+		return 0, busy()
 	}
-	defer h.inflight.Release(int64(n))
 	lim := wire.Limits{MaxSeries: h.limits.MaxSeriesPerRequest, MaxSamples: h.limits.MaxSamplesPerRequest,
 		MaxLabelsPerSeries: h.limits.MaxLabelsPerSeries}
 	st.decoded, err = wire.DecodeBody(body, st.decoded, h.limits.MaxDecodedBytes, lim, &st.req)
@@ -261,22 +275,6 @@ func (h *Handler) release(st *state) {
 		return
 	}
 	h.pool.Put(st)
-}
-
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 func errCode(err error) int {

@@ -15,11 +15,15 @@ type Limits struct {
 	MaxSamplesPerRequest int           `yaml:"max_samples_per_request"` // default 100,000, counted while decoding
 	MaxLabelsPerSeries   int           `yaml:"max_labels_per_series"`   // default 32, before stamping
 	MaxLabelNameLength   int           `yaml:"max_label_name_length"`   // default 128
-	MaxLabelValueLength  int           `yaml:"max_label_value_length"`  // default 2048
+	MaxLabelValueLength  int           `yaml:"max_label_value_length"`  // default 1024
 	MaxFutureSkew        time.Duration `yaml:"max_future_skew"`         // default 10m
-	// MaxInflightBytes bounds the decoded bytes of all requests being
-	// handled at once (default 128 MiB); a request that does not fit waits,
-	// and is answered 429 when it cannot get room within its deadline.
+	// MaxSeriesLabelsBytes bounds the bytes of one series' label names and
+	// values, the collector's own agent and vantage aside (default 4096).
+	MaxSeriesLabelsBytes int `yaml:"max_series_labels_bytes"`
+	// MaxInflightBytes bounds the bytes of all requests being handled at
+	// once, bodies (taken by their Content-Length before they are read)
+	// and decoded (default 128 MiB); a request that does not fit waits, and
+	// is answered 429 with Retry-After when it gets no room within 5 s.
 	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
 	// SamplesPerSecond and Burst bound each agent's write rate (default
 	// 100,000/s, burst 1,000,000: an agent catching up on a day's queue
@@ -29,7 +33,20 @@ type Limits struct {
 	// MaxSeriesPerAgent bounds the new series one agent may create within
 	// two hours (default 200,000); new series past it are refused.
 	MaxSeriesPerAgent int `yaml:"max_series_per_agent"`
+	// NewSeriesBytesPerMinute bounds the label bytes of the new series one
+	// agent may create per minute (default 1 MiB), with a burst of 16
+	// minutes' worth; over it, the new series wait: the known ones are
+	// stored and the answer is 429 with Retry-After.
+	NewSeriesBytesPerMinute int `yaml:"new_series_bytes_per_minute"`
+	// MaxRequestsPerAgent bounds one agent's requests handled at once
+	// (default 4); more are answered 429 with Retry-After at once, before
+	// their bodies are read.
+	MaxRequestsPerAgent int `yaml:"max_requests_per_agent"`
 }
+
+// newSeriesBurstMinutes is how many minutes of NewSeriesBytesPerMinute an
+// agent may spend at once: a restarted collector sees every series anew.
+const newSeriesBurstMinutes = 16
 
 // DefaultLimits are used for zero fields.
 var DefaultLimits = Limits{
@@ -39,12 +56,16 @@ var DefaultLimits = Limits{
 	MaxSamplesPerRequest: 100_000,
 	MaxLabelsPerSeries:   32,
 	MaxLabelNameLength:   128,
-	MaxLabelValueLength:  2048,
+	MaxLabelValueLength:  1024,
+	MaxSeriesLabelsBytes: 4096,
 	MaxFutureSkew:        10 * time.Minute,
 	MaxInflightBytes:     128 << 20,
 	SamplesPerSecond:     100_000,
 	Burst:                1_000_000,
 	MaxSeriesPerAgent:    200_000,
+
+	NewSeriesBytesPerMinute: 1 << 20,
+	MaxRequestsPerAgent:     4,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -65,6 +86,9 @@ func (l Limits) withDefaults() Limits {
 	set(&d.MaxLabelValueLength, l.MaxLabelValueLength)
 	set(&d.Burst, l.Burst)
 	set(&d.MaxSeriesPerAgent, l.MaxSeriesPerAgent)
+	set(&d.MaxSeriesLabelsBytes, l.MaxSeriesLabelsBytes)
+	set(&d.NewSeriesBytesPerMinute, l.NewSeriesBytesPerMinute)
+	set(&d.MaxRequestsPerAgent, l.MaxRequestsPerAgent)
 	if l.MaxFutureSkew > 0 {
 		d.MaxFutureSkew = l.MaxFutureSkew
 	}
@@ -75,7 +99,7 @@ func (l Limits) withDefaults() Limits {
 		d.SamplesPerSecond = l.SamplesPerSecond
 	}
 	// A request must fit in the in-flight budget on its own.
-	d.MaxInflightBytes = max(d.MaxInflightBytes, int64(d.MaxDecodedBytes))
+	d.MaxInflightBytes = max(d.MaxInflightBytes, d.MaxBodyBytes+int64(d.MaxDecodedBytes))
 	return d
 }
 
@@ -89,7 +113,9 @@ type agentLimits struct {
 }
 
 type agentState struct {
-	rate *rate.Limiter
+	rate     *rate.Limiter
+	newBytes *rate.Limiter // label bytes of new series
+	inflight int           // requests being handled
 	// cur and prev hold the series keys seen in this and the previous
 	// hour: a series not written for two hours stops counting.
 	cur, prev map[uint64]struct{}
@@ -103,8 +129,10 @@ func newAgentLimits(l Limits, now func() time.Time) *agentLimits {
 func (al *agentLimits) state(agent string) *agentState {
 	st := al.agents[agent]
 	if st == nil {
+		perMin := al.limits.NewSeriesBytesPerMinute
 		st = &agentState{rate: rate.NewLimiter(rate.Limit(al.limits.SamplesPerSecond), al.limits.Burst),
-			cur: map[uint64]struct{}{}, prev: map[uint64]struct{}{}, rotated: al.now()}
+			newBytes: rate.NewLimiter(rate.Limit(float64(perMin)/60), max(newSeriesBurstMinutes*perMin, al.limits.MaxSeriesLabelsBytes)),
+			cur:      map[uint64]struct{}{}, prev: map[uint64]struct{}{}, rotated: al.now()}
 		al.agents[agent] = st
 	}
 	return st
@@ -126,25 +154,52 @@ func (al *agentLimits) admit(agent string, n int) (ok bool, retryAfter time.Dura
 	return true, 0
 }
 
-// series reports whether the agent may write the series with key k: it
-// is known, or the agent is under its series limit.
-func (al *agentLimits) series(agent string, k uint64) bool {
+// enter admits one more request of the agent, unless it has
+// MaxRequestsPerAgent being handled; leave ends an admitted one.
+func (al *agentLimits) enter(agent string) bool {
 	al.mu.Lock()
 	defer al.mu.Unlock()
 	st := al.state(agent)
-	if now := al.now(); now.Sub(st.rotated) >= time.Hour {
+	if st.inflight >= al.limits.MaxRequestsPerAgent {
+		return false
+	}
+	st.inflight++
+	return true
+}
+
+func (al *agentLimits) leave(agent string) {
+	al.mu.Lock()
+	al.agents[agent].inflight--
+	al.mu.Unlock()
+}
+
+// series reports whether the agent may write the series with key k and
+// size bytes of labels: it is known, or the agent is under its series
+// limit and its rate of new series bytes. Over the rate, wait says when
+// the bytes are there.
+func (al *agentLimits) series(agent string, k uint64, size int) (ok bool, wait time.Duration) {
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	st := al.state(agent)
+	now := al.now()
+	if now.Sub(st.rotated) >= time.Hour {
 		st.prev, st.cur, st.rotated = st.cur, make(map[uint64]struct{}, len(st.cur)), now
 	}
 	if _, ok := st.cur[k]; ok {
-		return true
+		return true, 0
 	}
 	if _, ok := st.prev[k]; ok {
 		st.cur[k] = struct{}{}
-		return true
+		return true, 0
 	}
 	if len(st.cur)+len(st.prev) >= al.limits.MaxSeriesPerAgent {
-		return false
+		return false, 0
+	}
+	r := st.newBytes.ReserveN(now, size)
+	if d := r.DelayFrom(now); !r.OK() || d > 0 {
+		r.CancelAt(now)
+		return false, min(max(d, time.Second), 10*time.Minute)
 	}
 	st.cur[k] = struct{}{}
-	return true
+	return true, 0
 }
