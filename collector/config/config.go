@@ -78,7 +78,7 @@ type Query struct {
 	// MaxLabelBytes bounds the label bytes a query may hold, label_join and
 	// label_replace growth counted, and a series/labels answer (default 16 MiB).
 	MaxLabelBytes int `yaml:"max_label_bytes"`
-	// MaxQueryLength bounds a query's text (default 32 KiB).
+	// MaxQueryLength bounds a query's text (default 16 KiB).
 	MaxQueryLength int `yaml:"max_query_length"`
 	// MaxRequestBytes bounds a query request's form body (default 256 KiB).
 	MaxRequestBytes int `yaml:"max_request_bytes"`
@@ -211,7 +211,7 @@ var Default = Config{
 		MaxConnections:    4096,
 	},
 	Query: Query{Timeout: target.Duration(30 * time.Second), MaxConcurrent: 8, MaxSamples: 5_000_000,
-		MaxLabelBytes: 16 << 20, MaxQueryLength: 32 << 10, MaxRequestBytes: 256 << 10},
+		MaxLabelBytes: 16 << 20, MaxQueryLength: 16 << 10, MaxRequestBytes: 256 << 10},
 	Alerting: Alerting{EvaluationInterval: target.Duration(15 * time.Second), DefaultProbeInterval: target.Duration(30 * time.Second)},
 }
 

@@ -239,10 +239,10 @@ func TestQueryShape(t *testing.T) {
 		if code != 400 || !strings.Contains(body, "nested") {
 			t.Errorf("%s, 5000 deep: %d %.300s", path, code, body)
 		}
-		long := strings.Repeat("m+", 20<<10) + "m"
+		long := strings.Repeat("m+", 9<<10) + "m"
 		code, body = post(t, u+"/api/v1/"+path, url.Values{"query": {long}, "start": {"0"}, "end": {"1"}, "step": {"1"}})
 		if code != 400 || !strings.Contains(body, "query.max_query_length") {
-			t.Errorf("%s, 40 KB: %d %.300s", path, code, body)
+			t.Errorf("%s, 18 KB: %d %.300s", path, code, body)
 		}
 	}
 	code, body := post(t, u+"/api/v1/query", url.Values{"query": {"1"}, "pad": {strings.Repeat("x", 300<<10)}})

@@ -19,7 +19,7 @@ type Limits struct {
 	// label_replace can make of them, and those of a series, labels or
 	// label values answer (default 16 MiB).
 	MaxLabelBytes uint64
-	// MaxQueryLength bounds a query's text (default 32 KiB).
+	// MaxQueryLength bounds a query's text (default 16 KiB).
 	MaxQueryLength int
 	// MaxRequestBytes bounds a request's form body (default 256 KiB).
 	MaxRequestBytes int64
@@ -28,7 +28,7 @@ type Limits struct {
 // Default limits.
 const (
 	DefaultMaxLabelBytes   = 16 << 20
-	DefaultMaxQueryLength  = 32 << 10
+	DefaultMaxQueryLength  = 16 << 10
 	DefaultMaxRequestBytes = 256 << 10
 	// maxDepth bounds a query's nesting: the engine and the pretty
 	// printer recurse through it, format_query in quadratic time.
