@@ -190,7 +190,9 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	qc := a.opts.Config.Query
 	api, err := query.New(query.Options{Queryable: a.store, Logger: a.opts.Logger.With("component", "query"),
 		Registerer: a.registry, Timeout: time.Duration(qc.Timeout), MaxConcurrent: qc.MaxConcurrent,
-		MaxSamples: qc.MaxSamples, LogFile: qc.LogFile})
+		MaxSamples: qc.MaxSamples, LogFile: qc.LogFile,
+		Limits: query.Limits{MaxLabelBytes: uint64(qc.MaxLabelBytes), MaxQueryLength: qc.MaxQueryLength,
+			MaxRequestBytes: int64(qc.MaxRequestBytes)}})
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}

@@ -75,6 +75,13 @@ type Query struct {
 	MaxSamples    int             `yaml:"max_samples"`    // default 5,000,000 loaded at once per query
 	// LogFile receives one JSON line per query: who, what, how long (optional).
 	LogFile string `yaml:"log_file"`
+	// MaxLabelBytes bounds the label bytes a query may hold, label_join and
+	// label_replace growth counted, and a series/labels answer (default 16 MiB).
+	MaxLabelBytes int `yaml:"max_label_bytes"`
+	// MaxQueryLength bounds a query's text (default 16 KiB).
+	MaxQueryLength int `yaml:"max_query_length"`
+	// MaxRequestBytes bounds a query request's form body (default 256 KiB).
+	MaxRequestBytes int `yaml:"max_request_bytes"`
 }
 
 // Attribution configures who is behind each dependency and which
@@ -203,7 +210,8 @@ var Default = Config{
 		MaxHeaderBytes:    64 << 10,
 		MaxConnections:    4096,
 	},
-	Query:    Query{Timeout: target.Duration(30 * time.Second), MaxConcurrent: 8, MaxSamples: 5_000_000},
+	Query: Query{Timeout: target.Duration(30 * time.Second), MaxConcurrent: 8, MaxSamples: 5_000_000,
+		MaxLabelBytes: 16 << 20, MaxQueryLength: 16 << 10, MaxRequestBytes: 256 << 10},
 	Alerting: Alerting{EvaluationInterval: target.Duration(15 * time.Second), DefaultProbeInterval: target.Duration(30 * time.Second)},
 }
 
@@ -301,6 +309,9 @@ func (c *Config) Validate() []config.Problem {
 	}
 	if c.Query.Timeout <= 0 || c.Query.MaxConcurrent <= 0 || c.Query.MaxSamples <= 0 {
 		p(config.Path{"query"}, "timeout, max_concurrent and max_samples must be positive")
+	}
+	if c.Query.MaxLabelBytes < 1<<20 || c.Query.MaxQueryLength < 1024 || c.Query.MaxRequestBytes < c.Query.MaxQueryLength {
+		p(config.Path{"query"}, "max_label_bytes must be at least 1 MiB, max_query_length at least 1024 and max_request_bytes at least max_query_length")
 	}
 	ps = append(ps, c.Alerting.Validate(config.Path{"alerting"})...)
 	ps = append(ps, validateDrills(c.Drills)...)

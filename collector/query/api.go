@@ -40,6 +40,8 @@ type Options struct {
 	LogFile string
 	// LookbackDelta is how far back an instant selector looks (default 5m).
 	LookbackDelta time.Duration
+	// Limits bounds what a request may make the collector hold.
+	Limits Limits
 }
 
 // API is the query HTTP API.
@@ -48,7 +50,9 @@ type API struct {
 	engine *promql.Engine
 	parser parser.Parser
 	gate   chan struct{}
-	qlog   *queryLog
+	// reading bounds the request bodies read at once.
+	reading chan struct{}
+	qlog    *queryLog
 }
 
 // New returns an API over opts.Queryable.
@@ -71,6 +75,7 @@ func New(opts Options) (*API, error) {
 	if opts.LookbackDelta <= 0 {
 		opts.LookbackDelta = 5 * time.Minute
 	}
+	opts.Limits = opts.Limits.withDefaults()
 	p := parser.NewParser(parser.Options{})
 	engine := promql.NewEngine(promql.EngineOpts{
 		Logger:               opts.Logger,
@@ -86,7 +91,8 @@ func New(opts Options) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &API{opts: opts, engine: engine, parser: p, gate: make(chan struct{}, opts.MaxConcurrent), qlog: ql}, nil
+	return &API{opts: opts, engine: engine, parser: p, gate: make(chan struct{}, opts.MaxConcurrent),
+		reading: make(chan struct{}, 4*opts.MaxConcurrent), qlog: ql}, nil
 }
 
 // Engine returns the PromQL engine (the console and tests evaluate with it).
@@ -132,8 +138,8 @@ func (a *API) wrap(h func(*http.Request) (response, error)) http.HandlerFunc {
 			writeError(w, &apiError{"bad_data", http.StatusMethodNotAllowed, errors.New("use GET or POST")})
 			return
 		}
-		if err := r.ParseForm(); err != nil {
-			writeError(w, badData("parse form: %v", err))
+		if err := a.parseForm(w, r); err != nil {
+			writeError(w, err)
 			return
 		}
 		res, err := h(r)
@@ -141,7 +147,9 @@ func (a *API) wrap(h func(*http.Request) (response, error)) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
-		var jw jsonWriter
+		// The answer is streamed: a large result is not held twice.
+		w.Header().Set("Content-Type", "application/json")
+		jw := jsonWriter{out: w}
 		jw.raw(`{"status":"success","data":`)
 		res.data(&jw)
 		if ws, _ := res.warnings.AsStrings("", 10, 10); len(ws) > 0 {
@@ -155,8 +163,7 @@ func (a *API) wrap(h func(*http.Request) (response, error)) http.HandlerFunc {
 			jw.raw("]")
 		}
 		jw.raw("}")
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(jw.b)
+		jw.flush()
 	}
 }
 
@@ -181,12 +188,17 @@ func (a *API) query(r *http.Request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	qs := r.FormValue("query")
+	qb, err := a.budget(qs)
+	if err != nil {
+		return response{}, err
+	}
 	ctx, cancel, err := a.timeoutCtx(r)
 	if err != nil {
 		return response{}, err
 	}
 	defer cancel()
-	q, err := a.engine.NewInstantQuery(ctx, a.opts.Queryable, promql.NewPrometheusQueryOpts(false, 0, nil), r.FormValue("query"), ts)
+	q, err := a.engine.NewInstantQuery(ctx, qb, promql.NewPrometheusQueryOpts(false, 0, nil), qs, ts)
 	if err != nil {
 		return response{}, badData("%v", err)
 	}
@@ -218,12 +230,17 @@ func (a *API) queryRange(r *http.Request) (response, error) {
 	if end.Sub(start)/step > maxPoints {
 		return response{}, badData("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", maxPoints)
 	}
+	qs := r.FormValue("query")
+	qb, err := a.budget(qs)
+	if err != nil {
+		return response{}, err
+	}
 	ctx, cancel, err := a.timeoutCtx(r)
 	if err != nil {
 		return response{}, err
 	}
 	defer cancel()
-	q, err := a.engine.NewRangeQuery(ctx, a.opts.Queryable, promql.NewPrometheusQueryOpts(false, 0, nil), r.FormValue("query"), start, end, step)
+	q, err := a.engine.NewRangeQuery(ctx, qb, promql.NewPrometheusQueryOpts(false, 0, nil), qs, start, end, step)
 	if err != nil {
 		return response{}, badData("%v", err)
 	}
@@ -274,6 +291,8 @@ func execError(err error) error {
 		storErr  promql.ErrStorage
 	)
 	switch {
+	case errors.Is(err, ErrTooLarge):
+		return &apiError{"execution", http.StatusUnprocessableEntity, err}
 	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
 		return &apiError{"timeout", http.StatusServiceUnavailable, err}
 	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
@@ -320,6 +339,10 @@ func (a *API) series(r *http.Request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	limit, err := parseLimit(r)
+	if err != nil {
+		return response{}, err
+	}
 	ctx, cancel, err := a.timeoutCtx(r)
 	if err != nil {
 		return response{}, err
@@ -336,24 +359,38 @@ func (a *API) series(r *http.Request) (response, error) {
 		sets2 = append(sets2, q.Select(ctx, true, hints, ms...))
 	}
 	set := storage.NewMergeSeriesSet(sets2, 0, storage.ChainedSeriesMerge)
-	var out []labels.Labels
+	var (
+		out      []labels.Labels
+		warnings annotations.Annotations
+		budget   = labelBudget{limit: a.opts.Limits.MaxLabelBytes, g: labelGrowth{Factor: 1}}
+	)
 	for set.Next() {
+		if limit > 0 && len(out) == limit {
+			warnings.Add(errTruncated)
+			break
+		}
 		if len(out) >= a.opts.MaxSamples/10 {
 			return response{}, &apiError{"execution", http.StatusUnprocessableEntity,
-				fmt.Errorf("more than %d series match: narrow match[] or the time range", a.opts.MaxSamples/10)}
+				fmt.Errorf("%w: more than %d series match: narrow match[] or the time range", ErrTooLarge, a.opts.MaxSamples/10)}
 		}
-		out = append(out, set.At().Labels())
+		l := set.At().Labels()
+		if err := budget.add(l.ByteSize()); err != nil {
+			return response{}, execError(err)
+		}
+		out = append(out, l)
 	}
 	if err := set.Err(); err != nil {
 		return response{}, execError(err)
 	}
-	return response{warnings: set.Warnings(), data: func(jw *jsonWriter) {
+	warnings.Merge(set.Warnings())
+	return response{warnings: warnings, data: func(jw *jsonWriter) {
 		jw.raw("[")
 		for i, l := range out {
 			if i > 0 {
 				jw.raw(",")
 			}
 			jw.labels(l)
+			jw.spill()
 		}
 		jw.raw("]")
 	}}, nil
@@ -381,6 +418,15 @@ func (a *API) labelQuery(r *http.Request, name string) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
+	limit, err := parseLimit(r)
+	if err != nil {
+		return response{}, err
+	}
+	var hints *storage.LabelHints
+	if limit > 0 {
+		// One more than asked tells whether the answer was cut.
+		hints = &storage.LabelHints{Limit: limit + 1}
+	}
 	ctx, cancel, err := a.timeoutCtx(r)
 	if err != nil {
 		return response{}, err
@@ -395,20 +441,31 @@ func (a *API) labelQuery(r *http.Request, name string) (response, error) {
 		sets = [][]*labels.Matcher{nil}
 	}
 	seen := map[string]struct{}{}
-	var warnings annotations.Annotations
+	var (
+		warnings annotations.Annotations
+		bytes    uint64
+	)
 	for _, ms := range sets {
 		var vals []string
 		var ws annotations.Annotations
 		if name == "" {
-			vals, ws, err = q.LabelNames(ctx, nil, ms...)
+			vals, ws, err = q.LabelNames(ctx, hints, ms...)
 		} else {
-			vals, ws, err = q.LabelValues(ctx, name, nil, ms...)
+			vals, ws, err = q.LabelValues(ctx, name, hints, ms...)
 		}
 		if err != nil {
 			return response{}, execError(err)
 		}
 		warnings.Merge(ws)
 		for _, v := range vals {
+			if _, ok := seen[v]; ok {
+				continue
+			}
+			// A value costs its bytes and its place in the set and the answer.
+			if bytes += uint64(len(v)) + 64; bytes > a.opts.Limits.MaxLabelBytes {
+				return response{}, execError(fmt.Errorf("%w: more than %s of label names or values match (query.max_label_bytes): "+
+					"narrow match[] or the time range, or set limit", ErrTooLarge, mib(a.opts.Limits.MaxLabelBytes)))
+			}
 			seen[v] = struct{}{}
 		}
 	}
@@ -417,6 +474,10 @@ func (a *API) labelQuery(r *http.Request, name string) (response, error) {
 		out = append(out, v)
 	}
 	slices.Sort(out)
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+		warnings.Add(errTruncated)
+	}
 	return response{warnings: warnings, data: func(jw *jsonWriter) {
 		jw.raw("[")
 		for i, v := range out {
@@ -424,6 +485,7 @@ func (a *API) labelQuery(r *http.Request, name string) (response, error) {
 				jw.raw(",")
 			}
 			jw.str(v)
+			jw.spill()
 		}
 		jw.raw("]")
 	}}, nil

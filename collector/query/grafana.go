@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-
-	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // The endpoints Grafana's Prometheus data source calls besides queries,
@@ -72,8 +70,8 @@ func (a *API) metadata(r *http.Request) (response, error) {
 // queryExemplars: Bulwark keeps no exemplars; a valid query answers an
 // empty list, a bad one Prometheus's bad_data.
 func (a *API) queryExemplars(r *http.Request) (response, error) {
-	if _, err := parser.NewParser(parser.Options{}).ParseExpr(r.FormValue("query")); err != nil {
-		return response{}, badData("invalid parameter \"query\": %v", err)
+	if _, err := a.parse(r.FormValue("query")); err != nil {
+		return response{}, err
 	}
 	if _, _, err := a.timeRange(r); err != nil {
 		return response{}, err
@@ -83,9 +81,9 @@ func (a *API) queryExemplars(r *http.Request) (response, error) {
 
 // formatQuery answers the query pretty-printed, as Prometheus does.
 func (a *API) formatQuery(r *http.Request) (response, error) {
-	expr, err := parser.NewParser(parser.Options{}).ParseExpr(r.FormValue("query"))
+	expr, err := a.parse(r.FormValue("query"))
 	if err != nil {
-		return response{}, badData("invalid parameter \"query\": %v", err)
+		return response{}, err
 	}
 	pretty := expr.Pretty(0)
 	return response{data: func(jw *jsonWriter) { jw.str(pretty) }}, nil

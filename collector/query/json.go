@@ -1,6 +1,7 @@
 package query
 
 import (
+	"io"
 	"math"
 	"runtime"
 	"strconv"
@@ -12,7 +13,30 @@ import (
 )
 
 // jsonWriter appends JSON without reflection: query results can be large.
-type jsonWriter struct{ b []byte }
+// With out set, spill writes what is buffered once it passes spillBytes.
+type jsonWriter struct {
+	b   []byte
+	out io.Writer
+	err error
+}
+
+const spillBytes = 64 << 10
+
+// spill writes the buffer to out once it is large enough.
+func (w *jsonWriter) spill() {
+	if w.out != nil && len(w.b) >= spillBytes {
+		w.flush()
+	}
+}
+
+// flush writes the buffer to out; after a failed write (the client went
+// away) the rest is dropped.
+func (w *jsonWriter) flush() {
+	if w.err == nil {
+		_, w.err = w.out.Write(w.b)
+	}
+	w.b = w.b[:0]
+}
 
 func (w *jsonWriter) raw(s string) { w.b = append(w.b, s...) }
 
@@ -90,6 +114,7 @@ func writeValue(w *jsonWriter, v parser.Value) {
 			w.raw(`,"value":`)
 			w.point(s.T, s.F)
 			w.raw("}")
+			w.spill()
 		}
 		w.raw("]}")
 	case promql.Matrix:
@@ -106,6 +131,7 @@ func writeValue(w *jsonWriter, v parser.Value) {
 					w.raw(",")
 				}
 				w.point(p.T, p.F)
+				w.spill()
 			}
 			w.raw("]}")
 		}
