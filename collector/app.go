@@ -208,6 +208,13 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	a.names.Wanted = func() []string { return unglued(zones, a.attributor.CatalogInUse()) }
+	reports, err := zone.NewReports(zone.ReportsOptions{Store: zones, Attributor: a.attributor, Policy: &a.policy,
+		Types: func() map[string]string { return inventory.Types(inv) }, TypesVersion: inv.Version,
+		Resolved: a.names.Lookup, ResolvedVersion: a.names.Version,
+		Registerer: a.registry, Logger: a.opts.Logger.With("component", "zone")})
+	if err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
 	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger,
 		Targets:      func() []target.Target { return a.reloader.targets() },
 		Alerting:     a.consoleAlerts,
@@ -218,11 +225,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 			if err != nil || len(origins) == 0 {
 				return nil, fmt.Errorf("no zone imported: run `bulwark zone import FILE`")
 			}
-			snap, _, err := zones.Latest(origins[0])
-			if err != nil {
-				return nil, err
-			}
-			return zone.AnalyzeWith(snap, a.attributor, &a.policy, inventory.Types(inv), a.names.Lookup).Report(false), nil
+			return reports.Get(context.Background(), origins[0])
 		}})
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
@@ -301,8 +304,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		}
 		json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": h})
 	})
-	mux.Handle("GET /api/v1/reports/dns", zone.ReportHandler(zones,
-		a.attributor, &a.policy, func() map[string]string { return inventory.Types(inv) }, a.names.Lookup))
+	mux.Handle("GET /api/v1/reports/dns", zone.ReportHandler(reports))
 	mux.Handle("GET /api/v1/agents/{id}/names", a.names.Handler(agents))
 	mux.Handle("POST /api/v1/agents/{id}/names", a.names.Handler(agents))
 	con.Register(mux)

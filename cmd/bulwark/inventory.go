@@ -107,6 +107,7 @@ func importRemote(ctx context.Context, base, tokenFile, preset, name string, bod
 	var r struct {
 		Status, Error string
 		Rows          []inventory.RowError
+		Refused       int // every refused row; Rows lists the first
 		Data          inventory.Diff
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
@@ -114,7 +115,7 @@ func importRemote(ctx context.Context, base, tokenFile, preset, name string, bod
 	}
 	if resp.StatusCode != http.StatusOK {
 		if len(r.Rows) > 0 {
-			return &inventory.Error{File: name, Rows: r.Rows}
+			return &inventory.Error{File: name, Rows: r.Rows, Total: r.Refused}
 		}
 		return fmt.Errorf("targets import: HTTP %d: %s", resp.StatusCode, r.Error)
 	}

@@ -4,6 +4,7 @@
 package inventory
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -13,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
@@ -46,17 +46,19 @@ type RowError struct {
 	Msg  string
 }
 
-// Error lists every refused row of a file; nothing of it was applied.
+// Error lists the refused rows of a file; nothing of it was applied. Rows
+// holds the first of them (Limits.MaxErrors), Total counts them all.
 type Error struct {
-	File string
-	Rows []RowError
+	File  string
+	Rows  []RowError
+	Total int
 }
 
 func (e *Error) Error() string {
 	var b strings.Builder
+	total := max(e.Total, len(e.Rows))
 	for i, r := range e.Rows {
 		if i == 50 {
-			fmt.Fprintf(&b, "... and %d more refused rows", len(e.Rows)-50)
 			break
 		}
 		if i > 0 {
@@ -64,7 +66,37 @@ func (e *Error) Error() string {
 		}
 		fmt.Fprintf(&b, "%s:%d: %s", e.File, r.Line, r.Msg)
 	}
+	if shown := min(len(e.Rows), 50); total > shown {
+		fmt.Fprintf(&b, "... and %d more refused rows", total-shown)
+	}
 	return b.String()
+}
+
+// Limits bound what reading one file may cost.
+type Limits struct {
+	// MaxErrors is how many refused rows are listed (all are counted).
+	MaxErrors int
+	// MaxTargets is how many targets one file may hold: a larger file is
+	// refused at the first row past it (split it).
+	MaxTargets int
+}
+
+// Default limits.
+const (
+	DefaultMaxErrors  = 100
+	DefaultMaxTargets = 200_000
+	// maxMsgBytes cuts a row's message: it may quote a cell of any size.
+	maxMsgBytes = 300
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxErrors <= 0 {
+		l.MaxErrors = DefaultMaxErrors
+	}
+	if l.MaxTargets <= 0 {
+		l.MaxTargets = DefaultMaxTargets
+	}
+	return l
 }
 
 var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
@@ -78,21 +110,77 @@ func SlugFromDomain(d string) string {
 	return s
 }
 
-// ParseCSV reads a CSV file of targets with mapping m. Every row is
-// checked; if any is bad the whole file is refused with each bad row's
-// line and reason.
+// ParseCSV reads a CSV file of targets with mapping m under the default
+// limits (see ReadCSV).
 func ParseCSV(name string, data []byte, m Mapping) ([]target.Target, error) {
-	if !utf8.Valid(data) {
-		line := bytes.Count(data[:firstInvalid(data)], []byte("\n")) + 1
-		return nil, &Error{File: name, Rows: []RowError{{line, "the file is not UTF-8: convert it (iconv -f LATIN1 -t UTF-8) and import again"}}}
+	return ReadCSV(name, bytes.NewReader(data), m, Limits{})
+}
+
+// ReadCSV reads a CSV file of targets with mapping m as it arrives: every
+// row is checked; if any is bad the whole file is refused with the first
+// bad rows' lines and reasons and the count of all (*Error). A file that is
+// not UTF-8 is refused with the line of its first invalid byte. An error
+// reading r is returned as it is (not an *Error).
+func ReadCSV(name string, r io.Reader, m Mapping, lim Limits) ([]target.Target, error) {
+	lim = lim.withDefaults()
+	u := newUTF8Reader(r)
+	br := bufio.NewReaderSize(u, 64<<10)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	r := csv.NewReader(bytes.NewReader(data))
+	p := &parser{name: name, lim: lim, seen: map[string]int{}}
+	err := p.read(csv.NewReader(br), m)
+	// The whole file is checked for UTF-8 first, as when it was read whole.
+	if err == nil {
+		_, err = io.Copy(io.Discard, br)
+	}
+	var nu *errNotUTF8
+	switch {
+	case errors.As(err, &nu):
+		return nil, &Error{File: name, Rows: []RowError{{nu.line, "the file is not UTF-8: convert it (iconv -f LATIN1 -t UTF-8) and import again"}}, Total: 1}
+	case err != nil:
+		return nil, fmt.Errorf("inventory: %s: %w", name, err)
+	case p.total > 0:
+		return nil, &Error{File: name, Rows: p.rows, Total: p.total}
+	}
+	return p.out, nil
+}
+
+// parser holds what reading one file keeps: the targets while no row is
+// bad, the first bad rows, and the ids seen (for duplicates).
+type parser struct {
+	name  string
+	lim   Limits
+	out   []target.Target
+	rows  []RowError
+	total int
+	seen  map[string]int
+}
+
+func (p *parser) refuse(line int, msg string) {
+	p.total++
+	p.out = nil // nothing will be applied: keep no targets
+	if len(p.rows) < p.lim.MaxErrors {
+		if len(msg) > maxMsgBytes {
+			msg = strings.ToValidUTF8(msg[:maxMsgBytes], "") + "..."
+		}
+		p.rows = append(p.rows, RowError{line, msg})
+	}
+}
+
+// read parses the rows; it returns only errors of the reader underneath
+// (UTF-8, the body), bad rows are p.refuse'd.
+func (p *parser) read(r *csv.Reader, m Mapping) error {
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
-		return nil, &Error{File: name, Rows: []RowError{{1, "no header row: " + err.Error()}}}
+		var pe *csv.ParseError
+		if !errors.Is(err, io.EOF) && !errors.As(err, &pe) {
+			return err
+		}
+		p.refuse(1, "no header row: "+err.Error())
+		return nil
 	}
 	idx := map[string]int{}
 	for i, h := range header {
@@ -115,27 +203,22 @@ func ParseCSV(name string, data []byte, m Mapping) ([]target.Target, error) {
 		col[field] = i
 	}
 	if len(missing) > 0 {
-		return nil, &Error{File: name, Rows: []RowError{{1, "missing column " + strings.Join(missing, ", ")}}}
+		p.refuse(1, "missing column "+strings.Join(missing, ", "))
+		return nil
 	}
-	var out []target.Target
-	var rows []RowError
-	seen := map[string]int{}
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		line := 0
 		if err != nil {
 			// FieldPos is valid only after a successful Read.
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.Line
+			if !errors.As(err, &pe) {
+				return err
 			}
-			rows = append(rows, RowError{line, "not a CSV row: " + err.Error()})
-			if pe == nil {
-				break
-			}
+			p.refuse(pe.Line, "not a CSV row: "+err.Error())
 			continue
 		}
 		line, _ = r.FieldPos(0)
@@ -162,39 +245,30 @@ func ParseCSV(name string, data []byte, m Mapping) ([]target.Target, error) {
 		if c := get("criticality"); c != "" {
 			n, err := strconv.Atoi(c)
 			if err != nil {
-				rows = append(rows, RowError{line, fmt.Sprintf("criticality %q is not a number", c)})
+				p.refuse(line, fmt.Sprintf("criticality %q is not a number", c))
 				continue
 			}
 			t.Criticality = n
 		}
 		var msgs []string
-		for _, p := range t.Validate() {
-			msgs = append(msgs, p.Field+": "+p.Msg)
+		for _, pr := range t.Validate() {
+			msgs = append(msgs, pr.Field+": "+pr.Msg)
 		}
 		if len(msgs) > 0 {
-			rows = append(rows, RowError{line, strings.Join(msgs, "; ")})
+			p.refuse(line, strings.Join(msgs, "; "))
 			continue
 		}
-		if first, dup := seen[t.ID]; dup {
-			rows = append(rows, RowError{line, fmt.Sprintf("duplicate target %q (first on line %d)", t.ID, first)})
+		if first, dup := p.seen[t.ID]; dup {
+			p.refuse(line, fmt.Sprintf("duplicate target %q (first on line %d)", t.ID, first))
 			continue
 		}
-		seen[t.ID] = line
-		out = append(out, t)
-	}
-	if len(rows) > 0 {
-		return nil, &Error{File: name, Rows: rows}
-	}
-	return out, nil
-}
-
-func firstInvalid(b []byte) int {
-	for i := 0; i < len(b); {
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 {
-			return i
+		if len(p.seen) == p.lim.MaxTargets {
+			p.refuse(line, fmt.Sprintf("more than %d targets in one file: split it", p.lim.MaxTargets))
+			return nil
 		}
-		i += size
+		p.seen[strings.Clone(t.ID)] = line
+		if p.total == 0 {
+			p.out = append(p.out, t)
+		}
 	}
-	return len(b)
 }

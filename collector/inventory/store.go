@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
@@ -21,6 +22,7 @@ type Store struct {
 
 	mu      sync.RWMutex
 	targets map[string]target.Target
+	version atomic.Uint64 // bumped by every change written
 }
 
 // Open loads the store at path (a missing file is an empty store).
@@ -84,8 +86,13 @@ func (s *Store) Upsert(ts []target.Target, dryRun bool) (Diff, error) {
 		return Diff{}, err
 	}
 	s.targets = next
+	s.version.Add(1)
 	return d, nil
 }
+
+// Version changes whenever the stored targets do: what is derived from
+// them (the DNS report's domain types) can be cached under it.
+func (s *Store) Version() uint64 { return s.version.Load() }
 
 // Targets returns every target, by id.
 func (s *Store) Targets() []target.Target {

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
@@ -46,9 +47,14 @@ type Store struct {
 	// Wanted lists the names to resolve now (set by the collector).
 	Wanted func() []string
 
-	mu sync.RWMutex
-	m  map[string]Entry
+	mu      sync.RWMutex
+	m       map[string]Entry
+	version atomic.Uint64 // bumped when an address set changes
 }
+
+// Version changes whenever Lookup's answers may: what is derived from them
+// (the DNS report) can be cached under it.
+func (s *Store) Version() uint64 { return s.version.Load() }
 
 // Open loads the store at path (a missing file is an empty store).
 func Open(path string) (*Store, error) {
@@ -113,6 +119,9 @@ func (s *Store) Put(agent string, found map[string][]string, now time.Time) (int
 			continue
 		}
 		slices.Sort(ok)
+		if !slices.Equal(s.m[name].Addrs, ok) {
+			s.version.Add(1)
+		}
 		s.m[name] = Entry{Addrs: ok, Agent: agent, At: now.UTC()}
 		kept++
 	}

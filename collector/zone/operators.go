@@ -21,32 +21,61 @@ const minTogether = 2
 // provider with aliases. It rewrites the items' provider to the group's
 // most used member and returns every member's canonical key.
 func groupUnknown(services []*depgraph.Service) map[string]string {
-	uses := map[string]int{}      // unknown operator -> delegations using it
-	together := map[string]int{}  // label -> delegations using two or more of its domains
-	pairs := map[[2]string]bool{} // domains used together (sorted: l.Providers is)
+	g := newGrouping()
 	for _, svc := range services {
-		for _, l := range svc.Layers {
-			var unknown []string
-			for _, p := range l.Providers {
-				if strings.HasPrefix(p, "domain:") {
-					unknown = append(unknown, p)
-					uses[p]++
-				}
+		g.add(svc)
+	}
+	canon := g.canon()
+	for _, svc := range services {
+		canon.apply(svc)
+	}
+	return canon.keys
+}
+
+// grouping counts, one service at a time, what groupUnknown decides on:
+// its memory grows with the unknown operators, not with the services.
+type grouping struct {
+	uses     map[string]int     // unknown operator -> delegations using it
+	together map[string]int     // label -> delegations using two or more of its domains
+	pairs    map[[2]string]bool // domains used together (sorted: l.Providers is)
+}
+
+func newGrouping() *grouping {
+	return &grouping{uses: map[string]int{}, together: map[string]int{}, pairs: map[[2]string]bool{}}
+}
+
+func (g *grouping) add(svc *depgraph.Service) {
+	for _, l := range svc.Layers {
+		var unknown []string
+		for _, p := range l.Providers {
+			if strings.HasPrefix(p, "domain:") {
+				unknown = append(unknown, p)
+				g.uses[p]++
 			}
-			counted := map[string]bool{} // a delegation counts once per label
-			for i := range unknown {
-				for j := i + 1; j < len(unknown); j++ {
-					if label := operatorLabel(unknown[i]); label == operatorLabel(unknown[j]) {
-						pairs[[2]string{unknown[i], unknown[j]}] = true
-						if !counted[label] {
-							counted[label] = true
-							together[label]++
-						}
+		}
+		counted := map[string]bool{} // a delegation counts once per label
+		for i := range unknown {
+			for j := i + 1; j < len(unknown); j++ {
+				if label := operatorLabel(unknown[i]); label == operatorLabel(unknown[j]) {
+					g.pairs[[2]string{unknown[i], unknown[j]}] = true
+					if !counted[label] {
+						counted[label] = true
+						g.together[label]++
 					}
 				}
 			}
 		}
 	}
+}
+
+// canonical is groupUnknown's decision: every grouped operator's canonical
+// key, and the name each canonical key is shown with.
+type canonical struct {
+	keys  map[string]string
+	names map[string]string
+}
+
+func (g *grouping) canon() canonical {
 	parent := map[string]string{}
 	var find func(string) string
 	find = func(x string) string {
@@ -57,8 +86,8 @@ func groupUnknown(services []*depgraph.Service) map[string]string {
 		}
 		return x
 	}
-	for pair := range pairs {
-		if together[operatorLabel(pair[0])] < minTogether {
+	for pair := range g.pairs {
+		if g.together[operatorLabel(pair[0])] < minTogether {
 			continue
 		}
 		for _, m := range pair {
@@ -77,7 +106,7 @@ func groupUnknown(services []*depgraph.Service) map[string]string {
 	canon := map[string]string{}
 	names := map[string]string{}
 	for _, ms := range members {
-		slices.SortFunc(ms, func(a, b string) int { return cmp.Or(cmp.Compare(uses[b], uses[a]), cmp.Compare(a, b)) })
+		slices.SortFunc(ms, func(a, b string) int { return cmp.Or(cmp.Compare(g.uses[b], g.uses[a]), cmp.Compare(a, b)) })
 		var also []string
 		for _, m := range ms {
 			canon[m] = ms[0]
@@ -88,23 +117,28 @@ func groupUnknown(services []*depgraph.Service) map[string]string {
 		names[ms[0]] = ms[0] + " (also " + strings.Join(also, ", ") + ")"
 	}
 	if len(canon) == 0 {
-		return nil
+		return canonical{}
 	}
-	for _, svc := range services {
-		for _, l := range svc.Layers {
-			changed := false
-			for i := range l.Items {
-				if c, ok := canon[l.Items[i].Attr.Provider]; ok {
-					l.Items[i].Attr.Provider, l.Items[i].Attr.ProviderName = c, names[c]
-					changed = true
-				}
-			}
-			if changed {
-				l.Providers = providersOf(l)
+	return canonical{keys: canon, names: names}
+}
+
+// apply rewrites the grouped operators of svc to their canonical key.
+func (c canonical) apply(svc *depgraph.Service) {
+	if len(c.keys) == 0 {
+		return
+	}
+	for _, l := range svc.Layers {
+		changed := false
+		for i := range l.Items {
+			if k, ok := c.keys[l.Items[i].Attr.Provider]; ok {
+				l.Items[i].Attr.Provider, l.Items[i].Attr.ProviderName = k, c.names[k]
+				changed = true
 			}
 		}
+		if changed {
+			l.Providers = providersOf(l)
+		}
 	}
-	return canon
 }
 
 // operatorLabel is the label an operator registered under its public

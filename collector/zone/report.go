@@ -39,36 +39,42 @@ func AnalyzeWith(s *Snapshot, a *attrib.Attributor, pol *attrib.Policy, types ma
 	an := &Analysis{Snapshot: s, Types: map[string]string{}}
 	a = a.Cached() // name servers recur across thousands of domains
 	obs := make([]depgraph.Observation, 0, 8)
-	for _, d := range s.Delegations {
-		dom := strings.TrimSuffix(d.Domain, ".")
-		obs = obs[:0]
-		for _, ns := range d.NS {
-			addr := ""
-			if g := d.Glue[ns]; len(g) > 0 {
-				addr = g[0]
-			} else if resolved != nil {
-				if r := resolved(ns); len(r) > 0 {
-					addr = r[0]
-				}
-			}
-			obs = append(obs, depgraph.Observation{Layer: "dns", Kind: "ns", Name: strings.TrimSuffix(ns, "."), Addr: addr})
-		}
-		typ := types[dom]
-		an.Types[dom] = typ
-		svc := depgraph.Build(dom, typ, obs, a, pol)
-		for _, l := range svc.Layers {
-			for i := range l.Items {
-				if l.Items[i].Attr.Provider == "" {
-					// Unknown operator: group by the name server's domain.
-					l.Items[i].Attr.Provider = "domain:" + registrable(l.Items[i].Name)
-				}
-			}
-			l.Providers = providersOf(l)
-		}
+	for i := range s.Delegations {
+		svc := serviceOf(&s.Delegations[i], a, pol, types, resolved, obs)
+		an.Types[svc.Target] = types[svc.Target]
 		an.Services = append(an.Services, svc)
 	}
 	an.Operators = groupUnknown(an.Services)
 	return an
+}
+
+// serviceOf is the DNS layer of one delegation, its unknown operators
+// keyed by their name servers' domain (before grouping). obs is scratch.
+func serviceOf(d *Delegation, a *attrib.Attributor, pol *attrib.Policy, types map[string]string, resolved func(name string) []string, obs []depgraph.Observation) *depgraph.Service {
+	dom := strings.TrimSuffix(d.Domain, ".")
+	obs = obs[:0]
+	for _, ns := range d.NS {
+		addr := ""
+		if g := d.Glue[ns]; len(g) > 0 {
+			addr = g[0]
+		} else if resolved != nil {
+			if r := resolved(ns); len(r) > 0 {
+				addr = r[0]
+			}
+		}
+		obs = append(obs, depgraph.Observation{Layer: "dns", Kind: "ns", Name: strings.TrimSuffix(ns, "."), Addr: addr})
+	}
+	svc := depgraph.Build(dom, types[dom], obs, a, pol)
+	for _, l := range svc.Layers {
+		for i := range l.Items {
+			if l.Items[i].Attr.Provider == "" {
+				// Unknown operator: group by the name server's domain.
+				l.Items[i].Attr.Provider = "domain:" + registrable(l.Items[i].Name)
+			}
+		}
+		l.Providers = providersOf(l)
+	}
+	return svc
 }
 
 // registrable approximates the domain a host name was registered under.
@@ -145,92 +151,16 @@ type Report struct {
 
 // Report computes the figures; withDomains adds one row per domain.
 func (an *Analysis) Report(withDomains bool) *Report {
-	s := an.Snapshot
-	r := &Report{Origin: s.Origin, Exported: s.Exported.Format("2006-01-02 15:04:05 MST"), Domains: len(s.Delegations),
-		NSRecords: s.NSRecords, DSRecords: s.DSRecords}
-	prov := map[string]*ProviderRow{}
-	types := map[string]*TypeRow{}
-	typeUse := map[string]map[string]int{}
-	head, signed := depgraph.NewTally("dns"), 0
+	b := newReportBuilder()
+	var rows []DomainRow
+	if withDomains {
+		b.onDomain = func(r DomainRow) error { rows = append(rows, r); return nil }
+	}
 	for i, svc := range an.Services {
-		d := s.Delegations[i]
-		l := svc.Layer("dns")
-		if l == nil {
-			continue
-		}
-		typ := cmp.Or(an.Types[svc.Target], "unknown")
-		tr := types[typ]
-		if tr == nil {
-			tr = &TypeRow{Type: typ}
-			types[typ] = tr
-			typeUse[typ] = map[string]int{}
-		}
-		tr.Domains++
-		if d.DS {
-			tr.Signed++
-		}
-		// Entirely foreign: every name server placed, and all of them abroad.
-		// A name server that cannot be placed is counted apart.
-		foreignOnly := l.ForeignOnly()
-		if l.Unattributed > 0 {
-			tr.Unplaced++
-		}
-		head.Add(l)
-		if d.DS {
-			signed++
-		}
-		if foreignOnly {
-			tr.ForeignOnly++
-			r.ForeignOnly = append(r.ForeignOnly, svc.Target)
-		}
-		for _, p := range l.Providers {
-			row := prov[p]
-			if row == nil {
-				row = &ProviderRow{Provider: p}
-				for _, it := range l.Items {
-					if it.Attr.Provider == p {
-						row.Name, row.Jurisdiction, row.Foreign = it.Attr.ProviderName, it.Attr.Jurisdiction, it.Foreign
-						break
-					}
-				}
-				prov[p] = row
-			}
-			row.Domains++
-			if len(l.Providers) == 1 {
-				row.Critical++
-			}
-			typeUse[typ][p]++
-		}
-		if withDomains {
-			r.DomainRows = append(r.DomainRows, DomainRow{Domain: svc.Target, Type: an.Types[svc.Target], State: l.State,
-				Providers: l.Providers, Jurisdictions: l.Countries, DNSSEC: d.DS, Evidence: l.Evidence})
-		}
+		b.add(svc, an.Snapshot.Delegations[i].DS, an.Types[svc.Target])
 	}
-	for _, p := range prov {
-		p.Share = float64(p.Domains) / float64(max(r.Domains, 1))
-		r.Providers = append(r.Providers, *p)
-	}
-	slices.SortFunc(r.Providers, func(a, b ProviderRow) int {
-		return cmp.Or(cmp.Compare(b.Domains, a.Domains), cmp.Compare(a.Provider, b.Provider))
-	})
-	for typ, tr := range types {
-		tr.DNSSEC = float64(tr.Signed) / float64(tr.Domains)
-		total := 0
-		for _, n := range typeUse[typ] {
-			total += n
-		}
-		for p, n := range typeUse[typ] {
-			share := float64(n) / float64(total)
-			tr.HHI += 10000 * share * share
-			if n > int(tr.TopShare*float64(total)+0.5) || (n == int(tr.TopShare*float64(total)+0.5) && p < tr.TopProvider) {
-				tr.TopProvider, tr.TopShare = p, share
-			}
-		}
-		r.Types = append(r.Types, *tr)
-	}
-	slices.SortFunc(r.Types, func(a, b TypeRow) int { return cmp.Or(cmp.Compare(b.Domains, a.Domains), cmp.Compare(a.Type, b.Type)) })
-	slices.Sort(r.ForeignOnly)
-	r.Headline = Headline{LayerSummary: head.Summary(), Signed: signed, DNSSEC: float64(signed) / float64(max(r.Domains, 1))}
+	r := b.finish(an.Snapshot, len(an.Snapshot.Delegations))
+	r.DomainRows = rows
 	return r
 }
 
@@ -267,6 +197,12 @@ func (r *Report) WriteText(w io.Writer, top int) {
 	fmt.Fprintf(w, "\n%d domains have their DNS entirely under foreign jurisdiction.\n", len(r.ForeignOnly))
 }
 
+var domainHeader = []string{"domain", "type", "state", "providers", "jurisdictions", "dnssec", "evidence"}
+
+func (d DomainRow) csv() []string {
+	return []string{d.Domain, d.Type, d.State, strings.Join(d.Providers, " "), strings.Join(d.Jurisdictions, " "), strconv.FormatBool(d.DNSSEC), d.Evidence}
+}
+
 // CSVTables are the tables WriteCSV writes.
 func CSVTables() []string { return []string{"providers", "domains", "types"} }
 
@@ -281,9 +217,9 @@ func (r *Report) WriteCSV(w io.Writer, table string) error {
 			cw.Write([]string{p.Provider, p.Name, p.Jurisdiction, strconv.FormatBool(p.Foreign), strconv.Itoa(p.Domains), strconv.Itoa(p.Critical), strconv.FormatFloat(p.Share, 'f', 4, 64)})
 		}
 	case "domains":
-		cw.Write([]string{"domain", "type", "state", "providers", "jurisdictions", "dnssec", "evidence"})
+		cw.Write(domainHeader)
 		for _, d := range r.DomainRows {
-			cw.Write([]string{d.Domain, d.Type, d.State, strings.Join(d.Providers, " "), strings.Join(d.Jurisdictions, " "), strconv.FormatBool(d.DNSSEC), d.Evidence})
+			cw.Write(d.csv())
 		}
 	case "types":
 		cw.Write([]string{"type", "domains", "signed", "dnssec_coverage", "foreign_only", "hhi", "top_provider", "top_share"})
