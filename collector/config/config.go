@@ -116,8 +116,8 @@ func (a Attribution) Roots() (*attrib.TrustStore, error) {
 type Playbooks struct {
 	// Files are playbook files (globs allowed).
 	Files []string `yaml:"files"`
-	// ExecAllow lists the commands exec steps may run (exact paths);
-	// nothing else runs, and never through a shell.
+	// ExecAllow lists the commands exec steps may run (absolute, clean
+	// paths); nothing else runs, and never through a shell.
 	ExecAllow []string `yaml:"exec_allow"`
 }
 
@@ -303,6 +303,8 @@ func (c *Config) Validate() []config.Problem {
 		p(config.Path{"query"}, "timeout, max_concurrent and max_samples must be positive")
 	}
 	ps = append(ps, c.Alerting.Validate(config.Path{"alerting"})...)
+	ps = append(ps, c.Alerting.validateSlackUsers(c.Users, config.Path{"alerting"})...)
+	ps = append(ps, c.Playbooks.validate(config.Path{"playbooks"})...)
 	ps = append(ps, validateDrills(c.Drills)...)
 	ps = append(ps, c.Sinks.validate()...)
 	ps = append(ps, c.Attribution.Policy.Validate(config.Path{"attribution", "policy"})...)
