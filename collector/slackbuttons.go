@@ -25,11 +25,13 @@ func (a *App) slackInteractions(w http.ResponseWriter, r *http.Request) {
 	}
 	slack.Interactions(slack.InteractionOptions{SigningSecret: a.slackSecret, Seen: a.slackSeen.get(),
 		Replayed: func(ctx context.Context, slackUser string, actions []string) {
-			who := "slack:" + slackUser
+			// Whoever resent it is unknown: the entry names the Slack user the
+			// request does, and the Bulwark user mapped to it.
+			detail := map[string]any{"slack_user": slackUser, "actions": actions}
 			if u, err := a.slackUser(slackUser); err == nil {
-				who = u.ID
+				detail["user"] = u.ID
 			}
-			a.recordAudit(ctx, who, "slack.replay-refused", map[string]any{"slack_user": slackUser, "actions": actions})
+			a.recordAudit(ctx, "slack:"+slackUser, "slack.replay-refused", detail)
 		},
 		Actions: map[string]slack.Action{
 			slack.AckActionID: func(ctx context.Context, slackUser, groupKey string) (string, error) {

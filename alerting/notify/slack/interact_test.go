@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,17 +120,27 @@ func TestReplayCacheBounded(t *testing.T) {
 	}
 }
 
-// The default cache stays small: DefaultReplayEntries signatures take
-// a bounded heap.
+// The default cache stays small: full (DefaultReplayEntries signatures
+// of Slack's size) it holds under 4 MiB of heap, and takes no more.
 func TestReplayCacheMemory(t *testing.T) {
 	now := time.Now()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	c := NewReplayCache(0, func() time.Time { return now })
-	for i := range DefaultReplayEntries + 100 {
+	for i := range 2 * DefaultReplayEntries {
 		c.Accept(fmt.Sprintf("v0=%064x", i), now)
 	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
 	if c.Len() != DefaultReplayEntries {
 		t.Errorf("%d entries, want at most %d", c.Len(), DefaultReplayEntries)
 	}
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 4<<20 {
+		t.Errorf("a full replay cache holds %d bytes of heap, want under 4 MiB", grown)
+	}
+	t.Logf("a full replay cache: %d entries, %d KiB of heap", c.Len(), (int64(after.HeapInuse)-int64(before.HeapInuse))>>10)
+	runtime.KeepAlive(c)
 }
 
 // Approve buttons name run, step and version; a value naming only a run

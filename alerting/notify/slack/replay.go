@@ -24,6 +24,7 @@ type ReplayCache struct {
 	now       func() time.Time
 	seen      map[string]time.Time // signature -> when it stops verifying
 	nextSweep time.Time
+	soonest   time.Time // no entry stops verifying before this
 }
 
 // NewReplayCache makes a cache of at most max entries (0: the default);
@@ -59,10 +60,15 @@ func (c *ReplayCache) Accept(signature string, ts time.Time) Replay {
 	if _, ok := c.seen[signature]; ok {
 		return Replayed
 	}
-	if now.After(c.nextSweep) || len(c.seen) >= c.max {
+	// Sweep once a minute, or when full and an entry may have expired
+	// (not at every request while full: that would cost O(max) each).
+	if now.After(c.nextSweep) || len(c.seen) >= c.max && now.After(c.soonest) {
+		c.soonest = time.Time{}
 		for s, until := range c.seen {
 			if now.After(until) {
 				delete(c.seen, s)
+			} else if c.soonest.IsZero() || until.Before(c.soonest) {
+				c.soonest = until
 			}
 		}
 		c.nextSweep = now.Add(time.Minute)
@@ -71,7 +77,11 @@ func (c *ReplayCache) Accept(signature string, ts time.Time) Replay {
 		return Full
 	}
 	// A second of margin for the verifier's rounding of the timestamp.
-	c.seen[signature] = ts.Add(Tolerance + time.Second)
+	until := ts.Add(Tolerance + time.Second)
+	c.seen[signature] = until
+	if c.soonest.IsZero() || until.Before(c.soonest) {
+		c.soonest = until
+	}
 	return Fresh
 }
 
