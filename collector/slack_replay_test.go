@@ -141,8 +141,9 @@ alerting:
 	waitStep(app, id, "operator-ok")
 	first := buttons(1)[0]
 
-	// The admin approves the operator's step: one signed click.
-	clickAt := time.Now()
+	// The admin approves the operator's step: one signed click, stamped
+	// 20 s ago so that sending it now is the resend 20 s later.
+	clickAt := time.Now().Add(-20 * time.Second)
 	click := func(app *collector.App) (int, string) {
 		return do(slackClick(t, "http://"+app.Addr(), secret, "U0ADA", "bulwark_approve", first, clickAt))
 	}
