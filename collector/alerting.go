@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,9 +15,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/notify/alertmanager"
-	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
-	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/internal/config"
 	"github.com/bulwarkhq/bulwark/internal/target"
@@ -274,58 +271,6 @@ func (a *App) sharedCause(targets []string) *alerting.Cause {
 	c.Targets = users[best]
 	slices.Sort(c.Targets)
 	return &c
-}
-
-// slackInteractions serves the buttons of Slack messages (Acknowledge,
-// Approve); it answers 404 unless a Slack receiver has a signing secret.
-// The clicking Slack user must map to a Bulwark user (alerting.slack_users)
-// with the role the action needs.
-func (a *App) slackInteractions(w http.ResponseWriter, r *http.Request) {
-	if a.slackSecret == "" {
-		notFound(w, r)
-		return
-	}
-	slack.Interactions(a.slackSecret, map[string]slack.Action{
-		slack.AckActionID: func(ctx context.Context, slackUser, groupKey string) (string, error) {
-			u, err := a.slackUser(slackUser)
-			if err != nil {
-				return "", err
-			}
-			if !u.Role.Includes(auth.RoleOperator) {
-				return "", fmt.Errorf("user %q is not an operator", u.ID)
-			}
-			ack, err := a.silencer.Acknowledge(ctx, groupKey, u.ID, "from Slack", true)
-			if err != nil {
-				return "", err
-			}
-			a.recordAudit(ctx, u.ID, "acknowledge", ack)
-			return "Acknowledged by " + u.ID + ".", nil
-		},
-		slack.ApproveActionID: func(ctx context.Context, slackUser, runID string) (string, error) {
-			u, err := a.slackUser(slackUser)
-			if err != nil {
-				return "", err
-			}
-			if err := a.runner.Approve(ctx, runID, u.ID, string(u.Role), "from Slack"); err != nil {
-				return "", err
-			}
-			a.recordAudit(ctx, u.ID, "playbook.approve", map[string]string{"run": runID, "via": "slack"})
-			return "Approved by " + u.ID + ".", nil
-		},
-	}).ServeHTTP(w, r)
-}
-
-// slackUser is the Bulwark user a Slack user is mapped to.
-func (a *App) slackUser(slackUser string) (auth.User, error) {
-	id, ok := a.opts.Config.Alerting.SlackUsers[slackUser]
-	if !ok {
-		return auth.User{}, fmt.Errorf("slack user %s is not mapped to a Bulwark user (alerting.slack_users)", slackUser)
-	}
-	u, ok := a.guard.Users.ByID(id)
-	if !ok {
-		return auth.User{}, fmt.Errorf("user %q is not configured", id)
-	}
-	return u, nil
 }
 
 // rulesEvaluating reports whether every rule group evaluated within three

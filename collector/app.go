@@ -108,6 +108,9 @@ type App struct {
 	depsDone    chan struct{}
 	stopOnce    sync.Once
 	stopErr     error
+
+	// slackSeen refuses a replayed Slack request (issue 19 item 8).
+	slackSeen replayCache
 }
 
 // New opens the store and builds the HTTP handlers; nothing listens yet.

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -78,9 +79,11 @@ func (a *App) askApproval(ctx context.Context, receiver string, q step.Question)
 	if q.Drill != "" {
 		title = "[drill " + q.Drill + "] " + title
 	}
-	text := fmt.Sprintf("%s\nA user with the %s role approves: `bulwark playbook approve %s`", q.Prompt, q.Role, q.Run)
+	text := fmt.Sprintf("%s\nA user with the %s role approves: `bulwark playbook approve %s --step %s`", q.Prompt, q.Role, q.Run, q.Step)
 	if s, ok := a.receiverMap[receiver].(*slack.Receiver); ok {
-		return s.AskApproval(ctx, q.Run, title, text)
+		// The button names the step and the run's version, not only the
+		// run: a replayed click cannot approve a later step.
+		return s.AskApproval(ctx, slack.ApprovalValue(slack.Approval{Run: q.Run, Step: q.Step, Version: q.Version}), title, text)
 	}
 	return a.notifyText(ctx, receiver, title+": "+text)
 }
@@ -209,10 +212,15 @@ func (a *App) playbookRun(w http.ResponseWriter, r *http.Request) {
 	writeAPI(w, http.StatusOK, run)
 }
 
+// playbookAnswer approves a step or ticks an item. An approval names the
+// step it approves (and may name the run's version it saw): a resent or
+// late request cannot approve the step after the one it meant.
 func (a *App) playbookAnswer(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Comment string `json:"comment"`
 		Item    string `json:"item"`
+		Step    string `json:"step"`
+		Version int64  `json:"version"`
 	}
 	if err := decodeBody(r, &req); err != nil {
 		writeAPI(w, http.StatusBadRequest, err)
@@ -222,17 +230,27 @@ func (a *App) playbookAnswer(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var err error
 	action := "playbook.approve"
+	detail := map[string]any{"run": id, "item": req.Item, "comment": req.Comment}
 	if strings.HasSuffix(r.URL.Path, "/tick") {
 		action = "playbook.tick"
 		err = a.runner.Tick(r.Context(), id, u.ID, req.Item)
 	} else {
-		err = a.runner.Approve(r.Context(), id, u.ID, string(u.Role), req.Comment)
+		if req.Step == "" {
+			writeAPI(w, http.StatusBadRequest, "an approval names the step it approves: {\"step\": NAME}")
+			return
+		}
+		detail = map[string]any{"run": id, "step": req.Step, "version": req.Version, "comment": req.Comment}
+		err = a.runner.Approve(r.Context(), runner.Approval{Run: id, Step: req.Step, Version: req.Version, User: u.ID, Role: string(u.Role), Comment: req.Comment})
+		if errors.Is(err, runner.ErrStale) || errors.Is(err, runner.ErrNotNow) {
+			detail["refused"] = err.Error()
+			a.audit(r, "playbook.approve-refused", detail)
+		}
 	}
 	if err != nil {
 		writeAPI(w, http.StatusConflict, err)
 		return
 	}
-	a.audit(r, action, map[string]string{"run": id, "item": req.Item, "comment": req.Comment})
+	a.audit(r, action, detail)
 	run, _ := a.runner.Get(id)
 	writeAPI(w, http.StatusOK, run)
 }

@@ -97,11 +97,19 @@ playbooks:
 	if runs[0].Trigger != "alert:PortalUnreachable" {
 		t.Errorf("trigger %q", runs[0].Trigger)
 	}
-	if code := call("POST", "/api/v1/playbooks/runs/"+id+"/approve", "view", map[string]string{"comment": "ok"}, nil); code != http.StatusConflict {
+	if code := call("POST", "/api/v1/playbooks/runs/"+id+"/approve", "view", map[string]string{"comment": "ok", "step": "sign-off"}, nil); code != http.StatusConflict {
 		t.Errorf("a viewer approved an operator's step: %d", code)
 	}
-	if code := call("POST", "/api/v1/playbooks/runs/"+id+"/approve", "op", map[string]string{"comment": "checked"}, nil); code != 200 {
+	// Issue 19 item 8: an approval names its step (a resent one cannot
+	// approve the step after it).
+	if code := call("POST", "/api/v1/playbooks/runs/"+id+"/approve", "op", map[string]string{"comment": "checked"}, nil); code != http.StatusBadRequest {
+		t.Errorf("an approval naming no step: %d", code)
+	}
+	if code := call("POST", "/api/v1/playbooks/runs/"+id+"/approve", "op", map[string]string{"comment": "checked", "step": "sign-off"}, nil); code != 200 {
 		t.Fatalf("approve: %d", code)
+	}
+	if code := call("POST", "/api/v1/playbooks/runs/"+id+"/approve", "op", map[string]string{"comment": "checked", "step": "sign-off"}, nil); code != http.StatusConflict {
+		t.Errorf("the same approval sent again: %d", code)
 	}
 	var got run
 	for deadline = time.Now().Add(10 * time.Second); got.State != "succeeded"; time.Sleep(100 * time.Millisecond) {
@@ -137,7 +145,7 @@ playbooks:
 	for _, e := range log {
 		actions = append(actions, e.User+":"+e.Action)
 	}
-	if strings.Join(actions, " ") != "ada:playbook.kill otto:playbook.approve" {
+	if strings.Join(actions, " ") != "ada:playbook.kill otto:playbook.approve-refused otto:playbook.approve" {
 		t.Errorf("audit log: %v", actions)
 	}
 }

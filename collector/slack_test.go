@@ -165,7 +165,7 @@ alerting:
 		mu.Lock()
 		all := strings.Join(posts, "\n")
 		mu.Unlock()
-		if strings.Contains(all, `"action_id":"bulwark_approve"`) && strings.Contains(all, run.Data.ID) && strings.Contains(all, "Move the zone") {
+		if strings.Contains(all, `"action_id":"bulwark_approve"`) && strings.Contains(all, "Move the zone") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -173,13 +173,22 @@ alerting:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if code, body := do(slackClick(t, base, "slack-signing-secret", "U0VERA", "bulwark_approve", run.Data.ID, time.Now())); code != 200 || !strings.Contains(body, "Not done") {
+	mu.Lock()
+	value := approveValues(t, posts)[0]
+	mu.Unlock()
+	if !strings.Contains(value, run.Data.ID) || !strings.Contains(value, `"step":"go-ahead"`) {
+		t.Fatalf("the Approve button's value %s names not the run and its step", value)
+	}
+	if code, body := do(slackClick(t, base, "slack-signing-secret", "U0OTTO", "bulwark_approve", run.Data.ID, time.Now())); code != 200 || !strings.Contains(body, "older Bulwark") {
+		t.Fatalf("a button naming only the run: %d %s", code, body)
+	}
+	if code, body := do(slackClick(t, base, "slack-signing-secret", "U0VERA", "bulwark_approve", value, time.Now())); code != 200 || !strings.Contains(body, "Not done") {
 		t.Fatalf("a viewer's approval: %d %s", code, body)
 	}
-	if code, body := do(slackClick(t, base, "forged", "U0OTTO", "bulwark_approve", run.Data.ID, time.Now())); code != 401 {
+	if code, body := do(slackClick(t, base, "forged", "U0OTTO", "bulwark_approve", value, time.Now())); code != 401 {
 		t.Fatalf("a forged approval: %d %s", code, body)
 	}
-	if code, body := do(slackClick(t, base, "slack-signing-secret", "U0OTTO", "bulwark_approve", run.Data.ID, time.Now())); code != 200 || !strings.Contains(body, "Approved by otto") {
+	if code, body := do(slackClick(t, base, "slack-signing-secret", "U0OTTO", "bulwark_approve", value, time.Now().Add(time.Second))); code != 200 || !strings.Contains(body, "approved by otto") {
 		t.Fatalf("an operator's approval: %d %s", code, body)
 	}
 	for {
@@ -197,4 +206,33 @@ alerting:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// approveValues are the values of the Approve buttons in posted blocks,
+// in order.
+func approveValues(t *testing.T, posts []string) []string {
+	t.Helper()
+	var out []string
+	for _, p := range posts {
+		var blocks []struct {
+			Elements []struct {
+				ActionID string `json:"action_id"`
+				Value    string `json:"value"`
+			} `json:"elements"`
+		}
+		if err := json.Unmarshal([]byte(p), &blocks); err != nil {
+			continue
+		}
+		for _, b := range blocks {
+			for _, e := range b.Elements {
+				if e.ActionID == "bulwark_approve" {
+					out = append(out, e.Value)
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no Approve button in %q", posts)
+	}
+	return out
 }

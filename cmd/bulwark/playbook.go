@@ -18,9 +18,9 @@ import (
 )
 
 // runPlaybook: bulwark playbook list | runs | run NAME [--input k=v] [--drill ID] |
-// show RUN | approve RUN [--comment C] | tick RUN ITEM
+// show RUN | approve RUN [--step S] [--comment C] | tick RUN ITEM
 func runPlaybook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const usage = "bulwark playbook (list | runs | run NAME [--input name=value...] | show RUN | approve RUN [--comment TEXT] | tick RUN ITEM | export RUN --out FILE) [--collector URL] [--token-file FILE]"
+	const usage = "bulwark playbook (list | runs | run NAME [--input name=value...] | show RUN | approve RUN [--step NAME] [--comment TEXT] | tick RUN ITEM | export RUN --out FILE) [--collector URL] [--token-file FILE]"
 	verbs := map[string]int{"list": 0, "runs": 0, "run": 1, "show": 1, "approve": 1, "tick": 2, "export": 1} // positional arguments
 	n, ok := 0, false
 	if len(args) > 0 {
@@ -40,6 +40,7 @@ func runPlaybook(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var inputs stringList
 	fs.Var(&inputs, "input", "run: `name=value` of an input (repeatable)")
 	comment := fs.String("comment", "", "approve: why")
+	stepName := fs.String("step", "", "approve: the `step` approved (default: the one the run waits on now, at the version shown)")
 	outFile := fs.String("out", "", "export: `file` to write the run's signed timeline to")
 	pos, err := parseFlags(fs, args[1:], n, stdout)
 	if err != nil {
@@ -101,8 +102,24 @@ func runPlaybook(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case "show":
 		err = callAPI(ctx, http.MethodGet, *collector, "/api/v1/playbooks/runs/"+url.PathEscape(pos[0]), *tokenFile, nil, &out)
 	case "approve":
-		err = callAPI(ctx, http.MethodPost, *collector, "/api/v1/playbooks/runs/"+url.PathEscape(pos[0])+"/approve", *tokenFile,
-			map[string]string{"comment": *comment}, &out)
+		// The request names the step (and, looked up, the run's version):
+		// sent again, it cannot approve the step after the one meant.
+		body := map[string]any{"comment": *comment, "step": *stepName}
+		if *stepName == "" {
+			var cur struct {
+				Version int64
+				Wait    *struct{ Step, Kind string }
+			}
+			if err := callAPI(ctx, http.MethodGet, *collector, "/api/v1/playbooks/runs/"+url.PathEscape(pos[0]), *tokenFile, nil, &cur); err != nil {
+				return fmt.Errorf("playbook approve: %w", err)
+			}
+			if cur.Wait == nil || cur.Wait.Kind != "approval" {
+				return fmt.Errorf("playbook approve: run %s waits for no approval", pos[0])
+			}
+			body["step"], body["version"] = cur.Wait.Step, cur.Version
+			fmt.Fprintf(stderr, "approving step %s (version %d)\n", cur.Wait.Step, cur.Version)
+		}
+		err = callAPI(ctx, http.MethodPost, *collector, "/api/v1/playbooks/runs/"+url.PathEscape(pos[0])+"/approve", *tokenFile, body, &out)
 	case "tick":
 		err = callAPI(ctx, http.MethodPost, *collector, "/api/v1/playbooks/runs/"+url.PathEscape(pos[0])+"/tick", *tokenFile,
 			map[string]string{"item": pos[1]}, &out)
@@ -135,7 +152,7 @@ func printRun(w io.Writer, raw json.RawMessage) error {
 	if wt := r.Wait; wt != nil && r.State == "waiting" {
 		switch wt.Kind {
 		case "approval":
-			fmt.Fprintf(w, "waiting for an approval of step %s (role %s): bulwark playbook approve %s\n", wt.Step, wt.Role, r.ID)
+			fmt.Fprintf(w, "waiting for an approval of step %s (role %s): bulwark playbook approve %s --step %s\n", wt.Step, wt.Role, r.ID, wt.Step)
 		default:
 			for _, it := range wt.Items {
 				mark := "[ ]"

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/alerting"
@@ -44,7 +46,8 @@ type Alerting struct {
 	// is noticed.
 	Heartbeat *Heartbeat `yaml:"heartbeat"`
 	// SlackUsers maps Slack user ids to Bulwark users, for the Acknowledge
-	// button: the Bulwark user must hold the operator role.
+	// and Approve buttons: each must name a configured user (who must hold
+	// the role the button's action needs).
 	SlackUsers map[string]string `yaml:"slack_users"`
 }
 
@@ -167,6 +170,23 @@ func (a *Alerting) Validate(at config.Path) []config.Problem {
 	}
 	if err := a.Builtin.Validate(); err != nil {
 		p(at.Add("builtin"), "%v", err)
+	}
+	return ps
+}
+
+// validateSlackUsers reports the slack_users entries that name no
+// configured user: a click would be refused at the worst moment, and a
+// user added later under that id would gain Slack's say unnoticed.
+func (a *Alerting) validateSlackUsers(users []User, at config.Path) []config.Problem {
+	known := map[string]bool{}
+	for _, u := range users {
+		known[u.ID] = true
+	}
+	var ps []config.Problem
+	for _, slackID := range slices.Sorted(maps.Keys(a.SlackUsers)) {
+		if id := a.SlackUsers[slackID]; !known[id] {
+			ps = append(ps, config.At(at.Add("slack_users", slackID), "Slack user %s is mapped to %q, which is no configured user", slackID, id))
+		}
 	}
 	return ps
 }

@@ -123,8 +123,8 @@ func (a Attribution) Roots() (*attrib.TrustStore, error) {
 type Playbooks struct {
 	// Files are playbook files (globs allowed).
 	Files []string `yaml:"files"`
-	// ExecAllow lists the commands exec steps may run (exact paths);
-	// nothing else runs, and never through a shell.
+	// ExecAllow lists the commands exec steps may run (absolute, clean
+	// paths); nothing else runs, and never through a shell.
 	ExecAllow []string `yaml:"exec_allow"`
 }
 
@@ -314,6 +314,8 @@ func (c *Config) Validate() []config.Problem {
 		p(config.Path{"query"}, "max_label_bytes must be at least 1 MiB, max_query_length at least 1024 and max_request_bytes at least max_query_length")
 	}
 	ps = append(ps, c.Alerting.Validate(config.Path{"alerting"})...)
+	ps = append(ps, c.Alerting.validateSlackUsers(c.Users, config.Path{"alerting"})...)
+	ps = append(ps, c.Playbooks.validate(config.Path{"playbooks"})...)
 	ps = append(ps, validateDrills(c.Drills)...)
 	ps = append(ps, c.Sinks.validate()...)
 	ps = append(ps, c.Attribution.Policy.Validate(config.Path{"attribution", "policy"})...)

@@ -49,6 +49,12 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-slack-webhook.yml":   `testdata/invalid-slack-webhook.yml:4: alerting.receivers[0].slack: webhook_url_file goes alone: an incoming webhook has its channel and no token`,
 		"invalid-route-tree.yml":      `testdata/invalid-route-tree.yml:5: alerting.routes: routes[0].routes[0]: no receiver named "energy-duty"`,
 		"invalid-drill.yml":           `testdata/invalid-drill.yml:5: drills[0].duration: must be more than 0 and at most 24h`,
+		// Issue 19 item 12 and "a slack_users entry naming no user".
+		"invalid-exec-allow-bare.yml":     `testdata/invalid-exec-allow-bare.yml:4: playbooks.exec_allow[1]: command "ok.sh" must be an absolute, clean path (like /usr/local/bin/ok.sh)`,
+		"invalid-exec-allow-relative.yml": `testdata/invalid-exec-allow-relative.yml:2: playbooks.exec_allow[0]: command "./bin/ok.sh" must be an absolute, clean path (like /usr/local/bin/ok.sh)`,
+		"invalid-exec-allow-unclean.yml":  `testdata/invalid-exec-allow-unclean.yml:3: playbooks.exec_allow[0]: command "/usr/../bin/renew" must be an absolute, clean path (like /bin/renew)`,
+		"invalid-slack-users.yml":         `testdata/invalid-slack-users.yml:6: alerting.slack_users.U0GHOST: Slack user U0GHOST is mapped to "ghost", which is no configured user`,
+		"invalid-slack-users-empty.yml":   `testdata/invalid-slack-users-empty.yml:3: alerting.slack_users.U0NOBODY: Slack user U0NOBODY is mapped to "", which is no configured user`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yml")
 	if len(files) != len(cases) {

@@ -123,8 +123,12 @@ func (r *Runner) attempt(ctx context.Context, run *Run, s *playbooks.Step, byNam
 	defer cancel()
 	r.log(ctx, run, "bulwark", "step.start", map[string]any{"step": s.Name, "kind": spec.Kind()})
 	r.mu.Lock()
+	resumed := run.Wait != nil && run.Wait.Step == s.Name
+	if manual && !resumed {
+		run.Version++ // a new question: answers to older ones are stale
+	}
 	data := step.Data{Inputs: run.Inputs, Alert: run.Alert, Run: map[string]string{"id": run.ID, "playbook": run.Playbook}, Drill: run.Drill,
-		Step: s.Name, Resumed: run.Wait != nil && run.Wait.Step == s.Name}
+		Step: s.Name, Resumed: resumed, Version: run.Version}
 	r.mu.Unlock()
 	res, err := spec.Run(sctx, r.opts.Runtime, data)
 	if errors.Is(err, step.ErrManual) {

@@ -41,8 +41,13 @@ type Run struct {
 	Started  time.Time         `json:"started"`
 	Ended    time.Time         `json:"ended,omitzero"`
 	Next     int               `json:"next"` // the top-level step to run next
-	Wait     *Wait             `json:"wait,omitempty"`
-	Timeline []audit.Entry     `json:"timeline"`
+	// Version counts the run's waits and answers: it moves when a
+	// manual step begins waiting (not when a restart resumes it) and
+	// when it is answered. An approval names the version it answers, so
+	// a replayed one, even after a restart, finds it moved.
+	Version  int64         `json:"version"`
+	Wait     *Wait         `json:"wait,omitempty"`
+	Timeline []audit.Entry `json:"timeline"`
 }
 
 // Wait is a manual step a run waits on.
@@ -78,6 +83,9 @@ var (
 	ErrTooMany = errors.New("runner: too many active runs")
 	ErrNoRun   = errors.New("runner: no such run")
 	ErrNotNow  = errors.New("runner: the run is not waiting for that")
+	// ErrStale: an approval of a step that is not the one waiting, or
+	// of an older version of the run (a replayed or outdated request).
+	ErrStale = errors.New("runner: that approval is not for the step the run waits on now")
 )
 
 // Runner runs playbooks.
@@ -231,17 +239,38 @@ func (r *Runner) List() []*Run {
 	return out
 }
 
-// Approve answers the approval a run waits on; role is the approver's.
-func (r *Runner) Approve(ctx context.Context, id, user, role string, comment string) error {
-	return r.answer(ctx, id, func(run *Run, w *Wait) error {
-		if w.Kind != "approval" {
-			return ErrNotNow
+// Approval answers an approval step.
+type Approval struct {
+	Run  string // the run's id
+	Step string // the step approved: it must be the one the run waits on
+	// Version, when not 0, is the run's version when the question was
+	// asked (Slack's buttons carry it): an older one is refused.
+	Version             int64
+	User, Role, Comment string
+}
+
+// Approve answers the approval a run waits on, once: the step must be the
+// one waiting (and the version the current one, when given), not yet
+// approved, and the approver's role at least the step's.
+func (r *Runner) Approve(ctx context.Context, a Approval) error {
+	if a.Step == "" {
+		return fmt.Errorf("runner: an approval must name the step it approves")
+	}
+	return r.answer(ctx, a.Run, func(run *Run, w *Wait) error {
+		if w.Kind != "approval" || w.Step != a.Step {
+			return fmt.Errorf("%w: run %s waits on %s %s, not on %s", ErrStale, run.ID, w.Kind, w.Step, a.Step)
 		}
-		if !roleAtLeast(role, w.Role) {
-			return fmt.Errorf("runner: step %s needs the %s role, %s has %s", w.Step, w.Role, user, role)
+		if a.Version != 0 && a.Version != run.Version {
+			return fmt.Errorf("%w: the question of step %s was asked at version %d of run %s, which is at %d now", ErrStale, a.Step, a.Version, run.ID, run.Version)
+		}
+		if w.Done {
+			return fmt.Errorf("%w: step %s of run %s is approved already", ErrStale, a.Step, run.ID)
+		}
+		if !roleAtLeast(a.Role, w.Role) {
+			return fmt.Errorf("runner: step %s needs the %s role, %s has %s", w.Step, w.Role, a.User, a.Role)
 		}
 		w.Done = true
-		r.record(run, user, "step.approved", map[string]any{"step": w.Step, "comment": comment})
+		r.record(run, a.User, "step.approved", map[string]any{"step": w.Step, "comment": a.Comment, "version": run.Version})
 		return nil
 	})
 }
@@ -275,6 +304,7 @@ func (r *Runner) answer(ctx context.Context, id string, f func(*Run, *Wait) erro
 	if err := f(run, run.Wait); err != nil {
 		return err
 	}
+	run.Version++ // the question answered is no longer the one asked
 	if err := r.opts.Store.SaveRun(ctx, run); err != nil {
 		return fmt.Errorf("runner: %w", err)
 	}

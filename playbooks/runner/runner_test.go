@@ -164,13 +164,13 @@ func TestRunWithPeopleAndRestart(t *testing.T) {
 		t.Errorf("told %q", got)
 	}
 	waitKind(t, r, run.ID, "approval")
-	if err := r.Approve(ctx, run.ID, "victor", "viewer", ""); err == nil {
+	if err := r.Approve(ctx, Approval{Run: run.ID, Step: "approve", User: "victor", Role: "viewer"}); err == nil {
 		t.Error("a viewer approved an operator's step")
 	}
 	if err := r.Tick(ctx, run.ID, "otto", "backup taken"); !errors.Is(err, ErrNotNow) {
 		t.Errorf("a tick while an approval is awaited: %v", err)
 	}
-	if err := r.Approve(ctx, run.ID, "otto", "operator", "go"); err != nil {
+	if err := r.Approve(ctx, Approval{Run: run.ID, Step: "approve", User: "otto", Role: "operator", Comment: "go"}); err != nil {
 		t.Fatal(err)
 	}
 	// Waiting on the checklist now; the collector restarts.
@@ -219,7 +219,7 @@ func TestDrillInterruptAndKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitKind(t, r, run.ID, "approval")
-	if err := r.Approve(ctx, run.ID, "otto", "admin", ""); err != nil {
+	if err := r.Approve(ctx, Approval{Run: run.ID, Step: "approve", User: "otto", Role: "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	waitKind(t, r, run.ID, "checklist")

@@ -1,7 +1,9 @@
 package step
 
 import (
+	"fmt"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -82,13 +84,33 @@ func (*Exec) DrillSafeDefault() bool { return false }
 
 func (e *Exec) Validate(env *Env, at config.Path) []config.Problem {
 	var ps []config.Problem
-	if !slices.Contains(env.ExecAllow, e.Command) {
+	if err := CheckCommandPath(e.Command); err != nil {
+		ps = append(ps, config.At(at.Add("command"), "%v", err))
+	} else if !slices.Contains(env.ExecAllow, e.Command) {
 		ps = append(ps, config.At(at.Add("command"), "command %q is not in playbooks.exec_allow", e.Command))
 	}
 	for i, a := range e.Args {
 		ps = append(ps, checkTemplate(a, at.Add("args", i))...)
 	}
 	return ps
+}
+
+// CheckCommandPath accepts only an absolute, cleaned path: a bare name
+// would run whatever comes first on the collector's $PATH, a relative one
+// whatever lies under its working directory, and /usr/../x is not what
+// it reads as.
+func CheckCommandPath(p string) error {
+	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+		return fmt.Errorf("command %q must be an absolute, clean path (like %s)", p, cleanAbsExample(p))
+	}
+	return nil
+}
+
+func cleanAbsExample(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return "/usr/local/bin/" + filepath.Base(p)
 }
 
 // WaitFor waits until a PromQL condition returns at least one series (e.g.

@@ -19,11 +19,16 @@ type Data struct {
 	// Resumed is set when a run takes up a manual step again after a
 	// restart: what was asked is not asked twice.
 	Resumed bool
+	// Version is the run's version while this step waits: an approval
+	// asked at it must be answered at it.
+	Version int64
 }
 
 // Question is what an approval asks of people through a receiver.
 type Question struct {
 	Run, Playbook, Step, Prompt, Role, Drill string
+	// Version is the run's version the answer must name (see runner.Run).
+	Version int64
 }
 
 // Runtime is what a running step may use; the runner provides it.

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bulwarkhq/bulwark/internal/config"
 )
 
 var data = Data{Inputs: map[string]string{"target": "tax-portal"}, Alert: map[string]string{"alertname": "ServiceDownEverywhere"}}
@@ -118,5 +120,50 @@ func TestNotifyAndManualSteps(t *testing.T) {
 		if _, err := s.Run(context.Background(), rt, data); !errors.Is(err, ErrManual) {
 			t.Errorf("%s: %v", s.Kind(), err)
 		}
+	}
+}
+
+// Issue 19 item 12: exec_allow by bare or relative names ran whatever came
+// first on $PATH or under the working directory. A command that is not an
+// absolute, clean path is refused when checked and, should a runtime's
+// allow-list hold one, when it runs: nothing is looked up.
+func TestExecOnlyAbsoluteCleanPaths(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	script := "#!/bin/sh\ntouch " + marker + "\n"
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, "ok.sh"), filepath.Join(dir, "bin", "ok.sh")} {
+		if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Chdir(dir)
+	bad := []string{"ok.sh", "./bin/ok.sh", "bin/ok.sh", "/usr/../bin/true", "/bin//true", "/bin/true/", ""}
+	rt := &Runtime{Env: &Env{ExecAllow: bad}}
+	for _, cmd := range bad {
+		if _, err := (&Exec{Command: cmd}).Run(context.Background(), rt, data); err == nil || !strings.Contains(err.Error(), "absolute, clean path") {
+			t.Errorf("exec %q ran: %v", cmd, err)
+		}
+		ps := (&Exec{Command: cmd}).Validate(rt.Env, config.Path{"steps", 0, "exec"})
+		if len(ps) != 1 || !strings.Contains(ps[0].Msg, "absolute, clean path") {
+			t.Errorf("exec %q checked: %v", cmd, ps)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("a bare or relative command ran")
+	}
+	abs := filepath.Join(dir, "bin", "ok.sh")
+	ok := &Runtime{Env: &Env{ExecAllow: []string{abs}}}
+	if ps := (&Exec{Command: abs}).Validate(ok.Env, config.Path{"steps", 0, "exec"}); len(ps) != 0 {
+		t.Errorf("an absolute, clean, allowed path: %v", ps)
+	}
+	if _, err := (&Exec{Command: abs}).Run(context.Background(), ok, data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("the absolute path did not run: %v", err)
 	}
 }

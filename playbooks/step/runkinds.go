@@ -93,6 +93,9 @@ func (e *Exec) Run(ctx context.Context, rt *Runtime, d Data) (Result, error) {
 	if rt.Env == nil || !slices.Contains(rt.Env.ExecAllow, e.Command) {
 		return Result{}, fmt.Errorf("exec: %q is not allowed", e.Command)
 	}
+	if err := CheckCommandPath(e.Command); err != nil { // never looked up on $PATH nor in the working directory
+		return Result{}, fmt.Errorf("exec: %w", err)
+	}
 	args := make([]string, len(e.Args))
 	for i, a := range e.Args {
 		var err error
@@ -169,7 +172,7 @@ func (a *Approval) Run(ctx context.Context, rt *Runtime, d Data) (Result, error)
 		return Result{}, err
 	}
 	if a.Receiver != "" && rt.Ask != nil && !d.Resumed {
-		q := Question{Run: d.Run["id"], Playbook: d.Run["playbook"], Step: d.Step, Prompt: prompt, Role: a.Role, Drill: d.Drill}
+		q := Question{Run: d.Run["id"], Playbook: d.Run["playbook"], Step: d.Step, Prompt: prompt, Role: a.Role, Drill: d.Drill, Version: d.Version}
 		if err := rt.Ask(ctx, a.Receiver, q); err != nil {
 			// The approval can still be given from the CLI or the API.
 			return Result{Output: prompt + " (asking " + a.Receiver + " failed: " + err.Error() + ")"}, ErrManual

@@ -17,8 +17,8 @@ type Env struct {
 	Receivers map[string]bool
 	// Roles are the roles an approval may require.
 	Roles map[string]bool
-	// ExecAllow lists the commands an exec step may run, by exact path or
-	// name: nothing else runs, and never through a shell.
+	// ExecAllow lists the commands an exec step may run, by absolute,
+	// clean path: nothing else runs, and never through a shell.
 	ExecAllow []string
 }
 
