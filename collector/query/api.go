@@ -129,6 +129,19 @@ func badData(format string, a ...any) *apiError {
 type response struct {
 	data     func(*jsonWriter)
 	warnings annotations.Annotations
+	// done, if set, is called once the answer is written.
+	done func()
+}
+
+// holdSlot keeps a query slot until the answer is written, so the answers
+// held for slow readers count against max_concurrent too; on error the
+// slot is freed at once.
+func holdSlot(res *response, err *error, release func()) {
+	if *err != nil {
+		release()
+		return
+	}
+	res.done = release
 }
 
 func (a *API) wrap(h func(*http.Request) (response, error)) http.HandlerFunc {
@@ -145,6 +158,9 @@ func (a *API) wrap(h func(*http.Request) (response, error)) http.HandlerFunc {
 		if err != nil {
 			writeError(w, err)
 			return
+		}
+		if res.done != nil {
+			defer res.done()
 		}
 		// The answer is streamed: a large result is not held twice.
 		w.Header().Set("Content-Type", "application/json")
@@ -182,7 +198,7 @@ func writeError(w http.ResponseWriter, err error) {
 	w.Write(jw.b)
 }
 
-func (a *API) query(r *http.Request) (response, error) {
+func (a *API) query(r *http.Request) (res response, err error) {
 	ts, err := parseTimeParam(r, "time", time.Now())
 	if err != nil {
 		return response{}, err
@@ -196,7 +212,7 @@ func (a *API) query(r *http.Request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	defer cancel()
+	defer holdSlot(&res, &err, cancel)
 	q, err := a.engine.NewInstantQuery(ctx, qb, promql.NewPrometheusQueryOpts(false, 0, nil), qs, ts)
 	if err != nil {
 		return response{}, badData("%v", err)
@@ -207,7 +223,7 @@ func (a *API) query(r *http.Request) (response, error) {
 // maxPoints is the most points a range query may return per series.
 const maxPoints = 11000
 
-func (a *API) queryRange(r *http.Request) (response, error) {
+func (a *API) queryRange(r *http.Request) (res response, err error) {
 	start, err := parseTime(r.FormValue("start"), "start")
 	if err != nil {
 		return response{}, err
@@ -238,7 +254,7 @@ func (a *API) queryRange(r *http.Request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	defer cancel()
+	defer holdSlot(&res, &err, cancel)
 	q, err := a.engine.NewRangeQuery(ctx, qb, promql.NewPrometheusQueryOpts(false, 0, nil), qs, start, end, step)
 	if err != nil {
 		return response{}, badData("%v", err)

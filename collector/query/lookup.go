@@ -13,7 +13,7 @@ import (
 
 // The lookups without PromQL: series, label names and label values.
 
-func (a *API) series(r *http.Request) (response, error) {
+func (a *API) series(r *http.Request) (res response, err error) {
 	sets, err := a.matchers(r, true)
 	if err != nil {
 		return response{}, err
@@ -30,7 +30,7 @@ func (a *API) series(r *http.Request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	defer cancel()
+	defer holdSlot(&res, &err, cancel)
 	q, err := a.opts.Queryable.Querier(mint, maxt)
 	if err != nil {
 		return response{}, &apiError{"internal", http.StatusInternalServerError, err}
@@ -92,7 +92,7 @@ func (a *API) labelValues(r *http.Request) (response, error) {
 }
 
 // labelQuery returns label names (name == "") or the values of label name.
-func (a *API) labelQuery(r *http.Request, name string) (response, error) {
+func (a *API) labelQuery(r *http.Request, name string) (res response, err error) {
 	sets, err := a.matchers(r, false)
 	if err != nil {
 		return response{}, err
@@ -114,7 +114,7 @@ func (a *API) labelQuery(r *http.Request, name string) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	defer cancel()
+	defer holdSlot(&res, &err, cancel)
 	q, err := a.opts.Queryable.Querier(mint, maxt)
 	if err != nil {
 		return response{}, &apiError{"internal", http.StatusInternalServerError, err}
