@@ -310,8 +310,14 @@ func (c *Config) Validate() []config.Problem {
 	if c.Query.Timeout <= 0 || c.Query.MaxConcurrent <= 0 || c.Query.MaxSamples <= 0 {
 		p(config.Path{"query"}, "timeout, max_concurrent and max_samples must be positive")
 	}
-	if c.Query.MaxLabelBytes < 1<<20 || c.Query.MaxQueryLength < 1024 || c.Query.MaxRequestBytes < c.Query.MaxQueryLength {
-		p(config.Path{"query"}, "max_label_bytes must be at least 1 MiB, max_query_length at least 1024 and max_request_bytes at least max_query_length")
+	if c.Query.MaxLabelBytes < 1<<20 {
+		p(config.Path{"query", "max_label_bytes"}, "must be at least 1048576 (1 MiB)")
+	}
+	if c.Query.MaxQueryLength < 1024 {
+		p(config.Path{"query", "max_query_length"}, "must be at least 1024")
+	}
+	if c.Query.MaxRequestBytes < c.Query.MaxQueryLength {
+		p(config.Path{"query", "max_request_bytes"}, "must be at least max_query_length")
 	}
 	ps = append(ps, c.Alerting.Validate(config.Path{"alerting"})...)
 	ps = append(ps, c.Alerting.validateSlackUsers(c.Users, config.Path{"alerting"})...)

@@ -45,6 +45,7 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-duplicate-user.yml":  `testdata/invalid-duplicate-user.yml:3: users[1].id: duplicate user id "vera" (first at users[0])`,
 		"invalid-anonymous-role.yml":  `testdata/invalid-anonymous-role.yml:2: auth.anonymous_role: role "operator-ish" must be viewer, operator or admin (or left out)`,
 		"invalid-web.yml":             `testdata/invalid-web.yml:2: web.max_connections: must be at least 16`,
+		"invalid-query.yml":           `testdata/invalid-query.yml:3: query.max_label_bytes: must be at least 1048576 (1 MiB)`,
 		"invalid-email.yml":           `testdata/invalid-email.yml:4: alerting.receivers[0].email: email: smarthost "mail.cert.example" is not host:port`,
 		"invalid-slack-webhook.yml":   `testdata/invalid-slack-webhook.yml:4: alerting.receivers[0].slack: webhook_url_file goes alone: an incoming webhook has its channel and no token`,
 		"invalid-route-tree.yml":      `testdata/invalid-route-tree.yml:5: alerting.routes: routes[0].routes[0]: no receiver named "energy-duty"`,

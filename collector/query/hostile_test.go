@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -330,4 +331,28 @@ func openFat(t testing.TB, name string, n, size int) *tsdb.DB {
 		t.Fatal(err)
 	}
 	return db
+}
+
+// An answer waiting for a slow reader keeps its query slot: the results
+// held at once are bounded by max_concurrent, not by the readers.
+func TestSlowReaderHoldsSlot(t *testing.T) {
+	db := openFat(t, "fat", 1000, 2000)
+	u := serve(t, db, Options{MaxConcurrent: 1, Limits: Limits{MaxLabelBytes: 64 << 20}})
+	// About 32 MB of answer: more than the sockets buffer.
+	big := `label_join(fat,"a","","big","big","big","big","big","big","big","big","big","big","big","big","big","big")`
+	conn, err := net.Dial("tcp", strings.TrimPrefix(u, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := url.Values{"query": {big}}.Encode()
+	fmt.Fprintf(conn, "POST /api/v1/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	// The first bytes of the answer: the query ran, its answer is being written.
+	if _, err := io.ReadFull(conn, make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	code, resp := post(t, u+"/api/v1/query", url.Values{"query": {"1"}, "timeout": {"200ms"}})
+	if code != http.StatusServiceUnavailable || !strings.Contains(resp, "no query slot free") {
+		t.Errorf("a query while the only slot's answer is unread: %d %.300s", code, resp)
+	}
 }
