@@ -30,6 +30,7 @@ const (
 	MaxNames      = 20000   // names handed out, and accepted in one post
 	MaxAddrs      = 16      // addresses kept per name
 	maxPostBytes  = 4 << 20 // of one post
+	maxPosts      = 2       // posts decoded at once, by all agents
 	maxNameLength = 253
 )
 
@@ -152,8 +153,11 @@ type List struct {
 	Resolved map[string][]string `json:"resolved,omitempty"`
 }
 
-// Handler serves GET and POST /api/v1/agents/{id}/names to agents.
+// Handler serves GET and POST /api/v1/agents/{id}/names to agents. At most
+// maxPosts posts are decoded at once (a post is at most 4 MiB, and agents
+// post once per dependency cycle): more are answered 429, to be sent again.
 func (s *Store) Handler(agents *auth.Agents) http.Handler {
+	posts := make(chan struct{}, maxPosts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := agents.Self(w, r)
 		if !ok {
@@ -163,6 +167,14 @@ func (s *Store) Handler(agents *auth.Agents) http.Handler {
 		if r.Method == http.MethodGet {
 			names := s.Wanted()
 			json.NewEncoder(w).Encode(List{Names: names[:min(len(names), MaxNames)]})
+			return
+		}
+		select {
+		case posts <- struct{}{}:
+			defer func() { <-posts }()
+		default:
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, `{"status":"error","error":"names: too many posts at once; send again later"}`, http.StatusTooManyRequests)
 			return
 		}
 		var l List
