@@ -46,6 +46,12 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-slack-webhook.yml":   `testdata/invalid-slack-webhook.yml:4: alerting.receivers[0].slack: webhook_url_file goes alone: an incoming webhook has its channel and no token`,
 		"invalid-route-tree.yml":      `testdata/invalid-route-tree.yml:5: alerting.routes: routes[0].routes[0]: no receiver named "energy-duty"`,
 		"invalid-drill.yml":           `testdata/invalid-drill.yml:5: drills[0].duration: must be more than 0 and at most 24h`,
+		// Issue 20: a tree that can drop alerts, a zero interval, a drill route that
+		// selects, a matcher that does not parse.
+		"invalid-route-catchall.yml": `testdata/invalid-route-catchall.yml:5: alerting.routes: no route takes every alert, so an alert none matches would be dropped: end the list with a route with a receiver and no matchers`,
+		"invalid-route-interval.yml": `testdata/invalid-route-interval.yml:5: alerting.routes: routes[0]: group_interval cannot be zero`,
+		"invalid-drill-route.yml":    `testdata/invalid-drill-route.yml:7: alerting.drill_route: the drill route takes every drill alert: put matchers on its child routes`,
+		"invalid-route-matchers.yml": `testdata/invalid-route-matchers.yml:8: matcher "sector=~\"energy": matcher value contains unescaped double quote: "energy`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yml")
 	if len(files) != len(cases) {
