@@ -217,9 +217,15 @@ func matchRoutes(routes []Route, ls labels.Labels) []*Route {
 	return out
 }
 
-// Matches reports whether the route takes alerts with labels ls.
-// (A route not prepared has no matchers yet: it takes every alert.)
-func (r *Route) Matches(ls labels.Labels) bool { return r.matchers.Matches(ls) }
+// Matches reports whether the route takes alerts with labels ls (a route
+// not prepared compiles its matchers each time; one that cannot takes none).
+func (r *Route) Matches(ls labels.Labels) bool {
+	if r.matchers == nil && r.HasMatchers() {
+		ms, err := combineMatchers(r.Match, r.MatchRE, r.Matchers)
+		return err == nil && ms.Matches(ls)
+	}
+	return r.matchers.Matches(ls)
+}
 
 // groupLabels are the labels of ls that key its group on this route.
 func (r *Route) groupLabels(ls labels.Labels) map[string]string {
