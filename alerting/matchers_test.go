@@ -105,6 +105,13 @@ func TestOldAndNewMatcherForms(t *testing.T) {
 		t.Errorf("a bad matcher: %v", err)
 	}
 
+	// The route's own decoding (which records the timings written) stays strict.
+	dec := yaml.NewDecoder(strings.NewReader("- receiver: a\n  routes:\n    - {recevier: b}"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&bad); err == nil || !strings.Contains(err.Error(), "line 3: field recevier not found") {
+		t.Errorf("a misspelt key in a child route: %v", err)
+	}
+
 	// Inhibit rules and silences take the new syntax too, beside the old.
 	var rules []InhibitRule
 	if err := yaml.Unmarshal([]byte(`
