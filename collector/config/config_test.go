@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 func TestLoadGood(t *testing.T) {
@@ -99,4 +101,29 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal("Load accepted a configuration that does not validate")
 		}
 	})
+}
+
+// Issue 20, defect 13: group_wait: 0s in the file reaches the routes as
+// zero, not as the 30s default; an unset timing still gets it.
+func TestZeroGroupWaitLoaded(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "bulwark.yml")
+	os.WriteFile(f, []byte(`alerting:
+  receivers: [{name: duty, webhook: {url: "https://hooks.cert.example/duty"}}]
+  routes:
+    - receiver: duty
+      group_wait: 0s
+      routes: [{match: {sector: energy}}]
+    - receiver: duty
+`), 0o600)
+	c, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := alerting.PrepareRoutes(c.Alerting.Routes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p[0].GroupWait != 0 || p[0].Routes[0].GroupWait != 0 || p[1].GroupWait != target.Duration(30*time.Second) {
+		t.Errorf("group_wait: %v, child %v, unset %v", p[0].GroupWait, p[0].Routes[0].GroupWait, p[1].GroupWait)
+	}
 }
