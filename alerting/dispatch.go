@@ -60,6 +60,8 @@ type Dispatcher struct {
 	sent    *prometheus.CounterVec
 	failed  *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+	// unrouted counts firing alerts no route took (a tree with a catch-all never has any).
+	unrouted prometheus.Counter
 
 	wake chan struct{} // a group was added: Run recomputes when the next is due
 
@@ -115,6 +117,8 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 		failed: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "failed_total",
 			Help: "Notifications that failed after their retries, by receiver."}, []string{"receiver"}),
 	}
+	d.unrouted = f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "alerts", Name: "unrouted_total",
+		Help: "Firing alerts handed to the dispatcher that no route took (each time handed), hence notified to nobody."})
 	for name := range opts.Receivers { // a receiver never used shows 0, not nothing
 		d.sent.WithLabelValues(name)
 		d.failed.WithLabelValues(name)
@@ -145,7 +149,11 @@ func (d *Dispatcher) Add(alerts []*Alert) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, a := range alerts {
-		for _, r := range matchRoutes(d.opts.Routes, a.Labels) {
+		routes := matchRoutes(d.opts.Routes, a.Labels)
+		if len(routes) == 0 && !a.Resolved() {
+			d.unrouted.Inc()
+		}
+		for _, r := range routes {
 			gl := r.groupLabels(a.Labels)
 			key := groupKey(r.id, r.Receiver, gl)
 			g := d.groups[key]

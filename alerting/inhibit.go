@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"fmt"
-	"regexp"
 
 	"github.com/prometheus/prometheus/model/labels"
 )
@@ -10,15 +9,19 @@ import (
 // InhibitRule mutes target alerts while a source alert fires with the
 // same values of the Equal labels (Alertmanager's inhibit_rules): a
 // service down everywhere is not also reported slow; a silent agent's
-// lone "down" votes are not reported as probe-host trouble.
+// lone "down" votes are not reported as probe-host trouble. Source and
+// target are chosen by matchers in Alertmanager's syntax
+// (source_matchers, target_matchers), or by the older maps.
 type InhibitRule struct {
-	SourceMatch   map[string]string `yaml:"source_match"`
-	SourceMatchRE map[string]string `yaml:"source_match_re"`
-	TargetMatch   map[string]string `yaml:"target_match"`
-	TargetMatchRE map[string]string `yaml:"target_match_re"`
-	Equal         []string          `yaml:"equal"`
+	SourceMatchers Matchers          `yaml:"source_matchers"`
+	SourceMatch    map[string]string `yaml:"source_match"`
+	SourceMatchRE  map[string]string `yaml:"source_match_re"`
+	TargetMatchers Matchers          `yaml:"target_matchers"`
+	TargetMatch    map[string]string `yaml:"target_match"`
+	TargetMatchRE  map[string]string `yaml:"target_match_re"`
+	Equal          []string          `yaml:"equal"`
 
-	sourceRE, targetRE map[string]*regexp.Regexp
+	source, target Matchers // each form together, once prepared
 }
 
 // DefaultInhibitRules apply when the configuration names none.
@@ -31,16 +34,16 @@ func DefaultInhibitRules() []InhibitRule {
 	}
 }
 
-// Prepare compiles the rule's regexps.
+// Prepare compiles the rule's matchers.
 func (r *InhibitRule) Prepare() error {
-	if len(r.SourceMatch)+len(r.SourceMatchRE) == 0 || len(r.TargetMatch)+len(r.TargetMatchRE) == 0 {
+	if len(r.SourceMatch)+len(r.SourceMatchRE)+len(r.SourceMatchers) == 0 || len(r.TargetMatch)+len(r.TargetMatchRE)+len(r.TargetMatchers) == 0 {
 		return fmt.Errorf("inhibit rule needs source and target matchers")
 	}
 	var err error
-	if r.sourceRE, err = compileRE(r.SourceMatchRE); err != nil {
+	if r.source, err = combineMatchers(r.SourceMatch, r.SourceMatchRE, r.SourceMatchers); err != nil {
 		return fmt.Errorf("inhibit source_match_re %w", err)
 	}
-	if r.targetRE, err = compileRE(r.TargetMatchRE); err != nil {
+	if r.target, err = combineMatchers(r.TargetMatch, r.TargetMatchRE, r.TargetMatchers); err != nil {
 		return fmt.Errorf("inhibit target_match_re %w", err)
 	}
 	return nil
@@ -51,11 +54,11 @@ func (r *InhibitRule) Prepare() error {
 func inhibited(a *Alert, sources []*Alert, rules []InhibitRule) bool {
 	for i := range rules {
 		r := &rules[i]
-		if !matches(a.Labels, r.TargetMatch, r.targetRE) {
+		if !r.target.Matches(a.Labels) {
 			continue
 		}
 		for _, s := range sources {
-			if s.Resolved() || s.Fingerprint() == a.Fingerprint() || !matches(s.Labels, r.SourceMatch, r.sourceRE) {
+			if s.Resolved() || s.Fingerprint() == a.Fingerprint() || !r.source.Matches(s.Labels) {
 				continue
 			}
 			if equalOn(a.Labels, s.Labels, r.Equal) {

@@ -62,8 +62,11 @@ func TestRoutingTree(t *testing.T) {
 		}
 	}
 	duty := &prepared[0].Routes[0].Routes[0]
-	if duty.id != "0.0.0" || duty.RepeatInterval != prepared[0].RepeatInterval || duty.EscalateTo != "director" {
+	if duty.id != `{}/{sector="energy"}/{criticality="critical"}` || duty.RepeatInterval != prepared[0].RepeatInterval || duty.EscalateTo != "director" {
 		t.Errorf("duty route: id %q, repeat %v, escalate_to %q", duty.id, duty.RepeatInterval, duty.EscalateTo)
+	}
+	if audit := prepared[0].Routes[1].id; audit != `{}/{sector="energy"}#2` {
+		t.Errorf("a sibling with the same matchers: key %q", audit)
 	}
 	if prepared[0].Routes[1].EscalateTo != "" {
 		t.Error("a sibling inherited escalation from another branch")
@@ -76,6 +79,9 @@ func TestRoutingTreeErrors(t *testing.T) {
 		"- routes: [{receiver: a}]":                                   "routes[0]: route needs a receiver",
 		"- receiver: a\n  routes: [{receiver: b}, {receiver: ghost}]": `routes[0].routes[1]: no receiver named "ghost"`,
 		"- receiver: a\n  routes: [{match_re: {x: '('}}]":             "routes[0].routes[0]: match_re",
+		"- receiver: a\n  group_interval: 0s":                         "routes[0]: group_interval cannot be zero",
+		"- receiver: a\n  routes: [{repeat_interval: 0s}]":            "routes[0].routes[0]: repeat_interval cannot be zero",
+		"- receiver: a\n  group_wait: -1s":                            "routes[0]: group_wait must not be negative",
 		"- receiver: a\n  routes: [{escalate_to: b}]":                 "routes[0].routes[0]: escalate_to and escalate_after go together",
 		"- receiver: a\n  routes:\n" + deepRoutes(maxRouteDepth):      "nested deeper than",
 	} {

@@ -3,7 +3,6 @@ package alerting
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -17,6 +16,7 @@ type Silence struct {
 	ID       string            `json:"id"`
 	Matchers map[string]string `json:"matchers"`           // label = value
 	MatchRE  map[string]string `json:"matchRe,omitempty"`  // label =~ regexp (anchored)
+	Match    Matchers          `json:"match,omitempty"`    // Alertmanager's syntax: =, !=, =~, !~
 	StartsAt time.Time         `json:"startsAt"`           // from when
 	EndsAt   time.Time         `json:"endsAt"`             // until when (expiring sets it)
 	Schedule string            `json:"schedule,omitempty"` // cron: a recurring window
@@ -25,7 +25,7 @@ type Silence struct {
 	By       string            `json:"createdBy"`
 	Comment  string            `json:"comment"`
 
-	re    map[string]*regexp.Regexp
+	ms    Matchers // every form together, once prepared
 	sched cron.Schedule
 	loc   *time.Location
 }
@@ -34,7 +34,7 @@ var windowParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Mont
 
 // Prepare validates s and compiles its matchers and schedule.
 func (s *Silence) Prepare() error {
-	if len(s.Matchers)+len(s.MatchRE) == 0 {
+	if len(s.Matchers)+len(s.MatchRE)+len(s.Match) == 0 {
 		return errors.New("silence: at least one matcher is required (a silence of everything hides an outage)")
 	}
 	if s.Comment == "" || s.By == "" {
@@ -44,7 +44,7 @@ func (s *Silence) Prepare() error {
 		return errors.New("silence: it must end after it starts")
 	}
 	var err error
-	if s.re, err = compileRE(s.MatchRE); err != nil {
+	if s.ms, err = combineMatchers(s.Matchers, s.MatchRE, s.Match); err != nil {
 		return fmt.Errorf("silence: matcher %w", err)
 	}
 	s.sched, s.loc = nil, time.UTC
@@ -79,5 +79,5 @@ func (s *Silence) Active(now time.Time) bool {
 
 // Mutes reports whether s, active, matches ls.
 func (s *Silence) Mutes(ls labels.Labels, now time.Time) bool {
-	return s.Active(now) && matches(ls, s.Matchers, s.re)
+	return s.Active(now) && s.ms.Matches(ls)
 }

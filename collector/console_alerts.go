@@ -93,5 +93,8 @@ func silenceMatchers(s *alerting.Silence) string {
 	for _, k := range slices.Sorted(maps.Keys(s.MatchRE)) {
 		parts = append(parts, k+"=~"+s.MatchRE[k])
 	}
+	for _, m := range s.Match {
+		parts = append(parts, m.String())
+	}
 	return strings.Join(parts, ", ")
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/alerting"
@@ -41,12 +42,41 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
+// incidentView is an incident as the API answers it: with its short id
+// (what `bulwark alerts ack` takes) and its probable cause.
+type incidentView struct {
+	alerting.Incident
+	ID        string          `json:"id"`
+	Cause     *alerting.Cause `json:"cause,omitempty"`
+	CauseText string          `json:"causeText,omitempty"`
+}
+
 func (a *App) incidents(w http.ResponseWriter, _ *http.Request) {
-	if a.dispatcher == nil {
-		writeAPI(w, http.StatusOK, []alerting.Incident{})
-		return
+	out := []incidentView{}
+	for _, in := range a.openIncidents() {
+		v := incidentView{Incident: in, ID: alerting.ShortID(in.GroupKey)}
+		var services []string
+		for _, al := range in.Alerts {
+			if t := al.Labels.Get("target"); t != "" && !slices.Contains(services, t) {
+				services = append(services, t)
+			}
+		}
+		slices.Sort(services)
+		if len(services) > 0 {
+			n := &alerting.Notification{Alerts: in.Alerts, Cause: a.sharedCause(services)}
+			v.Cause, v.CauseText = n.Cause, n.CauseText()
+		}
+		out = append(out, v)
 	}
-	writeAPI(w, http.StatusOK, a.dispatcher.Incidents())
+	writeAPI(w, http.StatusOK, out)
+}
+
+// openIncidents are the incidents the dispatcher holds (none without routes).
+func (a *App) openIncidents() []alerting.Incident {
+	if a.dispatcher == nil {
+		return nil
+	}
+	return a.dispatcher.Incidents()
 }
 
 func (a *App) acknowledge(w http.ResponseWriter, r *http.Request) {
@@ -59,8 +89,14 @@ func (a *App) acknowledge(w http.ResponseWriter, r *http.Request) {
 		writeAPI(w, http.StatusBadRequest, fmt.Sprintf("want {\"group_key\": ..., \"comment\": ...}: %v", err))
 		return
 	}
+	// The key or short id of an open incident: anything else is a typo, told with the nearest.
+	in, err := alerting.FindIncident(a.openIncidents(), req.GroupKey)
+	if err != nil {
+		writeAPI(w, http.StatusNotFound, err)
+		return
+	}
 	u, _ := auth.UserFrom(r.Context())
-	ack, err := a.silencer.Acknowledge(r.Context(), req.GroupKey, u.ID, req.Comment, !req.Remove)
+	ack, err := a.silencer.Acknowledge(r.Context(), in.GroupKey, u.ID, req.Comment, !req.Remove)
 	if err != nil {
 		writeAPI(w, http.StatusInternalServerError, err)
 		return
@@ -77,6 +113,7 @@ func (a *App) listSilences(w http.ResponseWriter, _ *http.Request) {
 type silenceRequest struct {
 	Matchers map[string]string `json:"matchers"`
 	MatchRE  map[string]string `json:"match_re"`
+	Match    alerting.Matchers `json:"match"` // Alertmanager's syntax: =, !=, =~, !~
 	StartsAt time.Time         `json:"starts_at"`
 	EndsAt   time.Time         `json:"ends_at"`
 	For      string            `json:"for"`      // instead of ends_at: from starts_at (or now)
@@ -93,7 +130,7 @@ func (a *App) addSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, _ := auth.UserFrom(r.Context())
-	s := &alerting.Silence{Matchers: req.Matchers, MatchRE: req.MatchRE, StartsAt: req.StartsAt, EndsAt: req.EndsAt,
+	s := &alerting.Silence{Matchers: req.Matchers, MatchRE: req.MatchRE, Match: req.Match, StartsAt: req.StartsAt, EndsAt: req.EndsAt,
 		Schedule: req.Schedule, TZ: req.TZ, By: u.ID, Comment: req.Comment}
 	if s.StartsAt.IsZero() {
 		s.StartsAt = time.Now()

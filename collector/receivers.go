@@ -29,6 +29,8 @@ func (a *App) receivers(ac ccfg.Alerting) (map[string]alerting.Receiver, error) 
 
 func (a *App) receiver(r ccfg.Receiver, consoleURL string) (alerting.Receiver, error) {
 	switch {
+	case r.Discard:
+		return alerting.Discard{}, nil
 	case r.Slack != nil && r.Slack.WebhookURLFile != "":
 		u, err := config.Secret(r.Slack.WebhookURLFile, "")
 		if err != nil {

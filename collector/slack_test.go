@@ -68,7 +68,7 @@ alerting:
 	app := startFromFile(t, cfgFile, "")
 	defer app.Stop(context.Background())
 	base := "http://" + app.Addr()
-	key := `0/duty:{alertname="ServiceDownEverywhere"}`
+	key := `{}/duty:{alertname="ServiceDownEverywhere"}`
 	do := func(req *http.Request) (int, string) {
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -174,12 +174,15 @@ alerting:
   receivers:
     - name: duty
       slack: {token_env: BULWARK_BENCH_SLACK_TOKEN, channel: CBENCH, api_url: %q}
+    - name: rest
+      discard: true
   routes:
     - receiver: duty
       match: {alertname: ServiceDownEverywhere}
       group_wait: 1ms
       group_interval: 1s
       repeat_interval: 1h
+    - receiver: rest # the catch-all a routing tree needs: the other alerts go nowhere
 `, addr, filepath.Join(dir, "data"), auth.Hash(benchToken), o.evalInterval, slackAPI)
 	cfgFile := filepath.Join(dir, "bulwark.yml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {

@@ -2,14 +2,19 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	amlabels "github.com/prometheus/alertmanager/pkg/labels"
 
 	"github.com/bulwarkhq/bulwark/alerting"
 )
@@ -84,9 +89,11 @@ func send(ctx context.Context, method, base, path, tokenFile string, body any) (
 	return http.DefaultClient.Do(req)
 }
 
-// runAlerts: bulwark alerts list | ack GROUPKEY [--comment C] [--remove]
+// runAlerts: bulwark alerts list | ack ID [--comment C] [--remove]. ID is
+// the short id `alerts list` shows, or the whole group key; an unknown one
+// is an error naming the nearest open incidents.
 func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const usage = "bulwark alerts (list | ack GROUP_KEY [--comment TEXT] [--remove]) [--collector URL] [--token-file FILE]"
+	const usage = "bulwark alerts (list | ack ID [--comment TEXT] [--remove]) [--collector URL] [--token-file FILE]"
 	if len(args) == 0 || args[0] != "list" && args[0] != "ack" {
 		if len(args) > 0 {
 			if _, err := verbFlags(args, "alerts list", usage, stdout, stderr); err != nil {
@@ -118,27 +125,40 @@ func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if ack.Removed {
 			verb = "given back by"
 		}
-		fmt.Fprintf(stdout, "%s %s %s\n", pos[0], verb, ack.By)
+		fmt.Fprintf(stdout, "incident %s %s %s (%s)\n", alerting.ShortID(ack.GroupKey), verb, ack.By, ack.GroupKey)
 		return nil
 	}
-	var incidents []alerting.Incident
+	var incidents []struct {
+		alerting.Incident
+		ID    string          `json:"id"`
+		Cause *alerting.Cause `json:"cause"`
+	}
 	if err := callAPI(ctx, http.MethodGet, *collector, "/api/v1/incidents", *tokenFile, nil, &incidents); err != nil {
 		return fmt.Errorf("alerts list: %w", err)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tALERTS\tSILENCED\tACKNOWLEDGED\tTARGETS")
+	fmt.Fprintln(tw, "ID\tGROUP\tRECEIVER\tALERTS\tSILENCED\tACKNOWLEDGED\tPROBABLE CAUSE\tTARGETS")
 	for _, in := range incidents {
 		var targets []string
 		for _, a := range in.Alerts {
-			if t := a.Labels.Get("target"); t != "" {
+			if t := a.Labels.Get("target"); t != "" && !slices.Contains(targets, t) {
 				targets = append(targets, t)
 			}
 		}
 		ack := "-"
-		if in.Ack != nil {
+		if in.Ack != nil && !in.Ack.Removed {
 			ack = in.Ack.By + " " + in.Ack.At.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", in.GroupKey, len(in.Alerts), in.Silenced, ack, strings.Join(targets, ","))
+		cause := "-"
+		if c := in.Cause; c != nil {
+			cause = fmt.Sprintf("%s (%s, %d of %d)", c.Name, c.Layer, len(c.Targets), len(targets))
+		}
+		var group []string
+		for _, k := range slices.Sorted(maps.Keys(in.GroupLabels)) {
+			group = append(group, k+"="+in.GroupLabels[k])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n", cmp.Or(in.ID, alerting.ShortID(in.GroupKey)), strings.Join(group, ","),
+			in.Receiver, len(in.Alerts), in.Silenced, ack, cause, strings.Join(targets, ","))
 	}
 	return tw.Flush()
 }
@@ -159,7 +179,7 @@ func runSilence(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	collector := fs.String("collector", "http://127.0.0.1:9400", "collector base `URL`")
 	tokenFile := tokenFlag(fs)
 	var match, matchRE stringList
-	fs.Var(&match, "match", "add: `label=value` the silence matches (repeatable)")
+	fs.Var(&match, "match", "add: a `matcher` the silence needs, Alertmanager's syntax: label=value, label!=value, label=~regexp, label!~regexp (repeatable)")
 	fs.Var(&matchRE, "match-re", "add: `label=regexp` the silence matches (repeatable)")
 	forD := fs.String("for", "", "add: how long the silence (or the series of windows) lasts, e.g. 2h")
 	schedule := fs.String("schedule", "", "add: a recurring maintenance window, cron, e.g. \"0 2 * * SUN\"")
@@ -196,11 +216,18 @@ func runSilence(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			for k, v := range s.MatchRE {
 				m = append(m, k+"=~"+v)
 			}
+			for _, x := range s.Match {
+				m = append(m, x.String())
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, strings.Join(m, ","), s.EndsAt.UTC().Format(time.RFC3339), s.Schedule, s.By, s.Comment)
 		}
 		return tw.Flush()
 	}
-	req := map[string]any{"matchers": kv(match), "match_re": kv(matchRE), "for": *forD, "schedule": *schedule,
+	eq, ms, err := silenceMatchers(match)
+	if err != nil {
+		return fmt.Errorf("silence add: %w", err)
+	}
+	req := map[string]any{"matchers": eq, "match": ms, "match_re": kv(matchRE), "for": *forD, "schedule": *schedule,
 		"window": *window, "tz": *tz, "comment": *comment}
 	var s alerting.Silence
 	if err := callAPI(ctx, http.MethodPost, *collector, "/api/v1/silences", *tokenFile, req, &s); err != nil {
@@ -208,6 +235,26 @@ func runSilence(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "silence %s until %s\n", s.ID, s.EndsAt.UTC().Format(time.RFC3339))
 	return nil
+}
+
+// silenceMatchers splits --match flags: label=value ones as before (a map),
+// the others in Alertmanager's syntax.
+func silenceMatchers(flags []string) (eq map[string]string, ms []string, err error) {
+	eq = map[string]string{}
+	for _, f := range flags {
+		parsed, err := alerting.ParseMatchers(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, m := range parsed {
+			if m.Type == amlabels.MatchEqual {
+				eq[m.Name] = m.Value
+			} else {
+				ms = append(ms, m.String())
+			}
+		}
+	}
+	return eq, ms, nil
 }
 
 // kv turns label=value flags into a map.

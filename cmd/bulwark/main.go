@@ -44,9 +44,9 @@ Commands:
                             record every delegation of a DNS zone file as DNS dependencies
   report dns --data DIR [--json|--csv]
                             who runs the DNS of the imported zone, where, with what redundancy
-  alerts list | alerts ack GROUP_KEY [--comment TEXT]
-                            incidents now (viewer); take one (operator)
-  silence add --match label=value (--for 2h | --schedule CRON --window 2h --for 720h) --comment TEXT
+  alerts list | alerts ack ID [--comment TEXT]
+                            incidents now, with short ids and probable cause (viewer); take one (operator)
+  silence add --match 'label=value' (or !=, =~, !~) (--for 2h | --schedule CRON --window 2h --for 720h) --comment TEXT
   silence list | silence expire ID
                             silences and recurring maintenance windows (operator)
   playbook list | runs | run NAME [--input k=v] | show RUN | approve RUN | tick RUN ITEM

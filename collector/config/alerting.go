@@ -52,11 +52,15 @@ type Alerting struct {
 }
 
 // Receiver is one named destination of notifications: exactly one kind.
+// Discard is the receiver that tells nobody (Alertmanager's receiver with
+// no configuration): the catch-all of a tree whose other alerts are
+// deliberately not notified.
 type Receiver struct {
 	Name    string           `yaml:"name"`
 	Slack   *SlackReceiver   `yaml:"slack"`
 	Webhook *WebhookReceiver `yaml:"webhook"`
 	Email   *EmailReceiver   `yaml:"email"`
+	Discard bool             `yaml:"discard"`
 }
 
 // SlackReceiver posts with a bot token (chat.postMessage).
@@ -129,8 +133,8 @@ func (a *Alerting) Validate(at config.Path) []config.Problem {
 			p(at.Add("receivers", i, "name"), "receiver name %q is empty or used twice", r.Name)
 		}
 		names[r.Name] = true
-		if setCount(some(r.Slack != nil), some(r.Webhook != nil), some(r.Email != nil)) != 1 {
-			p(at.Add("receivers", i), "receiver %q needs exactly one of slack, webhook, email", r.Name)
+		if setCount(some(r.Slack != nil), some(r.Webhook != nil), some(r.Email != nil), some(r.Discard)) != 1 {
+			p(at.Add("receivers", i), "receiver %q needs exactly one of slack, webhook, email, discard", r.Name)
 		}
 		if sl := r.Slack; sl != nil && sl.WebhookURLFile == "" && (sl.Channel == "" || setCount(sl.TokenFile, sl.TokenEnv) != 1) {
 			p(at.Add("receivers", i, "slack"), "needs a channel and one of token_file, token_env (or webhook_url_file alone)")
@@ -151,7 +155,9 @@ func (a *Alerting) Validate(at config.Path) []config.Problem {
 			}
 		}
 	}
-	if a.DrillRoute != nil {
+	if a.DrillRoute != nil && a.DrillRoute.HasMatchers() {
+		p(at.Add("drill_route"), "the drill route takes every drill alert: put matchers on its child routes")
+	} else if a.DrillRoute != nil {
 		if _, err := alerting.PrepareRoutes([]alerting.Route{*a.DrillRoute}, func(n string) bool { return names[n] }); err != nil {
 			p(at.Add("drill_route"), "%v", err)
 		}
@@ -166,6 +172,8 @@ func (a *Alerting) Validate(at config.Path) []config.Problem {
 		}
 	}
 	if _, err := alerting.PrepareRoutes(a.Routes, func(n string) bool { return names[n] }); err != nil {
+		p(at.Add("routes"), "%v", err)
+	} else if err := alerting.CheckCatchAll(a.Routes); err != nil {
 		p(at.Add("routes"), "%v", err)
 	}
 	if err := a.Builtin.Validate(); err != nil {

@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 func TestLoadGood(t *testing.T) {
@@ -56,6 +58,12 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-exec-allow-unclean.yml":  `testdata/invalid-exec-allow-unclean.yml:3: playbooks.exec_allow[0]: command "/usr/../bin/renew" must be an absolute, clean path (like /bin/renew)`,
 		"invalid-slack-users.yml":         `testdata/invalid-slack-users.yml:6: alerting.slack_users.U0GHOST: Slack user U0GHOST is mapped to "ghost", which is no configured user`,
 		"invalid-slack-users-empty.yml":   `testdata/invalid-slack-users-empty.yml:3: alerting.slack_users.U0NOBODY: Slack user U0NOBODY is mapped to "", which is no configured user`,
+		// Issue 20: a tree that can drop alerts, a zero interval, a drill route that
+		// selects, a matcher that does not parse.
+		"invalid-route-catchall.yml": `testdata/invalid-route-catchall.yml:5: alerting.routes: no route takes every alert, so an alert none matches would be dropped: end the list with a route with a receiver and no matchers`,
+		"invalid-route-interval.yml": `testdata/invalid-route-interval.yml:5: alerting.routes: routes[0]: group_interval cannot be zero`,
+		"invalid-drill-route.yml":    `testdata/invalid-drill-route.yml:7: alerting.drill_route: the drill route takes every drill alert: put matchers on its child routes`,
+		"invalid-route-matchers.yml": `testdata/invalid-route-matchers.yml:8: matcher "sector=~\"energy": matcher value contains unescaped double quote: "energy`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yml")
 	if len(files) != len(cases) {
@@ -103,4 +111,29 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal("Load accepted a configuration that does not validate")
 		}
 	})
+}
+
+// Issue 20, defect 13: group_wait: 0s in the file reaches the routes as
+// zero, not as the 30s default; an unset timing still gets it.
+func TestZeroGroupWaitLoaded(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "bulwark.yml")
+	os.WriteFile(f, []byte(`alerting:
+  receivers: [{name: duty, webhook: {url: "https://hooks.cert.example/duty"}}]
+  routes:
+    - receiver: duty
+      group_wait: 0s
+      routes: [{match: {sector: energy}}]
+    - receiver: duty
+`), 0o600)
+	c, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := alerting.PrepareRoutes(c.Alerting.Routes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p[0].GroupWait != 0 || p[0].Routes[0].GroupWait != 0 || p[1].GroupWait != target.Duration(30*time.Second) {
+		t.Errorf("group_wait: %v, child %v, unset %v", p[0].GroupWait, p[0].Routes[0].GroupWait, p[1].GroupWait)
+	}
 }

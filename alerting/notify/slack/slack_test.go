@@ -118,7 +118,7 @@ func TestSlackIncidentThread(t *testing.T) {
 	}
 	blocks, _ := json.Marshal(root.blocks)
 	for _, want := range []string{"Probable shared cause:* Cathay DNS (XC), dns layer, common to 2 of 2 services", "gas-transport", "http://bulwark.example/",
-		`"action_id":"bulwark_ack"`, `"value":"0/duty:{classification=\"down-everywhere\"}"`} {
+		`"action_id":"bulwark_ack"`, `"value":"{}/duty:{classification=\"down-everywhere\"}"`} {
 		if !strings.Contains(string(blocks), want) {
 			t.Errorf("first message's blocks lack %q: %s", want, blocks)
 		}

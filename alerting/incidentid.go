@@ -1,0 +1,84 @@
+package alerting
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ShortID is an incident's short id: the first 8 hex digits of its group
+// key's SHA-256, typed without shell quoting (`bulwark alerts ack 3f9a2c1b`).
+func ShortID(groupKey string) string {
+	h := sha256.Sum256([]byte(groupKey))
+	return hex.EncodeToString(h[:4])
+}
+
+// UnknownIncidentError is the error of a reference to no open incident;
+// it names the nearest ones. errors.Is(err, ErrNotFound) holds.
+type UnknownIncidentError struct {
+	Ref  string
+	Near []string // "id key" of the nearest open incidents, nearest first
+}
+
+func (e *UnknownIncidentError) Error() string {
+	if len(e.Near) == 0 {
+		return fmt.Sprintf("no open incident %q (none is open)", e.Ref)
+	}
+	return fmt.Sprintf("no open incident %q; nearest: %s", e.Ref, strings.Join(e.Near, "; "))
+}
+
+// Unwrap makes the error an ErrNotFound.
+func (e *UnknownIncidentError) Unwrap() error { return ErrNotFound }
+
+// maxNear bounds the incidents an UnknownIncidentError names.
+const maxNear = 3
+
+// FindIncident returns the incident of list that ref names, by group key
+// or short id; otherwise an *UnknownIncidentError naming the nearest.
+func FindIncident(list []Incident, ref string) (Incident, error) {
+	type near struct {
+		d    int
+		text string
+	}
+	var all []near
+	for _, in := range list {
+		id := ShortID(in.GroupKey)
+		if ref == in.GroupKey || strings.EqualFold(ref, id) {
+			return in, nil
+		}
+		all = append(all, near{min(distance(ref, id), distance(ref, in.GroupKey)), id + " " + in.GroupKey})
+	}
+	slices.SortStableFunc(all, func(a, b near) int { return cmp.Compare(a.d, b.d) })
+	e := &UnknownIncidentError{Ref: ref}
+	for _, n := range all[:min(len(all), maxNear)] {
+		e.Near = append(e.Near, n.text)
+	}
+	return Incident{}, e
+}
+
+// distance is the Levenshtein distance of a and b, by bytes, bounded in
+// cost by refusing to compare long strings in full (a reference longer
+// than 512 bytes is compared by its first 512).
+func distance(a, b string) int {
+	a, b = a[:min(len(a), 512)], b[:min(len(b), 512)]
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
