@@ -50,8 +50,9 @@ func startEngine(ctx context.Context, name string, o options) (*engine, error) {
 	e := &engine{name: name, base: "http://" + addr, writeURL: "http://" + addr + "/api/v1/write"}
 	switch name {
 	case "bulwark":
-		cfg := fmt.Sprintf("listen: %s\ndata_dir: %s\nagents:\n  - id: bench\n    vantage: home\n    token_sha256: %s\n",
-			addr, filepath.Join(dir, "data"), auth.Hash(benchToken))
+		// One agent token over -conns connections: allow them all at once.
+		cfg := fmt.Sprintf("listen: %s\ndata_dir: %s\nlimits: {max_requests_per_agent: %d}\nagents:\n  - id: bench\n    vantage: home\n    token_sha256: %s\n",
+			addr, filepath.Join(dir, "data"), max(o.conns, 4), auth.Hash(benchToken))
 		cfgFile := filepath.Join(dir, "bulwark.yml")
 		if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 			return nil, err

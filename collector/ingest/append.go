@@ -165,8 +165,8 @@ func wireLabels(lset labels.Labels) []wire.Label {
 	return out
 }
 
-// checkSeries returns a series' name and the bytes of the labels kept of
-// it, or why it cannot be stored, with a reason label.
+// checkSeries returns a series' name and the bytes of its labels as sent,
+// or why it cannot be stored, with a reason label.
 func (h *Handler) checkSeries(s *wire.Series) (name string, size int, reason string, err error) {
 	l := h.limits
 	if s.DroppedLabels > 0 {
@@ -182,9 +182,7 @@ func (h *Handler) checkSeries(s *wire.Series) (name string, size int, reason str
 		if lb.Name == model.MetricNameLabel {
 			name = lb.Value
 		}
-		if !skipLabel(lb) {
-			size += len(lb.Name) + len(lb.Value)
-		}
+		size += len(lb.Name) + len(lb.Value)
 	}
 	if !validMetricName(name) {
 		return "", 0, "invalid_metric_name", fmt.Errorf("metric name %q is missing or invalid", name)

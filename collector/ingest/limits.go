@@ -18,7 +18,7 @@ type Limits struct {
 	MaxLabelValueLength  int           `yaml:"max_label_value_length"`  // default 1024
 	MaxFutureSkew        time.Duration `yaml:"max_future_skew"`         // default 10m
 	// MaxSeriesLabelsBytes bounds the bytes of one series' label names and
-	// values, the collector's own agent and vantage aside (default 4096).
+	// values as sent, before stamping (default 4096).
 	MaxSeriesLabelsBytes int `yaml:"max_series_labels_bytes"`
 	// MaxInflightBytes bounds the bytes of all requests being handled at
 	// once, bodies (taken by their Content-Length before they are read)
