@@ -88,7 +88,7 @@ func (a *App) newRules(api *query.API) error {
 			interval = time.Minute
 		}
 		a.heartbeat = &alerting.Heartbeat{URL: u, Interval: interval, Logger: a.opts.Logger.With("component", "heartbeat"),
-			Alive: a.rulesEvaluating}
+			Alive: a.pipelineHealthy}
 		a.heartbeat.Register(a.registry)
 	}
 	var err error
@@ -333,6 +333,21 @@ func (a *App) slackUser(slackUser string) (auth.User, error) {
 func (a *App) rulesEvaluating() bool {
 	for _, g := range a.rules.Groups() {
 		if time.Since(g.GetLastEvaluation()) > 3*g.Interval() {
+			return false
+		}
+	}
+	return true
+}
+
+// pipelineHealthy reports whether the heartbeat may say the collector is
+// alive: its rules evaluate and its notifications are not stuck.
+func (a *App) pipelineHealthy() bool {
+	if !a.rulesEvaluating() {
+		return false
+	}
+	if a.dispatcher != nil {
+		if err := a.dispatcher.Healthy(); err != nil {
+			a.opts.Logger.Warn("heartbeat withheld", "err", err)
 			return false
 		}
 	}

@@ -2,7 +2,9 @@ package state
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -18,7 +20,8 @@ func TestNotificationLogSurvivesReopen(t *testing.T) {
 	}
 	ctx := context.Background()
 	e := alerting.LogEntry{FiringHash: [32]byte{1, 2, 3}, ResolvedHash: [32]byte{9}, SentAt: time.UnixMilli(1_764_158_400_000), Thread: "1700000000.000001",
-		Since: time.UnixMilli(1_764_158_000_000)}
+		Since: time.UnixMilli(1_764_158_000_000), Incident: "abc", Version: 3,
+		Starts: map[uint64]time.Time{18446744073709551615: time.UnixMilli(1_764_157_000_000), 7: time.UnixMilli(1_764_157_500_000)}}
 	if err := db.Put(ctx, "duty", `0/duty:{classification="down-everywhere"}`, e); err != nil {
 		t.Fatal(err)
 	}
@@ -32,10 +35,37 @@ func TestNotificationLogSurvivesReopen(t *testing.T) {
 	}
 	defer db.Close()
 	got, ok, err := db.Get(ctx, "duty", `0/duty:{classification="down-everywhere"}`)
-	if err != nil || !ok || got != e {
+	if err != nil || !ok || !reflect.DeepEqual(got, e) {
 		t.Fatalf("after reopen: %+v %v %v, want %+v", got, ok, err, e)
 	}
 	if _, ok, _ := db.Get(ctx, "duty", "other"); ok {
 		t.Fatal("an unknown group is known")
+	}
+}
+
+// The log forgets entries older than its retention, except those of the
+// groups still held (an acknowledged incident is not repeated, so its entry
+// is not rewritten).
+func TestNotificationLogGC(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "bulwark.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	now := time.UnixMilli(1_764_158_400_000)
+	for i, age := range []time.Duration{time.Hour, 6 * 24 * time.Hour, 7 * 24 * time.Hour} {
+		if err := db.Put(ctx, "duty", fmt.Sprintf("g%d", i), alerting.LogEntry{SentAt: now.Add(-age)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := db.GC(ctx, now.Add(-120*time.Hour), func(_, key string) bool { return key == "g2" })
+	if err != nil || n != 1 {
+		t.Fatalf("GC: %d deleted, %v", n, err)
+	}
+	for i, want := range []bool{true, false, true} {
+		if _, ok, _ := db.Get(ctx, "duty", fmt.Sprintf("g%d", i)); ok != want {
+			t.Errorf("g%d kept %v, want %v", i, ok, want)
+		}
 	}
 }
