@@ -54,7 +54,7 @@ type Dispatcher struct {
 	failed  *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 
-	wake     chan struct{} // a group was added: Run recomputes when the next is due
+	wake chan struct{} // a group was added: Run recomputes when the next is due
 	sem  chan struct{} // bounds the flushes in flight
 
 	mu       sync.Mutex

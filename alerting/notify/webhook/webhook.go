@@ -24,7 +24,7 @@ const SignatureHeader = "X-Bulwark-Signature"
 // Receiver posts to one URL.
 type Receiver struct {
 	URL    string
-	Secret []byte // HMAC key; empty: unsigned
+	Secret []byte       // HMAC key; empty: unsigned
 	Client *http.Client // nil: one with a 10 s timeout
 	// ExternalURL (the console's) is the payload's externalURL and each
 	// alert's generatorURL.
