@@ -320,3 +320,66 @@ func TestRetryAfter(t *testing.T) {
 		}
 	})
 }
+
+// crashLog is a log whose writes are lost from the moment crashed is set:
+// the process died between a send and its record.
+type crashLog struct {
+	*MemLog
+	crashed bool
+}
+
+func (l *crashLog) Put(ctx context.Context, receiver, key string, e LogEntry) error {
+	if l.crashed {
+		return nil
+	}
+	return l.MemLog.Put(ctx, receiver, key, e)
+}
+
+// crasher delivers, then "kills" the process before the log is written.
+type crasher struct {
+	recorder
+	log *crashLog
+}
+
+func (c *crasher) Notify(ctx context.Context, n *Notification) (bool, error) {
+	c.log.crashed = true
+	return c.recorder.Notify(ctx, n)
+}
+
+// kill -9 between a send and its record: after the restart the same
+// notification is sent again (at least once), with the same id and the
+// incident's real startsAt, though the restarted rule manager says the
+// alert started later.
+func TestCrashResendKeepsID(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	log := &crashLog{MemLog: &MemLog{}}
+	rcv := &crasher{log: log}
+	d := newTestDispatcher(t, rcv, log, c, nil)
+	ctx := context.Background()
+	began := c.t
+	d.Add([]*Alert{down("portal", began)})
+	c.advance(time.Minute)
+	d.FlushDue(ctx)
+	// Restart: a new dispatcher over what the log kept; the rule manager
+	// starts the alert afresh.
+	c.advance(2 * time.Minute)
+	log.crashed = false
+	d = newTestDispatcher(t, &rcv.recorder, log.MemLog, c, nil)
+	d.Add([]*Alert{down("portal", c.t)})
+	c.advance(time.Minute)
+	d.FlushDue(ctx)
+	if rcv.count() != 2 {
+		t.Fatalf("%d notifications, want the first and its resend", rcv.count())
+	}
+	first, again := rcv.got[0], rcv.got[1]
+	if first.ID == "" || again.ID != first.ID || !again.StartsAt.Equal(began) || !again.Alerts[0].StartsAt.Equal(began) {
+		t.Fatalf("resend id %q startsAt %s (alert %s), want id %q startsAt %s", again.ID, again.StartsAt, again.Alerts[0].StartsAt, first.ID, began)
+	}
+	// Told now: nothing more until it changes; the next change has a new id.
+	c.advance(5 * time.Minute)
+	d.Add([]*Alert{down("portal", c.t), down("web", c.t)})
+	d.FlushDue(ctx)
+	if rcv.count() != 3 || rcv.got[2].ID == first.ID || rcv.got[2].Incident != first.Incident {
+		t.Fatalf("the change: %d notifications, id %q incident %q", rcv.count(), rcv.got[2].ID, rcv.got[2].Incident)
+	}
+}
