@@ -160,9 +160,9 @@ func (d *Dispatcher) Add(alerts []*Alert) {
 			key := groupKey(r.id, r.Receiver, gl)
 			g := d.groups[key]
 			if g == nil {
-				if a.Resolved() {
-					continue // nothing was said of it: nothing to take back
-				}
+				// A resolved alert makes a group too: after a restart, the
+				// log may hold its incident still open, to be told resolved
+				// (the flush tells nothing if it is not).
 				g = &group{key: key, route: r, labels: gl, alerts: map[uint64]*Alert{}, next: now.Add(time.Duration(r.GroupWait))}
 				d.groups[key] = g
 				select {

@@ -39,8 +39,9 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time, sources
 	changed := !told || fh != prev.FiringHash || (rh != prev.ResolvedHash && len(alerts) > len(n.Firing()))
 	// An acknowledged incident is not repeated; a change is still told.
 	repeat := told && firing && ack == nil && now.Sub(prev.SentAt) >= time.Duration(g.route.RepeatInterval)
-	// A resolution is told only of an incident that was told firing.
-	resolution := !firing && !prev.Since.IsZero()
+	// A resolution is told of an open incident: told firing, or perhaps
+	// told (its record lost in a crash after the send).
+	resolution := !firing && prev.open()
 	if len(alerts) > 0 && (firing && (changed || repeat) || resolution) {
 		var ok bool
 		if prev, ok = d.tell(ctx, g, n, prev, fh, rh, now); !ok {
