@@ -37,7 +37,9 @@ type DispatcherOptions struct {
 	Concurrency int
 	// Retention is how long the notification log keeps a group no longer
 	// held, and the silencer an expired silence (default 120h, as
-	// Alertmanager); GCInterval how often they are collected (default 15m).
+	// Alertmanager); GCInterval how often they are collected (default 15m;
+	// negative: never, for a second dispatcher over the same log, which
+	// would take the first's groups for gone).
 	Retention  time.Duration
 	GCInterval time.Duration
 	// RetryInitial is the first wait before a failed send is tried again
@@ -109,7 +111,7 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 	if opts.Retention <= 0 {
 		opts.Retention = 120 * time.Hour
 	}
-	if opts.GCInterval <= 0 {
+	if opts.GCInterval == 0 {
 		opts.GCInterval = 15 * time.Minute
 	}
 	if opts.RetryInitial <= 0 {
@@ -328,6 +330,9 @@ func (d *Dispatcher) held(_, key string) bool {
 
 // maybeGC collects the log and the silences once per GCInterval.
 func (d *Dispatcher) maybeGC(ctx context.Context) {
+	if d.opts.GCInterval < 0 {
+		return
+	}
 	now := d.opts.Now()
 	d.mu.Lock()
 	due := now.Sub(d.lastGC) >= d.opts.GCInterval

@@ -130,7 +130,9 @@ func (a *App) newDrillDispatcher() error {
 		Receivers: a.receiverMap, Log: a.state, InhibitRules: a.opts.Config.Alerting.InhibitRules,
 		Logger: a.opts.Logger.With("component", "notify", "route", "drill"),
 		// Its counters stay apart from production's: a drill's notifications are in its report.
-		Registerer: prometheus.NewRegistry()})
+		Registerer: prometheus.NewRegistry(),
+		// The production dispatcher collects the shared log (this one would take its groups for gone).
+		GCInterval: -1})
 	if err != nil {
 		return fmt.Errorf("collector: alerting.drill_route: %w", err)
 	}
