@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -325,11 +326,11 @@ func TestRetryAfter(t *testing.T) {
 // the process died between a send and its record.
 type crashLog struct {
 	*MemLog
-	crashed bool
+	crashed atomic.Bool
 }
 
 func (l *crashLog) Put(ctx context.Context, receiver, key string, e LogEntry) error {
-	if l.crashed {
+	if l.crashed.Load() {
 		return nil
 	}
 	return l.MemLog.Put(ctx, receiver, key, e)
@@ -342,7 +343,7 @@ type crasher struct {
 }
 
 func (c *crasher) Notify(ctx context.Context, n *Notification) (bool, error) {
-	c.log.crashed = true
+	c.log.crashed.Store(true)
 	return c.recorder.Notify(ctx, n)
 }
 
@@ -363,7 +364,7 @@ func TestCrashResendKeepsID(t *testing.T) {
 	// Restart: a new dispatcher over what the log kept; the rule manager
 	// starts the alert afresh.
 	c.advance(2 * time.Minute)
-	log.crashed = false
+	log.crashed.Store(false)
 	d = newTestDispatcher(t, &rcv.recorder, log.MemLog, c, nil)
 	d.Add([]*Alert{down("portal", c.t)})
 	c.advance(time.Minute)

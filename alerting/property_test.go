@@ -51,7 +51,7 @@ func (r *simReceiver) Notify(_ context.Context, n *Notification) (bool, error) {
 	r.got = append(r.got, delivery{at: r.c.t, epoch: *r.epoch, n: n})
 	if r.crashNext {
 		r.crashNext = false
-		r.log.crashed = true
+		r.log.crashed.Store(true)
 	}
 	return false, nil
 }
@@ -110,7 +110,7 @@ func simulate(t *testing.T, seed uint64) {
 		return nil
 	}
 	restart := func() {
-		log.crashed = false
+		log.crashed.Store(false)
 		d = newD()
 		for i := range targets {
 			startedAt[i] = c.t // the rule manager starts afresh
@@ -165,7 +165,7 @@ func simulate(t *testing.T, seed uint64) {
 		}
 		d.Add(alerts)
 		d.FlushDue(context.Background())
-		if log.crashed { // the process died after a send, before its record
+		if log.crashed.Load() { // the process died after a send, before its record
 			logger.Debug("crash", "at", c.t.Format("15:04"))
 			crashes++
 			epoch++
