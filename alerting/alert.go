@@ -74,9 +74,17 @@ type Notification struct {
 	Cause *Cause `json:"cause,omitempty"`
 	// Ack, when set, says who has taken the incident.
 	Ack *Ack `json:"ack,omitempty"`
-	// Thread is the receiver's reference for the group's first message
+	// Thread is the receiver's reference for the incident's first message
 	// (a Slack ts), kept in the notification log across restarts.
 	Thread string `json:"-"`
+	// ID identifies this notification: its incident and the incident's
+	// state version. A notification sent again after a crash keeps its ID,
+	// so a receiver can drop the second copy.
+	ID string `json:"id,omitempty"`
+	// Incident identifies the firing episode; StartsAt is when it began
+	// (kept across restarts).
+	Incident string    `json:"incident,omitempty"`
+	StartsAt time.Time `json:"startsAt,omitzero"`
 }
 
 // Firing returns the alerts still firing.

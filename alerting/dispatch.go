@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -14,24 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
-
-// LogEntry is what the notification log keeps of the last notification
-// of a group to a receiver.
-type LogEntry struct {
-	FiringHash, ResolvedHash [32]byte
-	SentAt                   time.Time
-	Thread                   string
-	// Since is when the incident was first notified firing (zero once it
-	// has resolved): escalation counts from it, across restarts.
-	Since time.Time
-}
-
-// Log is the notification log: persistent, so a restart or a retry never
-// sends the same notification twice.
-type Log interface {
-	Get(ctx context.Context, receiver, groupKey string) (LogEntry, bool, error)
-	Put(ctx context.Context, receiver, groupKey string, e LogEntry) error
-}
 
 // DispatcherOptions configure a Dispatcher.
 type DispatcherOptions struct {
@@ -51,6 +32,20 @@ type DispatcherOptions struct {
 	// checked for a due notification (default 250ms).
 	Now  func() time.Time
 	Tick time.Duration
+	// Concurrency bounds the groups flushed at once (default 32): each
+	// group flushes on its own, so one hung receiver holds only its own.
+	Concurrency int
+	// Retention is how long the notification log keeps a group no longer
+	// held, and the silencer an expired silence (default 120h, as
+	// Alertmanager); GCInterval how often they are collected (default 15m;
+	// negative: never, for a second dispatcher over the same log, which
+	// would take the first's groups for gone).
+	Retention  time.Duration
+	GCInterval time.Duration
+	// RetryInitial is the first wait before a failed send is tried again
+	// (default 500ms); the waits double, with jitter, until the send's
+	// deadline.
+	RetryInitial time.Duration
 }
 
 // Dispatcher routes alerts into groups and notifies each group's receiver
@@ -64,9 +59,12 @@ type Dispatcher struct {
 	unrouted prometheus.Counter
 
 	wake chan struct{} // a group was added: Run recomputes when the next is due
+	sem  chan struct{} // bounds the flushes in flight
 
-	mu     sync.Mutex
-	groups map[string]*group
+	mu       sync.Mutex
+	groups   map[string]*group
+	lastTick time.Time // when Run last looked for due groups
+	lastGC   time.Time
 }
 
 type group struct {
@@ -75,6 +73,8 @@ type group struct {
 	labels map[string]string
 	alerts map[uint64]*Alert
 	next   time.Time // when it is due
+	// flushing is when its flush began (zero: none in flight).
+	flushing time.Time
 }
 
 // NewDispatcher validates opts: every route's receiver must exist.
@@ -107,8 +107,20 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 	if opts.Tick <= 0 {
 		opts.Tick = 250 * time.Millisecond
 	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 32
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 120 * time.Hour
+	}
+	if opts.GCInterval == 0 {
+		opts.GCInterval = 15 * time.Minute
+	}
+	if opts.RetryInitial <= 0 {
+		opts.RetryInitial = 500 * time.Millisecond
+	}
 	f := promauto.With(opts.Registerer)
-	d := &Dispatcher{opts: opts, groups: map[string]*group{}, wake: make(chan struct{}, 1),
+	d := &Dispatcher{opts: opts, groups: map[string]*group{}, wake: make(chan struct{}, 1), sem: make(chan struct{}, opts.Concurrency),
 		latency: f.NewHistogramVec(prometheus.HistogramOpts{Namespace: "bulwark", Subsystem: "notifications", Name: "latency_seconds",
 			Help:    "From the first alert of an incident becoming active to its first notification, by receiver.",
 			Buckets: []float64{1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800}}, []string{"receiver"}),
@@ -158,9 +170,9 @@ func (d *Dispatcher) Add(alerts []*Alert) {
 			key := groupKey(r.id, r.Receiver, gl)
 			g := d.groups[key]
 			if g == nil {
-				if a.Resolved() {
-					continue // nothing was said of it: nothing to take back
-				}
+				// A resolved alert makes a group too: after a restart, the
+				// log may hold its incident still open, to be told resolved
+				// (the flush tells nothing if it is not).
 				g = &group{key: key, route: r, labels: gl, alerts: map[uint64]*Alert{}, next: now.Add(time.Duration(r.GroupWait))}
 				d.groups[key] = g
 				select {
@@ -173,9 +185,9 @@ func (d *Dispatcher) Add(alerts []*Alert) {
 	}
 }
 
-// Run notifies due groups until ctx ends.
-// A new group wakes it, so a short group_wait is kept to the millisecond
-// rather than to the next tick.
+// Run notifies due groups until ctx ends, each group on its own goroutine
+// (at most Concurrency at once). A new group wakes it, so a short group_wait is kept to the
+// millisecond rather than to the next tick.
 func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTimer(d.opts.Tick)
 	defer t.Stop()
@@ -186,7 +198,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		case <-d.wake:
 		case <-t.C:
 		}
-		d.FlushDue(ctx)
+		d.startDue(ctx)
+		d.maybeGC(ctx)
 		t.Reset(d.untilDue())
 	}
 }
@@ -198,204 +211,85 @@ func (d *Dispatcher) untilDue() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, g := range d.groups {
-		wait = min(wait, g.next.Sub(now))
+		if g.flushing.IsZero() {
+			wait = min(wait, g.next.Sub(now))
+		}
 	}
 	return max(wait, time.Millisecond)
 }
 
-// FlushDue notifies every group that is due.
+// FlushDue notifies every group that is due and waits for those flushes
+// (not for flushes started earlier and still in flight).
 func (d *Dispatcher) FlushDue(ctx context.Context) {
+	d.startDue(ctx).Wait()
+}
+
+// startDue starts the flush of every due group not already flushing.
+func (d *Dispatcher) startDue(ctx context.Context) *sync.WaitGroup {
+	now := d.opts.Now()
+	var wg sync.WaitGroup
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lastTick = now
+	var sources []*Alert // the firing alerts that may inhibit others, gathered once
+	if len(d.opts.InhibitRules) > 0 {
+		for _, g := range d.groups {
+			for _, a := range g.alerts {
+				if !a.Resolved() {
+					sources = append(sources, a)
+				}
+			}
+		}
+	}
+	for _, g := range d.groups {
+		if now.Before(g.next) || !g.flushing.IsZero() {
+			continue
+		}
+		g.flushing = now
+		g.next = now.Add(time.Duration(g.route.GroupInterval))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case d.sem <- struct{}{}:
+			case <-ctx.Done():
+				d.done(g)
+				return
+			}
+			defer func() { <-d.sem }()
+			d.flush(ctx, g, now, sources)
+		}()
+	}
+	return &wg
+}
+
+// done marks g's flush ended.
+func (d *Dispatcher) done(g *group) {
+	d.mu.Lock()
+	g.flushing = time.Time{}
+	d.mu.Unlock()
+}
+
+// ErrStuck is returned by Healthy when notifications are not getting out.
+var ErrStuck = errors.New("notifications stuck")
+
+// Healthy reports whether the notification pipeline is moving: Run looks
+// for due groups (if it was started), and no flush has been in flight much
+// longer than its deadlines allow (a send, its fallback and an escalation,
+// each bounded by the group interval). The heartbeat stops when it is not.
+func (d *Dispatcher) Healthy() error {
 	now := d.opts.Now()
 	d.mu.Lock()
-	var due []*group
+	defer d.mu.Unlock()
+	if !d.lastTick.IsZero() && now.Sub(d.lastTick) > 10*d.opts.Tick+time.Minute {
+		return fmt.Errorf("%w: no group looked at for %s", ErrStuck, now.Sub(d.lastTick).Round(time.Second))
+	}
 	for _, g := range d.groups {
-		if !now.Before(g.next) {
-			due = append(due, g)
+		if !g.flushing.IsZero() && now.Sub(g.flushing) > 3*sendBudget(g.route)+time.Minute {
+			return fmt.Errorf("%w: group %s of receiver %s in flight for %s", ErrStuck, g.key, g.route.Receiver,
+				now.Sub(g.flushing).Round(time.Second))
 		}
 	}
-	d.mu.Unlock()
-	for _, g := range due {
-		d.flush(ctx, g, now)
-	}
-}
-
-func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time) {
-	d.mu.Lock()
-	for fp, a := range g.alerts {
-		if !a.Resolved() && !a.ValidUntil.IsZero() && now.After(a.ValidUntil) {
-			stale := *a
-			stale.EndsAt = a.ValidUntil
-			g.alerts[fp] = &stale
-		}
-	}
-	alerts := slices.Collect(maps.Values(g.alerts))
-	g.next = now.Add(time.Duration(g.route.GroupInterval))
-	var sources []*Alert
-	if len(d.opts.InhibitRules) > 0 {
-		for _, og := range d.groups {
-			sources = slices.AppendSeq(sources, maps.Values(og.alerts))
-		}
-	}
-	d.mu.Unlock()
-	alerts = slices.DeleteFunc(alerts, func(a *Alert) bool { return inhibited(a, sources, d.opts.InhibitRules) })
-	slices.SortFunc(alerts, func(a, b *Alert) int { return strings.Compare(a.Labels.String(), b.Labels.String()) })
-	var ack *Ack
-	if sl := d.opts.Silencer; sl != nil {
-		alerts = slices.DeleteFunc(alerts, func(a *Alert) bool { return sl.Muted(a.Labels) != nil })
-		ack = sl.Acked(g.key)
-	}
-	n := &Notification{Ack: ack, Receiver: g.route.Receiver, GroupKey: g.key, GroupLabels: g.labels, Status: "resolved", Alerts: alerts}
-	if len(n.Firing()) > 0 {
-		n.Status = "firing"
-	}
-	if d.opts.Cause != nil {
-		n.Cause = d.opts.Cause(downTargets(n.Firing()))
-	}
-	fh, rh := setHash(alerts)
-	prev, seen, err := d.opts.Log.Get(ctx, n.Receiver, n.GroupKey)
-	if err != nil {
-		d.opts.Logger.Error("notification log", "err", err)
-		return
-	}
-	n.Thread = prev.Thread
-	firing := len(n.Firing()) > 0
-	changed := !seen || fh != prev.FiringHash || (rh != prev.ResolvedHash && len(alerts) > len(n.Firing()))
-	// An acknowledged incident is not repeated; a change is still told.
-	repeat := seen && firing && ack == nil && now.Sub(prev.SentAt) >= time.Duration(g.route.RepeatInterval)
-	if len(alerts) > 0 && (changed && (firing || seen) || repeat) {
-		thread, err := d.send(ctx, n)
-		if err != nil {
-			d.failed.WithLabelValues(n.Receiver).Inc()
-			d.opts.Logger.Error("notification failed", "receiver", n.Receiver, "group", n.GroupKey, "err", err)
-			if fb := g.route.Fallback; fb != "" {
-				alt := *n
-				alt.Receiver, alt.GroupKey, alt.Thread = fb, g.key+"#fallback", ""
-				if e, told, _ := d.opts.Log.Get(ctx, fb, alt.GroupKey); told && e.FiringHash == fh && e.ResolvedHash == rh {
-					return // the fallback already has this
-				}
-				if _, ferr := d.send(ctx, &alt); ferr == nil {
-					d.sent.WithLabelValues(fb).Inc()
-					d.opts.Log.Put(ctx, fb, alt.GroupKey, LogEntry{FiringHash: fh, ResolvedHash: rh, SentAt: now})
-				} else {
-					d.failed.WithLabelValues(fb).Inc()
-					d.opts.Logger.Error("fallback notification failed", "receiver", fb, "group", n.GroupKey, "err", ferr)
-				}
-			}
-			return // the group is tried again at its next interval
-		}
-		d.sent.WithLabelValues(n.Receiver).Inc()
-		if thread == "" {
-			thread = prev.Thread
-		}
-		since := prev.Since
-		if !firing {
-			since = time.Time{}
-		} else if since.IsZero() {
-			since = now
-			d.latency.WithLabelValues(n.Receiver).Observe(now.Sub(earliest(n.Firing())).Seconds())
-		}
-		prev = LogEntry{FiringHash: fh, ResolvedHash: rh, SentAt: now, Thread: thread, Since: since}
-		if err := d.opts.Log.Put(ctx, n.Receiver, n.GroupKey, prev); err != nil {
-			d.opts.Logger.Error("notification log", "err", err)
-		}
-	}
-	d.escalate(ctx, g, n, firing, ack, prev.Since, now)
-	// What resolved has been told: forget it; an empty group ends.
-	d.mu.Lock()
-	for fp, a := range g.alerts {
-		if a.Resolved() {
-			delete(g.alerts, fp)
-		}
-	}
-	if len(g.alerts) == 0 {
-		delete(d.groups, g.key)
-	}
-	d.mu.Unlock()
-}
-
-// escalate tells the route's escalation receiver, once per incident, about
-// a firing group nobody acknowledged in time.
-func (d *Dispatcher) escalate(ctx context.Context, g *group, n *Notification, firing bool, ack *Ack, since, now time.Time) {
-	r := g.route
-	if r.EscalateTo == "" || !firing || ack != nil || since.IsZero() || now.Sub(since) < time.Duration(r.EscalateAfter) {
-		return
-	}
-	key := g.key + "#escalated"
-	if e, done, err := d.opts.Log.Get(ctx, r.EscalateTo, key); err != nil || done && e.Since.Equal(since) {
-		return // this incident was escalated already
-	}
-	esc := *n
-	esc.Receiver, esc.GroupKey, esc.Thread = r.EscalateTo, key, ""
-	if _, err := d.send(ctx, &esc); err != nil {
-		d.failed.WithLabelValues(esc.Receiver).Inc()
-		d.opts.Logger.Error("escalation failed", "receiver", esc.Receiver, "group", g.key, "err", err)
-		return
-	}
-	d.sent.WithLabelValues(esc.Receiver).Inc()
-	if err := d.opts.Log.Put(ctx, r.EscalateTo, key, LogEntry{SentAt: now, Since: since}); err != nil {
-		d.opts.Logger.Error("notification log", "err", err)
-	}
-}
-
-// send delivers n, retrying a failure that may pass (three attempts).
-func (d *Dispatcher) send(ctx context.Context, n *Notification) (thread string, err error) {
-	rcv := d.opts.Receivers[n.Receiver]
-	wait := 500 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		var retry bool
-		if tr, ok := rcv.(ThreadReceiver); ok {
-			thread, retry, err = tr.NotifyThread(ctx, n)
-		} else {
-			retry, err = rcv.Notify(ctx, n)
-		}
-		if err == nil || !retry || attempt == 3 {
-			return thread, err
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
-}
-
-// downTargets are the distinct targets of availability alerts.
-func downTargets(alerts []*Alert) []string {
-	var out []string
-	for _, a := range alerts {
-		if strings.HasPrefix(a.Labels.Get("classification"), "down-") && a.Labels.Get("classification") != "down-on-one-vantage" {
-			if t := a.Labels.Get("target"); t != "" && !slices.Contains(out, t) {
-				out = append(out, t)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// MemLog is a notification log in memory, for tests and the demo.
-type MemLog struct {
-	mu sync.Mutex
-	m  map[string]LogEntry
-}
-
-// Get returns the entry of a group.
-func (l *MemLog) Get(_ context.Context, receiver, key string) (LogEntry, bool, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.m[receiver+"\x00"+key]
-	return e, ok, nil
-}
-
-// Put records the entry of a group.
-func (l *MemLog) Put(_ context.Context, receiver, key string, e LogEntry) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.m == nil {
-		l.m = map[string]LogEntry{}
-	}
-	l.m[receiver+"\x00"+key] = e
 	return nil
 }
 
@@ -407,17 +301,6 @@ type Incident struct {
 	Alerts      []*Alert          `json:"alerts"`
 	Silenced    int               `json:"silenced"`
 	Ack         *Ack              `json:"ack,omitempty"`
-}
-
-// earliest is when the first of alerts became active.
-func earliest(alerts []*Alert) time.Time {
-	t := alerts[0].StartsAt
-	for _, a := range alerts[1:] {
-		if a.StartsAt.Before(t) {
-			t = a.StartsAt
-		}
-	}
-	return t
 }
 
 // Incidents lists the groups held now.
@@ -441,4 +324,47 @@ func (d *Dispatcher) Incidents() []Incident {
 	}
 	slices.SortFunc(out, func(a, b Incident) int { return strings.Compare(a.GroupKey, b.GroupKey) })
 	return out
+}
+
+// held reports whether a log entry's group is held now (its fallback and
+// escalation entries with it).
+func (d *Dispatcher) held(_, key string) bool {
+	key, _, _ = strings.Cut(key, "#")
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.groups[key]
+	return ok
+}
+
+// maybeGC collects the log and the silences once per GCInterval.
+func (d *Dispatcher) maybeGC(ctx context.Context) {
+	if d.opts.GCInterval < 0 {
+		return
+	}
+	now := d.opts.Now()
+	d.mu.Lock()
+	due := now.Sub(d.lastGC) >= d.opts.GCInterval
+	if due {
+		d.lastGC = now
+	}
+	d.mu.Unlock()
+	if due {
+		d.GC(ctx)
+	}
+}
+
+// GC forgets what is older than the retention: log entries of groups not
+// held, expired silences, acknowledgements of incidents no longer held.
+func (d *Dispatcher) GC(ctx context.Context) {
+	before := d.opts.Now().Add(-d.opts.Retention)
+	if n, err := d.opts.Log.GC(ctx, before, d.held); err != nil {
+		d.opts.Logger.Error("notification log GC", "err", err)
+	} else if n > 0 {
+		d.opts.Logger.Debug("notification log GC", "deleted", n)
+	}
+	if sl := d.opts.Silencer; sl != nil {
+		if err := sl.GC(ctx, d.opts.Retention, func(key string) bool { return d.held("", key) }); err != nil {
+			d.opts.Logger.Error("silences GC", "err", err)
+		}
+	}
 }

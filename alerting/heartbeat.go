@@ -23,11 +23,13 @@ type Heartbeat struct {
 	Interval time.Duration
 	Client   *http.Client
 	Logger   *slog.Logger
-	// Alive reports whether the collector is healthy enough to say so
-	// (for example, rules evaluated recently); nil: always.
+	// Alive reports whether the collector is healthy enough to say so:
+	// rules evaluated recently and notifications not stuck (the
+	// pipeline's health, not only its first stage); nil: always.
 	Alive func() bool
 
 	failures prometheus.Counter
+	beat     func(context.Context) error // Beat, unless a test replaces it
 }
 
 // Register adds the heartbeat's failure counter to reg.
@@ -42,7 +44,11 @@ func (h *Heartbeat) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if h.Alive == nil || h.Alive() {
-			if err := h.Beat(ctx); err != nil {
+			beat := h.beat
+			if beat == nil {
+				beat = h.Beat
+			}
+			if err := beat(ctx); err != nil {
 				if h.failures != nil {
 					h.failures.Inc()
 				}

@@ -72,7 +72,7 @@ func TestRouteInsertedMidIncidentDoesNotRepage(t *testing.T) {
 	log := &MemLog{}
 	rcv := &keyRecorder{}
 	receivers := map[string]Receiver{"duty": rcv, "energy": rcv, "finance": rcv}
-	sil, err := NewSilencer(context.Background(), memSilenceStore{}, func() time.Time { return now })
+	sil, err := NewSilencer(context.Background(), &MemSilenceStore{}, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,14 +111,6 @@ func TestRouteInsertedMidIncidentDoesNotRepage(t *testing.T) {
 		t.Errorf("key %q, want %q", keys[0], want)
 	}
 }
-
-// memSilenceStore keeps nothing: silences and acks live in the Silencer.
-type memSilenceStore struct{}
-
-func (memSilenceStore) LoadSilences(context.Context) ([]*Silence, error) { return nil, nil }
-func (memSilenceStore) SaveSilence(context.Context, *Silence) error      { return nil }
-func (memSilenceStore) LoadAcks(context.Context) ([]*Ack, error)         { return nil, nil }
-func (memSilenceStore) SaveAck(context.Context, *Ack) error              { return nil }
 
 // Property (defect 6): for random alerts and random routing trees, the
 // group keys an alert gets do not change when a sibling route that does

@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +105,65 @@ func TestSilencesAndAcks(t *testing.T) {
 	}
 	if _, err := sl.Expire(ctx, "nope"); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("expire unknown: %v", err)
+	}
+}
+
+// The index of active silences answers as a scan of every silence would,
+// over random silences (equality, empty-value and regexp matchers, some
+// ended, some not begun, some expired meanwhile) and label sets.
+func TestSilenceIndexMatchesScan(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	c := &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	ctx := context.Background()
+	sl, _ := NewSilencer(ctx, &MemSilenceStore{}, c.now)
+	vals := []string{"a", "b", "c", ""}
+	names := []string{"target", "grp", "agent"}
+	var all []*Silence
+	for range 300 {
+		s := &Silence{Matchers: map[string]string{}, MatchRE: map[string]string{}, By: "otto", Comment: "x",
+			StartsAt: c.t.Add(time.Duration(rng.IntN(120)-60) * time.Minute)}
+		s.EndsAt = s.StartsAt.Add(time.Duration(1+rng.IntN(180)) * time.Minute)
+		for _, n := range names {
+			switch rng.IntN(4) {
+			case 0:
+				s.Matchers[n] = vals[rng.IntN(len(vals))]
+			case 1:
+				s.MatchRE[n] = "a|b"
+			}
+		}
+		if len(s.Matchers)+len(s.MatchRE) == 0 {
+			s.Matchers["target"] = "a"
+		}
+		added, err := sl.Add(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, added)
+	}
+	for step := range 200 {
+		c.advance(time.Duration(rng.IntN(5)) * time.Minute)
+		if step%20 == 0 {
+			if _, err := sl.Expire(ctx, all[rng.IntN(len(all))].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var kv []string
+		for _, n := range names {
+			if v := vals[rng.IntN(len(vals))]; v != "" {
+				kv = append(kv, n, v)
+			}
+		}
+		ls := labels.FromStrings(kv...)
+		var want bool
+		sl.mu.RLock()
+		for _, x := range sl.silences {
+			want = want || x.Mutes(ls, c.t)
+		}
+		sl.mu.RUnlock()
+		if got := sl.Muted(ls) != nil; got != want {
+			t.Fatalf("step %d, %s at %s: index says muted %v, scan %v", step, ls, c.t, got, want)
+		}
 	}
 }

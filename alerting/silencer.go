@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -18,6 +19,10 @@ type SilenceStore interface {
 	SaveSilence(ctx context.Context, s *Silence) error
 	LoadAcks(ctx context.Context) ([]*Ack, error)
 	SaveAck(ctx context.Context, a *Ack) error
+	// DeleteSilence forgets a silence (collected after its retention).
+	DeleteSilence(ctx context.Context, id string) error
+	// CompactAcks keeps only the acknowledgements given, the ones in force.
+	CompactAcks(ctx context.Context, live []*Ack) error
 }
 
 // Ack is an acknowledgement of an incident (a group): while it holds, the
@@ -40,6 +45,7 @@ type Silencer struct {
 
 	mu       sync.RWMutex
 	silences []*Silence
+	idx      *silenceIndex // of the silences not ended; nil: to build
 	acks     map[string]*Ack
 }
 
@@ -85,6 +91,7 @@ func (s *Silencer) Add(ctx context.Context, sil *Silence) (*Silence, error) {
 	}
 	s.mu.Lock()
 	s.silences = append(s.silences, sil)
+	s.idx = nil
 	s.mu.Unlock()
 	return sil, nil
 }
@@ -108,6 +115,7 @@ func (s *Silencer) Expire(ctx context.Context, id string) (*Silence, error) {
 		return nil, err
 	}
 	s.silences[i] = &expired
+	s.idx = nil
 	return &expired, nil
 }
 
@@ -126,17 +134,22 @@ func (s *Silencer) List() []*Silence {
 	return out
 }
 
-// Muted returns the silence muting ls now, if any.
+// Muted returns the silence muting ls now, if any. It looks only at the
+// silences not ended, through an index by one of their equality matchers.
 func (s *Silencer) Muted(ls labels.Labels) *Silence {
 	now := s.now()
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, x := range s.silences {
-		if x.Mutes(ls, now) {
-			return x
+	idx := s.idx
+	s.mu.RUnlock()
+	if idx == nil || !now.Before(idx.until) {
+		s.mu.Lock()
+		if s.idx == nil || !now.Before(s.idx.until) {
+			s.idx = buildIndex(s.silences, now)
 		}
+		idx = s.idx
+		s.mu.Unlock()
 	}
-	return nil
+	return idx.muting(ls, now)
 }
 
 // Acknowledge records that by has taken an incident (on) or gives it back.
@@ -160,6 +173,52 @@ func (s *Silencer) Acked(groupKey string) *Ack {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.acks[groupKey]
+}
+
+// EndAck ends the acknowledgement of a group whose incident has ended: an
+// acknowledgement belongs to one incident, and the next starts unacknowledged.
+func (s *Silencer) EndAck(ctx context.Context, groupKey string) error {
+	s.mu.RLock()
+	_, ok := s.acks[groupKey]
+	s.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	_, err := s.Acknowledge(ctx, groupKey, "bulwark", "the incident ended", false)
+	return err
+}
+
+// GC forgets the silences that ended more than retention ago, and the
+// acknowledgements older than that of groups held reports as gone; the
+// store keeps only the acknowledgements in force.
+func (s *Silencer) GC(ctx context.Context, retention time.Duration, held func(groupKey string) bool) error {
+	before := s.now().Add(-retention)
+	s.mu.Lock()
+	var gone []string
+	s.silences = slices.DeleteFunc(s.silences, func(x *Silence) bool {
+		if x.EndsAt.Before(before) {
+			gone = append(gone, x.ID)
+			return true
+		}
+		return false
+	})
+	for k, a := range s.acks {
+		if a.At.Before(before) && !held(k) {
+			delete(s.acks, k)
+		}
+	}
+	live := slices.Collect(maps.Values(s.acks))
+	if len(gone) > 0 {
+		s.idx = nil
+	}
+	s.mu.Unlock()
+	for _, id := range gone {
+		if err := s.store.DeleteSilence(ctx, id); err != nil {
+			return fmt.Errorf("silence %s: %w", id, err)
+		}
+	}
+	slices.SortFunc(live, func(a, b *Ack) int { return a.At.Compare(b.At) })
+	return s.store.CompactAcks(ctx, live)
 }
 
 // MemSilenceStore keeps silences in memory (tests).
@@ -189,6 +248,27 @@ func (m *MemSilenceStore) SaveSilence(_ context.Context, s *Silence) error {
 	c := *s
 	m.silences[s.ID] = &c
 	return nil
+}
+
+func (m *MemSilenceStore) DeleteSilence(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.silences, id)
+	return nil
+}
+
+func (m *MemSilenceStore) CompactAcks(_ context.Context, live []*Ack) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.acks = slices.Clone(live)
+	return nil
+}
+
+// Len is the number of silences and acknowledgement records kept.
+func (m *MemSilenceStore) Len() (silences, acks int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.silences), len(m.acks)
 }
 
 func (m *MemSilenceStore) LoadAcks(context.Context) ([]*Ack, error) {

@@ -85,7 +85,7 @@ func (a *App) newRules(api *query.API) error {
 			interval = time.Minute
 		}
 		a.heartbeat = &alerting.Heartbeat{URL: u, Interval: interval, Logger: a.opts.Logger.With("component", "heartbeat"),
-			Alive: a.rulesEvaluating}
+			Alive: a.pipelineHealthy}
 		a.heartbeat.Register(a.registry)
 	}
 	var err error
@@ -127,7 +127,9 @@ func (a *App) newDrillDispatcher() error {
 		Receivers: a.receiverMap, Log: a.state, InhibitRules: a.opts.Config.Alerting.InhibitRules,
 		Logger: a.opts.Logger.With("component", "notify", "route", "drill"),
 		// Its counters stay apart from production's: a drill's notifications are in its report.
-		Registerer: prometheus.NewRegistry()})
+		Registerer: prometheus.NewRegistry(),
+		// The production dispatcher collects the shared log (this one would take its groups for gone).
+		GCInterval: -1})
 	if err != nil {
 		return fmt.Errorf("collector: alerting.drill_route: %w", err)
 	}
@@ -278,6 +280,21 @@ func (a *App) sharedCause(targets []string) *alerting.Cause {
 func (a *App) rulesEvaluating() bool {
 	for _, g := range a.rules.Groups() {
 		if time.Since(g.GetLastEvaluation()) > 3*g.Interval() {
+			return false
+		}
+	}
+	return true
+}
+
+// pipelineHealthy reports whether the heartbeat may say the collector is
+// alive: its rules evaluate and its notifications are not stuck.
+func (a *App) pipelineHealthy() bool {
+	if !a.rulesEvaluating() {
+		return false
+	}
+	if a.dispatcher != nil {
+		if err := a.dispatcher.Healthy(); err != nil {
+			a.opts.Logger.Warn("heartbeat withheld", "err", err)
 			return false
 		}
 	}

@@ -63,7 +63,7 @@ func (a *App) receiver(r ccfg.Receiver, consoleURL string) (alerting.Receiver, e
 				return nil, err
 			}
 		}
-		return &webhook.Receiver{URL: u, Secret: []byte(secret)}, nil
+		return &webhook.Receiver{URL: u, Secret: []byte(secret), ExternalURL: consoleURL}, nil
 	case r.Email != nil:
 		e := r.Email
 		rcv := &email.Receiver{Smarthost: e.Smarthost, From: e.From, To: e.To, Hello: e.Hello, Username: e.Username,

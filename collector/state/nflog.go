@@ -3,8 +3,10 @@ package state
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/alerting"
@@ -12,13 +14,36 @@ import (
 
 var _ alerting.Log = (*DB)(nil)
 
+// nflogMeta is what an entry keeps of its incident, as JSON in the meta
+// column (added after the first release, hence not columns of its own).
+type nflogMeta struct {
+	Incident string           `json:"incident,omitempty"`
+	Version  uint64           `json:"version,omitempty"`
+	Starts   map[string]int64 `json:"starts,omitempty"` // fingerprint (decimal) -> unix ms
+}
+
+// migrateNflog adds the meta column to a notification log made before it.
+func (d *DB) migrateNflog(ctx context.Context) error {
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('notification_log') WHERE name = 'meta'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := d.db.ExecContext(ctx, `ALTER TABLE notification_log ADD COLUMN meta TEXT NOT NULL DEFAULT '{}'`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Get returns the last notification of a group to a receiver.
 func (d *DB) Get(ctx context.Context, receiver, groupKey string) (alerting.LogEntry, bool, error) {
 	var e alerting.LogEntry
 	var fh, rh []byte
 	var ms, since int64
-	err := d.db.QueryRowContext(ctx, `SELECT firing_hash, resolved_hash, sent_ms, since_ms, thread FROM notification_log WHERE receiver = ? AND group_key = ?`,
-		receiver, groupKey).Scan(&fh, &rh, &ms, &since, &e.Thread)
+	var meta string
+	err := d.db.QueryRowContext(ctx, `SELECT firing_hash, resolved_hash, sent_ms, since_ms, thread, meta FROM notification_log WHERE receiver = ? AND group_key = ?`,
+		receiver, groupKey).Scan(&fh, &rh, &ms, &since, &e.Thread, &meta)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, false, nil
 	}
@@ -27,25 +52,90 @@ func (d *DB) Get(ctx context.Context, receiver, groupKey string) (alerting.LogEn
 	}
 	copy(e.FiringHash[:], fh)
 	copy(e.ResolvedHash[:], rh)
-	e.SentAt = time.UnixMilli(ms)
+	if ms != 0 {
+		e.SentAt = time.UnixMilli(ms)
+	}
 	if since != 0 {
 		e.Since = time.UnixMilli(since)
+	}
+	var m nflogMeta
+	if err := json.Unmarshal([]byte(meta), &m); err != nil {
+		return e, false, fmt.Errorf("state: notification log %s %s: meta: %w", receiver, groupKey, err)
+	}
+	e.Incident, e.Version = m.Incident, m.Version
+	for k, v := range m.Starts {
+		fp, err := strconv.ParseUint(k, 10, 64)
+		if err != nil {
+			return e, false, fmt.Errorf("state: notification log %s %s: meta: fingerprint %q: %w", receiver, groupKey, k, err)
+		}
+		if e.Starts == nil {
+			e.Starts = map[uint64]time.Time{}
+		}
+		e.Starts[fp] = time.UnixMilli(v)
 	}
 	return e, true, nil
 }
 
 // Put records the notification of a group to a receiver.
 func (d *DB) Put(ctx context.Context, receiver, groupKey string, e alerting.LogEntry) error {
-	since := int64(0)
-	if !e.Since.IsZero() {
-		since = e.Since.UnixMilli()
+	m := nflogMeta{Incident: e.Incident, Version: e.Version}
+	for fp, t := range e.Starts {
+		if m.Starts == nil {
+			m.Starts = map[string]int64{}
+		}
+		m.Starts[strconv.FormatUint(fp, 10)] = t.UnixMilli()
 	}
-	_, err := d.db.ExecContext(ctx, `INSERT INTO notification_log (receiver, group_key, firing_hash, resolved_hash, sent_ms, since_ms, thread)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (receiver, group_key) DO UPDATE SET firing_hash = excluded.firing_hash,
-		resolved_hash = excluded.resolved_hash, sent_ms = excluded.sent_ms, since_ms = excluded.since_ms, thread = excluded.thread`,
-		receiver, groupKey, e.FiringHash[:], e.ResolvedHash[:], e.SentAt.UnixMilli(), since, e.Thread)
+	meta, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("state: notification log: %w", err)
+	}
+	_, err = d.db.ExecContext(ctx, `INSERT INTO notification_log (receiver, group_key, firing_hash, resolved_hash, sent_ms, since_ms, thread, meta)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (receiver, group_key) DO UPDATE SET firing_hash = excluded.firing_hash,
+		resolved_hash = excluded.resolved_hash, sent_ms = excluded.sent_ms, since_ms = excluded.since_ms, thread = excluded.thread,
+		meta = excluded.meta`,
+		receiver, groupKey, e.FiringHash[:], e.ResolvedHash[:], ms(e.SentAt), ms(e.Since), e.Thread, string(meta))
 	if err != nil {
 		return fmt.Errorf("state: notification log: %w", err)
 	}
 	return nil
+}
+
+// ms is t in unix milliseconds, 0 for the zero time.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// GC deletes the entries last sent before before, except those of groups
+// live says are held.
+func (d *DB) GC(ctx context.Context, before time.Time, live func(receiver, groupKey string) bool) (int, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT receiver, group_key FROM notification_log WHERE sent_ms < ?`, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("state: notification log GC: %w", err)
+	}
+	type key struct{ receiver, group string }
+	var old []key
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.receiver, &k.group); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("state: notification log GC: %w", err)
+		}
+		if !live(k.receiver, k.group) {
+			old = append(old, k)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("state: notification log GC: %w", err)
+	}
+	for _, k := range old {
+		if _, err := d.db.ExecContext(ctx, `DELETE FROM notification_log WHERE receiver = ? AND group_key = ? AND sent_ms < ?`,
+			k.receiver, k.group, before.UnixMilli()); err != nil {
+			return 0, fmt.Errorf("state: notification log GC: %w", err)
+		}
+	}
+	return len(old), nil
 }

@@ -62,6 +62,39 @@ func (d *DB) SaveAck(ctx context.Context, a *alerting.Ack) error {
 	return nil
 }
 
+// DeleteSilence forgets a silence.
+func (d *DB) DeleteSilence(ctx context.Context, id string) error {
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM silences WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("state: silence %s: %w", id, err)
+	}
+	return nil
+}
+
+// CompactAcks replaces the acknowledgement records by live, in its order.
+func (d *DB) CompactAcks(ctx context.Context, live []*alerting.Ack) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("state: acks: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM acks`); err != nil {
+		return fmt.Errorf("state: acks: %w", err)
+	}
+	for _, a := range live {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("state: ack: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO acks (body) VALUES (?)`, string(b)); err != nil {
+			return fmt.Errorf("state: ack: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("state: acks: %w", err)
+	}
+	return nil
+}
+
 func (d *DB) each(ctx context.Context, query string, f func([]byte) error) error {
 	rows, err := d.db.QueryContext(ctx, query)
 	if err != nil {

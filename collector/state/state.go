@@ -110,6 +110,10 @@ func Open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("state: %s: audit chain: %w", path, err)
 	}
+	if err := d.migrateNflog(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: %s: notification log: %w", path, err)
+	}
 	return d, nil
 }
 

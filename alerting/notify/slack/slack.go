@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -36,7 +37,14 @@ type Options struct {
 	// Interactive adds an Acknowledge button to firing incidents (the
 	// Slack app's interactivity points at /api/v1/slack/interactions).
 	Interactive bool
+	// Client makes the requests (default: one with a 10 s timeout).
+	Client *http.Client
 }
+
+// MetadataEventType is the event type of the metadata every message
+// carries: the notification's id, so a reader can drop a second copy
+// (delivery is at least once).
+const MetadataEventType = "bulwark_notification"
 
 // Receiver is a Slack channel.
 type Receiver struct {
@@ -58,6 +66,10 @@ func New(opts Options) (*Receiver, error) {
 	if opts.APIURL != "" {
 		so = append(so, slack.OptionAPIURL(strings.TrimRight(opts.APIURL, "/")+"/"))
 	}
+	if opts.Client == nil {
+		opts.Client = &http.Client{Timeout: notify.DefaultTimeout}
+	}
+	so = append(so, slack.OptionHTTPClient(opts.Client))
 	return &Receiver{opts: opts, api: slack.New(opts.Token, so...)}, nil
 }
 
@@ -84,6 +96,10 @@ func (r *Receiver) NotifyThread(ctx context.Context, n *alerting.Notification) (
 		return "", retry, err
 	}
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)}
+	if n.ID != "" {
+		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: MetadataEventType,
+			EventPayload: map[string]any{"id": n.ID, "incident": n.Incident, "group_key": n.GroupKey, "status": n.Status}}))
+	}
 	if n.Thread == "" {
 		_, ts, err := r.api.PostMessageContext(ctx, r.opts.Channel, opts...)
 		if err != nil {
@@ -131,7 +147,7 @@ func (r *Receiver) AskApproval(ctx context.Context, runID, title, text string) e
 
 // postWebhook posts one message to the incoming webhook.
 func (r *Receiver) postWebhook(ctx context.Context, text string, blocks []slack.Block) (bool, error) {
-	err := slack.PostWebhookContext(ctx, r.opts.WebhookURL, &slack.WebhookMessage{Text: text, Blocks: &slack.Blocks{BlockSet: blocks}})
+	err := slack.PostWebhookCustomHTTPContext(ctx, r.opts.WebhookURL, r.opts.Client, &slack.WebhookMessage{Text: text, Blocks: &slack.Blocks{BlockSet: blocks}})
 	if err == nil {
 		return false, nil
 	}
@@ -150,7 +166,7 @@ func classify(err error) (bool, error) {
 	var se slack.SlackErrorResponse
 	switch {
 	case errors.As(err, &rl):
-		return true, fmt.Errorf("slack: rate limited, retry after %s", rl.RetryAfter)
+		return true, &notify.RetryAfterError{After: rl.RetryAfter, Err: fmt.Errorf("slack: rate limited, retry after %s", rl.RetryAfter)}
 	case errors.As(err, &sc):
 		return notify.Retry(sc.Code), fmt.Errorf("slack: HTTP %d", sc.Code)
 	case errors.As(err, &se):

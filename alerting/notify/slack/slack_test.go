@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,12 +15,14 @@ import (
 	"github.com/slack-go/slack/slacktest"
 
 	"github.com/bulwarkhq/bulwark/alerting"
+	"github.com/bulwarkhq/bulwark/alerting/notify"
 )
 
 // message is what the Slack test server received.
 type message struct {
 	method, channel, text, threadTS, ts string
 	blocks                              []map[string]any
+	metadata                            string
 }
 
 type slackServer struct {
@@ -49,7 +52,7 @@ func newSlack(t *testing.T, authError bool) *slackServer {
 				ts = r.PostForm.Get("ts")
 			}
 			s.msgs = append(s.msgs, message{method: method, channel: r.PostForm.Get("channel"), text: r.PostForm.Get("text"),
-				threadTS: r.PostForm.Get("thread_ts"), ts: ts, blocks: blocks})
+				threadTS: r.PostForm.Get("thread_ts"), ts: ts, blocks: blocks, metadata: r.PostForm.Get("metadata")})
 			s.mu.Unlock()
 			fmt.Fprintf(w, `{"ok":true,"channel":%q,"ts":%q}`, r.PostForm.Get("channel"), ts)
 		}
@@ -132,6 +135,24 @@ func TestSlackIncidentThread(t *testing.T) {
 	if ms[3].method != "update" || ms[3].ts != root.ts || !strings.Contains(ms[3].text, "[RESOLVED]") {
 		t.Errorf("first message not edited to resolved: %+v", ms[3])
 	}
+	var meta struct {
+		EventType    string         `json:"event_type"`
+		EventPayload map[string]any `json:"event_payload"`
+	}
+	if err := json.Unmarshal([]byte(root.metadata), &meta); err != nil || meta.EventType != MetadataEventType ||
+		meta.EventPayload["id"] == "" || meta.EventPayload["id"] == nil {
+		t.Errorf("first message's metadata %q: %v", root.metadata, err)
+	}
+	// The group fires again: a new incident, a new message (not a reply
+	// under the one edited to resolved).
+	now = now.Add(30 * time.Minute)
+	d.Add([]*alerting.Alert{alert("gas-transport")})
+	now = now.Add(time.Minute)
+	d.FlushDue(ctx)
+	ms = s.messages()
+	if len(ms) != 5 || ms[4].method != "post" || ms[4].threadTS != "" || ms[4].metadata == root.metadata {
+		t.Fatalf("second incident: %+v", ms[4:])
+	}
 }
 
 // A refused token is not retried, and no error carries it.
@@ -194,5 +215,22 @@ func TestSlackIncomingWebhook(t *testing.T) {
 	}
 	if _, err := New(Options{WebhookURL: hook, Token: "xoxb", Channel: "C1"}); err == nil {
 		t.Error("a token and a webhook URL at once were accepted")
+	}
+}
+
+// Slack's 429 says how long to wait: the dispatcher waits that long.
+func TestSlackRateLimitRetryAfter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "4")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	rcv, err := New(Options{Token: "xoxb-test", Channel: "C0CERT", APIURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry, err := rcv.Notify(context.Background(), &alerting.Notification{Status: "firing", Alerts: []*alerting.Alert{{Labels: labels.FromStrings("alertname", "X")}}})
+	if d, ok := notify.RetryAfter(err); !retry || !ok || d != 4*time.Second {
+		t.Fatalf("retry %v, wait %s: %v", retry, d, err)
 	}
 }
