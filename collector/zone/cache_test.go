@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,4 +351,34 @@ func BenchmarkReportBuild(b *testing.B) {
 		}
 		b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
 	})
+}
+
+// The unglued name servers agents are asked for, streamed from the stored
+// snapshot, are Snapshot.Unglued's; computed once per snapshot and catalog
+// (agents ask on every poll: each loaded the whole snapshot).
+func TestUngluedCachedAndSame(t *testing.T) {
+	cat, _ := attrib.LoadCatalog()
+	gov, err := ParseFile("testdata/gov.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewStore(t.TempDir())
+	if _, err := st.Save(gov); err != nil {
+		t.Fatal(err)
+	}
+	a := &attrib.Attributor{Catalog: cat}
+	rs := newReports(t, st, a, &inputs{})
+	want := gov.Unglued(cat)
+	for range 3 {
+		got, err := rs.Unglued("gov.")
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("Unglued: %d names (%v), want %d", len(got), err, len(want))
+		}
+	}
+	c, _ := attrib.LoadCatalog()
+	a.SetCatalog(c)
+	rs.Unglued("gov.")
+	if rs.ungluedN != 2 {
+		t.Errorf("%d computations for 4 calls and one catalog reload, want 2", rs.ungluedN)
+	}
 }
