@@ -151,6 +151,17 @@ func (rs *Reports) entry(ctx context.Context, origin string) (*reportEntry, erro
 func (rs *Reports) build(origin string, e *reportEntry) {
 	defer close(e.done)
 	rs.buildSlot <- struct{}{}
+	rs.mu.Lock()
+	newer := rs.entries[origin]
+	rs.mu.Unlock()
+	if newer != nil && newer != e {
+		// Superseded while waiting its turn: its waiters take the newer
+		// report, computed once for all of them.
+		<-rs.buildSlot
+		<-newer.done
+		e.rep, e.json, e.canon, e.types, e.key, e.err = newer.rep, newer.json, newer.canon, newer.types, newer.key, newer.err
+		return
+	}
 	defer func() { <-rs.buildSlot }()
 	start := time.Now()
 	e.types = rs.opts.Types()
