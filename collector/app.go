@@ -210,7 +210,6 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if a.names, err = names.Open(filepath.Join(a.opts.Config.DataDir, "state", "names.json")); err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
-	a.names.Wanted = func() []string { return unglued(zones, a.attributor.CatalogInUse()) }
 	reports, err := zone.NewReports(zone.ReportsOptions{Store: zones, Attributor: a.attributor, Policy: &a.policy,
 		Types: func() map[string]string { return inventory.Types(inv) }, TypesVersion: inv.Version,
 		Resolved: a.names.Lookup, ResolvedVersion: a.names.Version,
@@ -218,6 +217,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
+	a.names.Wanted = func() []string { return unglued(zones, reports) }
 	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger,
 		Targets:      func() []target.Target { return a.reloader.targets() },
 		Alerting:     a.consoleAlerts,

@@ -3,26 +3,26 @@ package collector
 import (
 	"slices"
 
-	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/names"
 	"github.com/bulwarkhq/bulwark/collector/zone"
 )
 
 // unglued is what agents are asked to resolve: the name servers without
 // glue that the catalog cannot name, in the newest snapshot of every
-// imported zone, at most names.MaxNames.
-func unglued(zones *zone.Store, cat *attrib.Catalog) []string {
+// imported zone, at most names.MaxNames (each zone's list is computed once
+// per snapshot and catalog: agents ask on every poll).
+func unglued(zones *zone.Store, reports *zone.Reports) []string {
 	origins, err := zones.Origins()
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, o := range origins {
-		snap, _, err := zones.Latest(o)
+		names, err := reports.Unglued(o)
 		if err != nil {
 			continue
 		}
-		out = append(out, snap.Unglued(cat)...)
+		out = append(out, names...)
 	}
 	slices.Sort(out)
 	out = slices.Compact(out)

@@ -264,3 +264,47 @@ func TestReadCSVMaxTargets(t *testing.T) {
 		t.Fatalf("ReadCSV = %v", err)
 	}
 }
+
+// A body declared over 64 MiB is refused before it is read, and one that
+// turns out larger while read too.
+func TestImportTooLarge(t *testing.T) {
+	srv := importServer(t)
+	h := srv.Config.Handler
+	req := httptest.NewRequest(http.MethodPost, "/?dry_run=true", strings.NewReader(""))
+	req.Header.Set("Authorization", "Bearer op-token")
+	req.ContentLength = maxImportBytes + 1
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("declared over the limit: HTTP %d", rec.Code)
+	}
+	body := io.MultiReader(strings.NewReader("id,name,url,sector\n"), iotest.HalfReader(&repeatedRows{n: maxImportBytes}))
+	req = httptest.NewRequest(http.MethodPost, "/?dry_run=true", body)
+	req.Header.Set("Authorization", "Bearer op-token")
+	req.ContentLength = -1
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("larger than the limit while read: HTTP %d %.200s", rec.Code, rec.Body)
+	}
+}
+
+// repeatedRows reads about n bytes of one CSV row repeated.
+type repeatedRows struct{ n int }
+
+func (z *repeatedRows) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	line := "a,b,https://c.test/,d\n"
+	k := 0
+	for k+len(line) <= len(p) && z.n > 0 {
+		k += copy(p[k:], line)
+		z.n -= len(line)
+	}
+	if k == 0 {
+		k = copy(p, "\n")
+		z.n--
+	}
+	return k, nil
+}

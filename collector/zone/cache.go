@@ -49,6 +49,10 @@ type Reports struct {
 
 	mu      sync.Mutex
 	entries map[string]*reportEntry // by origin
+
+	ungluedMu sync.Mutex
+	unglued   map[string]ungluedEntry // by origin
+	ungluedN  int                     // computations, for tests
 }
 
 // reportKey is what a report depends on; a report is reused while its key
@@ -85,7 +89,7 @@ func NewReports(opts ReportsOptions) (*Reports, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	f := promauto.With(opts.Registerer)
-	return &Reports{opts: opts, entries: map[string]*reportEntry{},
+	return &Reports{opts: opts, entries: map[string]*reportEntry{}, unglued: map[string]ungluedEntry{},
 		buildSlot: make(chan struct{}, 1), exportSlot: make(chan struct{}, 1),
 		builds: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Name: "dns_report_builds_total",
 			Help: "DNS reports computed (each is then served from memory until a zone import, a target import, a catalog reload or new agent resolutions)."}),
@@ -147,6 +151,17 @@ func (rs *Reports) entry(ctx context.Context, origin string) (*reportEntry, erro
 func (rs *Reports) build(origin string, e *reportEntry) {
 	defer close(e.done)
 	rs.buildSlot <- struct{}{}
+	rs.mu.Lock()
+	newer := rs.entries[origin]
+	rs.mu.Unlock()
+	if newer != nil && newer != e {
+		// Superseded while waiting its turn: its waiters take the newer
+		// report, computed once for all of them.
+		<-rs.buildSlot
+		<-newer.done
+		e.rep, e.json, e.canon, e.types, e.key, e.err = newer.rep, newer.json, newer.canon, newer.types, newer.key, newer.err
+		return
+	}
 	defer func() { <-rs.buildSlot }()
 	start := time.Now()
 	e.types = rs.opts.Types()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -315,14 +316,9 @@ func BenchmarkReportBuild(b *testing.B) {
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
 	cat, _ := attrib.LoadCatalog()
 	st := NewStore(b.TempDir())
-	snap, err := Parse(bytes.NewReader(genZone(n)), "gen.zone", "")
-	if err != nil {
+	if _, err := st.Save(genSnapshot(n)); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.Save(snap); err != nil {
-		b.Fatal(err)
-	}
-	snap = nil
 	a := &attrib.Attributor{Catalog: cat}
 	pol := &attrib.Policy{Home: "US"}
 	b.Run(fmt.Sprintf("old/delegations=%d", n), func(b *testing.B) {
@@ -350,4 +346,64 @@ func BenchmarkReportBuild(b *testing.B) {
 		}
 		b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
 	})
+}
+
+// The unglued name servers agents are asked for, streamed from the stored
+// snapshot, are Snapshot.Unglued's; computed once per snapshot and catalog
+// (agents ask on every poll: each loaded the whole snapshot).
+func TestUngluedCachedAndSame(t *testing.T) {
+	cat, _ := attrib.LoadCatalog()
+	gov, err := ParseFile("testdata/gov.zone", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewStore(t.TempDir())
+	if _, err := st.Save(gov); err != nil {
+		t.Fatal(err)
+	}
+	a := &attrib.Attributor{Catalog: cat}
+	rs := newReports(t, st, a, &inputs{})
+	want := gov.Unglued(cat)
+	for range 3 {
+		got, err := rs.Unglued("gov.")
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("Unglued: %d names (%v), want %d", len(got), err, len(want))
+		}
+	}
+	c, _ := attrib.LoadCatalog()
+	a.SetCatalog(c)
+	rs.Unglued("gov.")
+	if rs.ungluedN != 2 {
+		t.Errorf("%d computations for 4 calls and one catalog reload, want 2", rs.ungluedN)
+	}
+}
+
+// genSnapshot is genZone's zone as parsed, made directly (parsing two
+// million delegations takes minutes).
+func genSnapshot(n int) *Snapshot {
+	s := &Snapshot{Origin: "nation.", File: "gen.zone", Exported: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	providers := []string{"%d.ns.cloudflare.com.", "ns%d.domaincontrol.com.", "ns-%d.awsdns-01.com.", "ns1-%d.azure-dns.com.", "a%d-64.akam.net.", "ns%d.hosting%d.example."}
+	s.Delegations = make([]Delegation, 0, n)
+	for i := range n {
+		d := Delegation{Domain: fmt.Sprintf("d%07d.nation.", i), DS: i%7 == 0 || i%13 == 0}
+		switch p := i % 7; p {
+		case 6:
+			ns1, ns2 := "ns1."+d.Domain, "ns2."+d.Domain
+			d.NS = []string{ns1, ns2}
+			d.Glue = map[string][]string{ns1: {fmt.Sprintf("192.0.%d.%d", i%256, i%250+1)}, ns2: {fmt.Sprintf("198.51.%d.%d", i%256, i%250+1)}}
+		default:
+			for k := range 2 {
+				name := providers[p%len(providers)]
+				if p == 5 {
+					name = fmt.Sprintf(name, k+1, i%500)
+				} else {
+					name = fmt.Sprintf(name, i%90+k)
+				}
+				d.NS = append(d.NS, name)
+			}
+		}
+		s.Delegations = append(s.Delegations, d)
+		s.NSRecords += len(d.NS)
+	}
+	return s
 }
