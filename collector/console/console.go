@@ -149,8 +149,10 @@ type Check struct {
 type Service struct {
 	Target string
 	Checks []Check
-	// State is "up" (every vantage up), "partial", "down", or "no-data"
-	// (no agent has reported it within two minutes).
+	// State is "up" (every vantage up), "partial", "down", "no-data"
+	// (no agent has reported it within two minutes), or "unlisted" (an
+	// agent reports a target the collector does not list: from the agent's
+	// own file, or pushed by a stolen token; never counted as down).
 	State string
 	// Alerts are the firing alerts that name it.
 	Alerts []Alert
@@ -253,8 +255,11 @@ func (c *Console) Overview(ctx context.Context, ts time.Time) ([]*Sector, error)
 		}
 		svc.Checks = append(svc.Checks, ch)
 	}
+	var listed map[string]bool
 	if c.opts.Targets != nil {
+		listed = map[string]bool{}
 		for _, t := range c.opts.Targets() {
+			listed[t.ID] = true
 			if byTarget[t.ID] != nil {
 				continue
 			}
@@ -278,6 +283,8 @@ func (c *Console) Overview(ctx context.Context, ts time.Time) ([]*Sector, error)
 			}
 			switch {
 			case len(svc.Checks) == 0: // no data: its state stays "no-data"
+			case listed != nil && !listed[svc.Target]:
+				svc.State = "unlisted"
 			case ups == len(svc.Checks):
 				svc.State = "up"
 			case ups == 0:
