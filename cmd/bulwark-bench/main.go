@@ -52,9 +52,9 @@ type options struct {
 	probeInterval, evalInterval time.Duration
 	outages                     int
 	// attacks
-	baseline, only         string
+	baseline, only          string
 	attackConns, attackZone int
-	attackCap              int64
+	attackCap               int64
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
