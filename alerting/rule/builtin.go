@@ -191,7 +191,7 @@ func (b Builtin) File(interval time.Duration) ([]byte, error) {
 		{Alert: "DNSSECSignaturesExpiring", Expr: fmt.Sprintf(`(min by (target, sector) (probe_dns_rrsig_expiry_timestamp_seconds{drill=""}) - time()) / 86400 < %d`, b.DNSSECDays),
 			Labels:      map[string]string{"severity": "warning", "classification": "dnssec-expiring"},
 			Annotations: map[string]string{"summary": "The DNSSEC signatures of {{ $labels.target }} expire in {{ $value | printf \"%.1f\" }} days."}},
-		{Alert: "ForeignCriticalLayerNew", Expr: `bulwark_layer_state{state="foreign-critical"} unless on (target, layer) (bulwark_layer_state{state="foreign-critical"} offset 1d)`,
+		{Alert: "ForeignCriticalLayerNew", Expr: foreignCriticalNewExpr,
 			For:         "10m",
 			Labels:      map[string]string{"severity": "warning", "classification": "foreign-critical"},
 			Annotations: map[string]string{"summary": "The {{ $labels.layer }} layer of {{ $labels.target }} now depends entirely on foreign providers."}},
@@ -218,6 +218,15 @@ func availability(name, class, severity, forDur, expr, summary string) fileRule 
 		Labels:      map[string]string{"severity": severity, "classification": class},
 		Annotations: map[string]string{"summary": summary}}
 }
+
+// foreignCriticalNewExpr: a layer foreign-critical now that was seen in
+// another attributed state within the day. The first sight of a layer is
+// its baseline, not news: on a fresh install nothing is "new" (the
+// sovereignty report and console show what is there); only a change after
+// it is. A layer not observed for a while (a failing probe) has no state
+// and does not count as a change. After a day the change is no longer new.
+const foreignCriticalNewExpr = `bulwark_layer_state{state="foreign-critical"} and on (target, layer) ` +
+	`count by (target, layer) (count_over_time(bulwark_layer_state{state!~"foreign-critical|unattributed"}[1d]))`
 
 // driftExpr: a provider and jurisdiction present in a layer now that was
 // not there in the six hours before 2×d ago, in a layer that had
