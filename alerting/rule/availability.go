@@ -51,7 +51,13 @@ type targetVotes struct {
 // classification are ended with a staleness marker, as Prometheus ends
 // those of a recording rule, so an outage that is over stops matching at
 // once.
+//
+// No-data counts from when a target could first have reported: its first
+// sight by this manager (the collector's start, or the reload that added
+// it), not from the epoch.
 func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
+	m.availMu.Lock()
+	defer m.availMu.Unlock()
 	b := m.opts.Builtin.WithDefaults()
 	now := ts.UnixMilli()
 	voteFrom := ts.Add(-time.Duration(b.VoteWindow)).UnixMilli()
@@ -101,9 +107,19 @@ func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
 		_, err := app.Append(0, ls, now, v)
 		return err
 	}
+	firstSeen := make(map[string]int64, len(m.firstSeen))
 	for _, ti := range m.opts.Targets() {
+		first, seen := m.firstSeen[ti.ID]
+		if !seen {
+			first = now
+		}
+		firstSeen[ti.ID] = first
 		tv := byTarget[ti.ID+"\x00"]
-		if ti.Interval <= 0 || tv != nil && now-tv.last <= 2*ti.Interval.Milliseconds() {
+		from := first
+		if tv != nil {
+			from = max(from, tv.last)
+		}
+		if ti.Interval <= 0 || now-from <= 2*ti.Interval.Milliseconds() {
 			continue
 		}
 		if err := put(labels.FromStrings(model.MetricNameLabel, AvailabilityMetric, "target", ti.ID, "sector", ti.Sector, "classification", "no-data"), 0); err != nil {
@@ -129,8 +145,7 @@ func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
 			return err
 		}
 	}
-	m.availMu.Lock()
-	defer m.availMu.Unlock()
+	m.firstSeen = firstSeen // targets no longer configured are forgotten
 	if m.availPrev == nil {
 		m.availPrev = m.readAvailability(ctx, ts)
 	}

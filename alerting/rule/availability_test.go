@@ -85,3 +85,28 @@ func TestAvailabilityEndsAtOnce(t *testing.T) {
 		t.Errorf("after 31s of silence: %v, want [portal=no-data]", got)
 	}
 }
+
+// No data is counted from when a target could first have reported (issue
+// 20, defect 14: TargetNoData fired 2.8 s after a fresh start, before any
+// agent had probed): not before two of its intervals after the collector
+// first saw it, here evaluated every second from the start.
+func TestNoDataNotBeforeTwoIntervals(t *testing.T) {
+	targets := []TargetInfo{{ID: "portal", Sector: "government", Interval: 15 * time.Second},
+		{ID: "silent", Sector: "government", Interval: 15 * time.Second}}
+	w := newWorld(t, Builtin{}, targets)
+	start := time.Now().Add(-30 * time.Minute).Truncate(time.Second)
+	for i := 0; i <= 60; i++ {
+		ts := start.Add(time.Duration(i) * time.Second)
+		if i >= 12 && i%15 == 12 { // the first probe lands 12 s in
+			w.add(t, ts, 1, "__name__", "probe_success", "target", "portal", "sector", "government", "check", "http", "agent", "home-1", "vantage", "home")
+		}
+		w.eval(ts)
+		got := w.active("TargetNoData")
+		switch {
+		case i <= 30 && len(got) > 0:
+			t.Fatalf("%ds after start: %v, before two intervals could pass", i, got)
+		case i >= 46 && !slices.Equal(got, []string{"silent/=firing"}):
+			t.Fatalf("%ds after start: %v, want [silent/=firing]", i, got)
+		}
+	}
+}

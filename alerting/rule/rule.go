@@ -80,8 +80,9 @@ type Manager struct {
 	builtin string     // path of the generated file
 	started time.Time  // an agent that never pushed counts as silent since then
 
-	availMu   sync.Mutex
+	availMu   sync.Mutex               // writeAvailability, one at a time
 	availPrev map[uint64]labels.Labels // the availability series last written
+	firstSeen map[string]int64         // target: first tallied (ms), when it could first report
 }
 
 // New validates opts and builds a Manager; Run starts it.
