@@ -273,7 +273,7 @@ func BenchmarkBuiltinCycle(b *testing.B) {
 		t0 := time.Now()
 		w.mgr.writeTargetInfo(context.Background(), ts)
 		t1 := time.Now()
-		w.mgr.writeAvailability(context.Background(), ts)
+		w.mgr.writeAvailability(context.Background(), ts, nil)
 		info, avail = info+t1.Sub(t0), avail+time.Since(t1)
 		rules.DefaultEvalIterationFunc(context.Background(), g, ts)
 	}
@@ -351,9 +351,11 @@ func TestDownForZero(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := ""
-		for _, r := range f.Groups[0].Rules {
-			if r.Alert == "ServiceDownEverywhere" && r.For != "" {
-				got = "for: " + r.For
+		for _, g := range f.Groups { // the availability alerts have a group of their own
+			for _, r := range g.Rules {
+				if r.Alert == "ServiceDownEverywhere" && r.For != "" {
+					got = "for: " + r.For
+				}
 			}
 		}
 		if got != want {
