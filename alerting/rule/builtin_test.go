@@ -266,7 +266,7 @@ func benchWorld(b *testing.B, services int, downAbroad func(i int) bool, eval bo
 // prints the time of each step of the cycle.
 func BenchmarkBuiltinCycle(b *testing.B) {
 	w, ts := benchWorld(b, 10_000, func(i int) bool { return i%10 == 0 }, true)
-	g := w.mgr.Groups()[0]
+	g := w.group(BuiltinGroup)
 	b.ResetTimer()
 	var info, avail time.Duration
 	for b.Loop() {
@@ -285,6 +285,36 @@ func BenchmarkBuiltinCycle(b *testing.B) {
 		lines = append(lines, fmt.Sprintf("%-28s %v", r.Name(), r.GetEvaluationDuration()))
 	}
 	fmt.Fprintln(os.Stderr, strings.Join(lines, "\n"))
+}
+
+// group is the rule group of that name.
+func (w *world) group(name string) *rules.Group {
+	for _, g := range w.mgr.Groups() {
+		if g.Name() == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// BenchmarkArrivalTally is the availability group's evaluation when the
+// results of 170 of 10,000 services arrived since the last (10,000
+// services probed every minute, tallied every second): their re-tally and
+// the availability rules.
+func BenchmarkArrivalTally(b *testing.B) {
+	w, ts := benchWorld(b, 10_000, func(i int) bool { return i%10 == 0 }, true)
+	g := w.group(AvailabilityGroup)
+	arrived := make([]string, 0, 170)
+	for i := range 170 {
+		arrived = append(arrived, fmt.Sprintf("svc-%05d", i*58))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w.mgr.Arrived(arrived)
+		w.mgr.evalIteration(context.Background(), g, ts)
+		ts = ts.Add(time.Millisecond)
+	}
 }
 
 // BenchmarkFiringAlertsMemory measures the heap that 10,000 firing alerts

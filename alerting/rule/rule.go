@@ -85,8 +85,9 @@ type Manager struct {
 	firstSeen map[string]int64         // target: first tallied (ms), when it could first report
 	availLast int64                    // the newest availability sample written (ms)
 
-	arrMu   sync.Mutex
-	arrived map[string]struct{} // targets with results not yet tallied
+	arrMu     sync.Mutex
+	arrived   map[string]struct{} // targets with results not yet tallied
+	availEval time.Time           // the availability group's last evaluation
 }
 
 // New validates opts and builds a Manager; Run starts it.
@@ -217,10 +218,23 @@ func (m *Manager) evalIteration(ctx context.Context, g *rules.Group, ts time.Tim
 			m.opts.Logger.Warn("rule: availability", "err", err)
 		}
 	case AvailabilityGroup:
-		if only := m.takeArrived(); len(only) > 0 {
+		only := m.takeArrived()
+		if len(only) > 0 {
 			if err := m.writeAvailability(ctx, ts, only); err != nil {
 				m.opts.Logger.Warn("rule: availability on arrival", "err", err)
 			}
+		}
+		// Nothing new: the rules wait, up to the evaluation interval (a
+		// pending alert's for, the resending of firing ones), since each
+		// evaluation expands every active alert's templates.
+		m.arrMu.Lock()
+		idle := len(only) == 0 && !m.availEval.IsZero() && ts.Sub(m.availEval) < m.opts.Interval && !ts.Before(m.availEval)
+		if !idle {
+			m.availEval = ts
+		}
+		m.arrMu.Unlock()
+		if idle {
+			return
 		}
 	}
 	rules.DefaultEvalIterationFunc(ctx, g, ts)
