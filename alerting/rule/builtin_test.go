@@ -302,18 +302,22 @@ func (w *world) group(name string) *rules.Group {
 // services probed every minute, tallied every second): their re-tally and
 // the availability rules.
 func BenchmarkArrivalTally(b *testing.B) {
-	w, ts := benchWorld(b, 10_000, func(i int) bool { return i%10 == 0 }, true)
-	g := w.group(AvailabilityGroup)
-	arrived := make([]string, 0, 170)
-	for i := range 170 {
-		arrived = append(arrived, fmt.Sprintf("svc-%05d", i*58))
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		w.mgr.Arrived(arrived)
-		w.mgr.evalIteration(context.Background(), g, ts)
-		ts = ts.Add(time.Millisecond)
+	for _, every := range []int{10, 0} { // a tenth of the services down abroad, or none
+		b.Run(fmt.Sprintf("firing=%d", map[int]int{10: 1000, 0: 0}[every]), func(b *testing.B) {
+			w, ts := benchWorld(b, 10_000, func(i int) bool { return every > 0 && i%every == 0 }, true)
+			g := w.group(AvailabilityGroup)
+			arrived := make([]string, 0, 170)
+			for i := range 170 {
+				arrived = append(arrived, fmt.Sprintf("svc-%05d", i*58))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				w.mgr.Arrived(arrived)
+				w.mgr.evalIteration(context.Background(), g, ts)
+				ts = ts.Add(time.Millisecond)
+			}
+		})
 	}
 }
 
