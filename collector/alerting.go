@@ -95,6 +95,9 @@ func (a *App) newRules(api *query.API) error {
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
+	// Availability is re-tallied when results arrive, not at the next
+	// evaluation of the built-in group.
+	a.ingest.SetStored(a.rules.Arrived)
 	return nil
 }
 
@@ -278,8 +281,10 @@ func (a *App) sharedCause(targets []string) *alerting.Cause {
 // rulesEvaluating reports whether every rule group evaluated within three
 // of its intervals: the collector is not only up but watching.
 func (a *App) rulesEvaluating() bool {
+	every := time.Duration(a.opts.Config.Alerting.EvaluationInterval)
 	for _, g := range a.rules.Groups() {
-		if time.Since(g.GetLastEvaluation()) > 3*g.Interval() {
+		// The availability group's second is no standard of liveness.
+		if time.Since(g.GetLastEvaluation()) > 3*max(g.Interval(), every) {
 			return false
 		}
 	}

@@ -368,6 +368,7 @@ func (a *App) sovereignty() error {
 		Attributor: a.attributor, Policy: &a.policy,
 		Interval: time.Duration(ac.Interval), Window: time.Duration(ac.Window),
 		State: a.state, Criticality: crit, Logger: a.opts.Logger.With("component", "depgraph"),
+		DriftFor: time.Duration(a.opts.Config.Alerting.Builtin.WithDefaults().DriftFor),
 	})
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)

@@ -48,7 +48,7 @@ func (a *App) consoleAlerts() console.AlertState {
 				}
 			}
 			slices.Sort(ci.Services)
-			n := &alerting.Notification{Alerts: in.Alerts, Cause: a.sharedCause(ci.Services)}
+			n := &alerting.Notification{Alerts: in.Alerts, Cause: a.sharedCause(availabilityDown(in.Alerts))}
 			ci.Cause = n.CauseText()
 			if ack := in.Ack; ack != nil && !ack.Removed {
 				ci.Ack = fmt.Sprintf("%s at %s UTC", ack.By, ack.At.UTC().Format("2006-01-02 15:04"))
@@ -75,6 +75,21 @@ func (a *App) consoleAlerts() console.AlertState {
 		}
 	}
 	return st
+}
+
+// availabilityDown lists the services of alerts that say a service is
+// down (as the dispatcher names a cause): a shared cause explains an
+// outage, not a group of certificate, latency or sovereignty alerts.
+func availabilityDown(alerts []*alerting.Alert) []string {
+	var out []string
+	for _, al := range alerts {
+		c := al.Labels.Get("classification")
+		if t := al.Labels.Get("target"); t != "" && strings.HasPrefix(c, "down-") && c != "down-on-one-vantage" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func groupLabels(m map[string]string) string {

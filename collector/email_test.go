@@ -51,7 +51,7 @@ alerting:
 	}
 	msgs := srv.Messages(t)
 	subject, _ := new(mime.WordDecoder).DecodeHeader(msgs[0].Header.Get("Subject"))
-	if len(msgs) != 1 || subject != "[FIRING] PortalUnreachable: 1 service(s)" {
+	if len(msgs) != 1 || subject != "[FIRING] PortalUnreachable: 1 service" {
 		t.Errorf("%d messages, the first titled %q", len(msgs), subject)
 	}
 }

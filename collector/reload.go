@@ -105,6 +105,7 @@ func (r *reloader) reload() error {
 	if err := r.a.rules.Update(cfg.Alerting.Builtin, cfg.Alerting.RuleFiles); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	r.a.deps.Tracker().SetDriftFor(time.Duration(cfg.Alerting.Builtin.WithDefaults().DriftFor))
 	old := r.a.opts.Config
 	if cfg.Listen != old.Listen || cfg.DataDir != old.DataDir || cfg.Storage != old.Storage || cfg.Web != old.Web ||
 		cfg.Query != old.Query || cfg.Auth.PublicMetrics != old.Auth.PublicMetrics {

@@ -3,8 +3,11 @@ package rule
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -51,23 +54,53 @@ type targetVotes struct {
 // classification are ended with a staleness marker, as Prometheus ends
 // those of a recording rule, so an outage that is over stops matching at
 // once.
-func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
+//
+// No-data counts from when a target could first have reported: its first
+// sight by this manager (the collector's start, or the reload that added
+// it), not from the epoch.
+//
+// With only set, it re-tallies those targets alone (results just arrived
+// for them) and leaves the others' series as they are.
+func (m *Manager) writeAvailability(ctx context.Context, ts time.Time, only map[string]struct{}) error {
+	m.availMu.Lock()
+	defer m.availMu.Unlock()
 	b := m.opts.Builtin.WithDefaults()
 	now := ts.UnixMilli()
 	voteFrom := ts.Add(-time.Duration(b.VoteWindow)).UnixMilli()
-	q, err := m.opts.Storage.Querier(ts.Add(-lookback).UnixMilli(), now)
+	maxt := now
+	if only != nil {
+		maxt = ts.Add(time.Minute).UnixMilli() // to see results stamped after ts
+	}
+	q, err := m.opts.Storage.Querier(ts.Add(-lookback).UnixMilli(), maxt)
 	if err != nil {
 		return err
 	}
 	defer q.Close()
-	set := q.Select(ctx, false, nil, labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "probe_success"),
-		labels.MustNewMatcher(labels.MatchNotEqual, "check", "deps"))
+	var later []string // arrived, stamped after ts: tallied again next time
+	matchers := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "probe_success"),
+		labels.MustNewMatcher(labels.MatchNotEqual, "check", "deps")}
+	if only != nil {
+		alts := make([]string, 0, len(only))
+		for id := range only {
+			alts = append(alts, regexp.QuoteMeta(id))
+		}
+		slices.Sort(alts)
+		mt, err := labels.NewMatcher(labels.MatchRegexp, "target", strings.Join(alts, "|"))
+		if err != nil {
+			return fmt.Errorf("select arrived targets: %w", err)
+		}
+		matchers = append(matchers, mt)
+	}
+	set := q.Select(ctx, false, nil, matchers...)
 	byTarget := map[string]*targetVotes{}
 	var it chunkenc.Iterator
 	for set.Next() {
 		s := set.At()
-		t, v, ok := lastSample(s.Iterator(it), now)
+		t, v, ok, after := lastSample(s.Iterator(it), now)
 		it = nil
+		if after && only != nil {
+			later = append(later, s.Labels().Get("target"))
+		}
 		if !ok {
 			continue
 		}
@@ -94,16 +127,35 @@ func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
 	if err := set.Err(); err != nil {
 		return fmt.Errorf("read votes: %w", err)
 	}
+	// Two groups tally (the built-in one all targets, the availability
+	// one those with new results): samples are written in order.
+	wts := now
+	if wts <= m.availLast {
+		wts = m.availLast + 1
+	}
 	app := m.opts.Storage.Appender(ctx)
 	written := make(map[uint64]labels.Labels, len(byTarget))
 	put := func(ls labels.Labels, v float64) error {
 		written[ls.Hash()] = ls
-		_, err := app.Append(0, ls, now, v)
+		_, err := app.Append(0, ls, wts, v)
 		return err
 	}
+	firstSeen := make(map[string]int64, len(m.firstSeen))
 	for _, ti := range m.opts.Targets() {
+		first, seen := m.firstSeen[ti.ID]
+		if !seen {
+			first = now
+		}
+		firstSeen[ti.ID] = first
+		if _, touched := only[ti.ID]; only != nil && !touched {
+			continue
+		}
 		tv := byTarget[ti.ID+"\x00"]
-		if ti.Interval <= 0 || tv != nil && now-tv.last <= 2*ti.Interval.Milliseconds() {
+		from := first
+		if tv != nil {
+			from = max(from, tv.last)
+		}
+		if ti.Interval <= 0 || now-from <= 2*ti.Interval.Milliseconds() {
 			continue
 		}
 		if err := put(labels.FromStrings(model.MetricNameLabel, AvailabilityMetric, "target", ti.ID, "sector", ti.Sector, "classification", "no-data"), 0); err != nil {
@@ -129,14 +181,20 @@ func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
 			return err
 		}
 	}
-	m.availMu.Lock()
-	defer m.availMu.Unlock()
+	if only == nil {
+		m.firstSeen = firstSeen // targets no longer configured are forgotten
+	}
 	if m.availPrev == nil {
 		m.availPrev = m.readAvailability(ctx, ts)
 	}
+	kept := make(map[uint64]labels.Labels, len(m.availPrev))
 	for h, ls := range m.availPrev {
+		if _, touched := only[ls.Get("target")]; only != nil && !touched {
+			kept[h] = ls // not re-tallied: stands
+			continue
+		}
 		if _, still := written[h]; !still {
-			if _, err := app.Append(0, ls, now, math.Float64frombits(value.StaleNaN)); err != nil {
+			if _, err := app.Append(0, ls, wts, math.Float64frombits(value.StaleNaN)); err != nil {
 				app.Rollback()
 				return err
 			}
@@ -145,7 +203,10 @@ func (m *Manager) writeAvailability(ctx context.Context, ts time.Time) error {
 	if err := app.Commit(); err != nil {
 		return err
 	}
-	m.availPrev = written
+	maps.Copy(kept, written)
+	m.availPrev = kept
+	m.availLast = wts
+	m.Arrived(later)
 	return nil
 }
 
@@ -187,24 +248,21 @@ func (b Builtin) classify(tv *targetVotes) (class string, n float64, agent strin
 }
 
 // lastSample is the newest float sample at or before maxt that is not a
-// staleness marker.
-func lastSample(it chunkenc.Iterator, maxt int64) (int64, float64, bool) {
-	var t int64
-	var v float64
-	ok := false
+// staleness marker; after says there is a sample past maxt.
+func lastSample(it chunkenc.Iterator, maxt int64) (t int64, v float64, ok, after bool) {
 	for vt := it.Next(); vt != chunkenc.ValNone; vt = it.Next() {
 		if vt != chunkenc.ValFloat {
 			continue
 		}
 		st, sv := it.At()
 		if st > maxt {
-			break
+			return t, v, ok, true
 		}
 		if !value.IsStaleNaN(sv) {
 			t, v, ok = st, sv, true
 		}
 	}
-	return t, v, ok
+	return t, v, ok, false
 }
 
 // readAvailability finds the availability series written before a

@@ -8,11 +8,22 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 // BuiltinGroup is the name of the group of built-in rules.
 const BuiltinGroup = "bulwark-builtin"
+
+// AvailabilityGroup holds the built-in availability alerts (ServiceDown*),
+// evaluated every AvailabilityInterval (or the evaluation interval, when
+// shorter): each evaluation first re-tallies the targets whose results
+// arrived since (Manager.Arrived), so an outage is told a probe's result
+// plus at most about a second after, whatever the evaluation interval.
+const AvailabilityGroup = "bulwark-availability"
+
+// AvailabilityInterval is the availability group's evaluation interval.
+const AvailabilityInterval = time.Second
 
 // Builtin tunes the rules Bulwark ships enabled. Every alert can be
 // turned off by name in Disabled.
@@ -175,57 +186,93 @@ func (b Builtin) File(interval time.Duration) ([]byte, error) {
 		// The vantage quorum is tallied in Go before each evaluation
 		// (availability.go): one series per target, not a dozen joins.
 		availability("ServiceDownEverywhere", "down-everywhere", "page", downFor, class("down-everywhere"),
-			"{{ $labels.target }} is down from every vantage point reporting ({{ $value }} agents agree)."),
+			"{{ $labels.target }} is down from every vantage point reporting ("+agree("agent", "agents")+").",
+			"{{ $labels.target }} is up again: it answers from a vantage point."),
 		availability("ServiceDownFromAbroadOnly", "down-from-abroad-only", "page", downFor, class("down-from-abroad-only"),
-			"{{ $labels.target }} answers at home but not from abroad ({{ $value }} agents abroad agree): a cut of international paths, or geo-blocking."),
+			"{{ $labels.target }} answers at home but not from abroad ("+agree("agent abroad", "agents abroad")+"): a cut of international paths, or geo-blocking.",
+			"{{ $labels.target }} is up again from abroad."),
 		availability("ServiceDownFromHomeOnly", "down-from-home-only", "page", downFor, class("down-from-home-only"),
-			"{{ $labels.target }} answers from abroad but not at home ({{ $value }} home agents agree): a domestic network or DNS problem."),
+			"{{ $labels.target }} answers from abroad but not at home ("+agree("home agent", "home agents")+"): a domestic network or DNS problem.",
+			"{{ $labels.target }} is up again at home."),
 		availability("ServiceDownOnOneVantage", "down-on-one-vantage", "ticket", downFor, class("down-on-one-vantage"),
-			"Only agent {{ $labels.agent }} ({{ $labels.vantage }}) sees {{ $labels.target }} down while its peers see it up: look at that probe host first."),
+			"Only agent {{ $labels.agent }} ({{ $labels.vantage }}) sees {{ $labels.target }} down while its peers see it up: look at that probe host first.",
+			"Agent {{ $labels.agent }} ({{ $labels.vantage }}) no longer sees {{ $labels.target }} down."),
 		{Alert: "AgentSilent", Expr: fmt.Sprintf(`time() - bulwark_agent_last_push_timestamp_seconds > %d`, int64(time.Duration(b.VoteWindow)/time.Second)),
-			Labels:      map[string]string{"severity": "warning", "classification": "agent-silent"},
-			Annotations: map[string]string{"summary": "Agent {{ $labels.agent }} ({{ $labels.vantage }}) has pushed nothing for {{ $value | humanizeDuration }}: its vantage point is blind, and its votes no longer count."}},
+			Labels: map[string]string{"severity": "warning", "classification": "agent-silent"},
+			Annotations: map[string]string{"summary": "Agent {{ $labels.agent }} ({{ $labels.vantage }}) has pushed nothing for {{ $value | humanizeDuration }}: its vantage point is blind, and its votes no longer count.",
+				resolved: "Agent {{ $labels.agent }} ({{ $labels.vantage }}) pushes again."}},
 		{Alert: "TargetNoData", Expr: class("no-data"),
-			For:         promDuration(interval),
-			Labels:      map[string]string{"severity": "warning", "classification": "no-data"},
-			Annotations: map[string]string{"summary": "No agent has reported {{ $labels.target }} for two of its intervals."}},
+			For:    promDuration(interval),
+			Labels: map[string]string{"severity": "warning", "classification": "no-data"},
+			Annotations: map[string]string{"summary": "No agent has reported {{ $labels.target }} for two of its intervals.",
+				resolved: "Agents report {{ $labels.target }} again."}},
 		{Alert: "LatencyAboveObjective", Expr: fmt.Sprintf(`max by (target, sector, vantage) (probe_duration_seconds{phase="total",drill="",%s}) > on (target) group_left () bulwark_target_latency_objective_seconds{agent=""}`, availabilitySelector),
-			For:         promDuration(time.Duration(b.LatencyFor)),
-			Labels:      map[string]string{"severity": "ticket", "classification": "slow"},
-			Annotations: map[string]string{"summary": "{{ $labels.target }} takes {{ $value | humanizeDuration }} from {{ $labels.vantage }}, above its objective."}},
+			For:    promDuration(time.Duration(b.LatencyFor)),
+			Labels: map[string]string{"severity": "ticket", "classification": "slow"},
+			Annotations: map[string]string{"summary": "{{ $labels.target }} takes {{ $value | humanizeDuration }} from {{ $labels.vantage }}, above its objective.",
+				resolved: "{{ $labels.target }} answers within its objective from {{ $labels.vantage }} again."}},
 		{Alert: "CertificateExpiring", Expr: `(min by (target, sector) (probe_tls_cert_expiry_timestamp_seconds{drill=""}) - time()) / 86400 < on (target) group_left () bulwark_target_cert_warning_days{agent=""}`,
-			Labels:      map[string]string{"severity": "warning", "classification": "certificate-expiring"},
-			Annotations: map[string]string{"summary": "The certificate of {{ $labels.target }} expires in {{ $value | printf \"%.1f\" }} days."}},
+			Labels: map[string]string{"severity": "warning", "classification": "certificate-expiring"},
+			Annotations: map[string]string{"summary": "The certificate of {{ $labels.target }} expires in {{ $value | printf \"%.1f\" }} days.",
+				resolved: "The certificate of {{ $labels.target }} no longer expires soon."}},
 		{Alert: "DNSSECSignaturesExpiring", Expr: fmt.Sprintf(`(min by (target, sector) (probe_dns_rrsig_expiry_timestamp_seconds{drill=""}) - time()) / 86400 < %d`, b.DNSSECDays),
-			Labels:      map[string]string{"severity": "warning", "classification": "dnssec-expiring"},
-			Annotations: map[string]string{"summary": "The DNSSEC signatures of {{ $labels.target }} expire in {{ $value | printf \"%.1f\" }} days."}},
-		{Alert: "ForeignCriticalLayerNew", Expr: `bulwark_layer_state{state="foreign-critical",agent=""} unless on (target, layer) (bulwark_layer_state{state="foreign-critical",agent=""} offset 1d)`,
-			For:         "10m",
-			Labels:      map[string]string{"severity": "warning", "classification": "foreign-critical"},
-			Annotations: map[string]string{"summary": "The {{ $labels.layer }} layer of {{ $labels.target }} now depends entirely on foreign providers."}},
+			Labels: map[string]string{"severity": "warning", "classification": "dnssec-expiring"},
+			Annotations: map[string]string{"summary": "The DNSSEC signatures of {{ $labels.target }} expire in {{ $value | printf \"%.1f\" }} days.",
+				resolved: "The DNSSEC signatures of {{ $labels.target }} no longer expire soon."}},
+		{Alert: "ForeignCriticalLayerNew", Expr: foreignCriticalNewExpr,
+			For:    "10m",
+			Labels: map[string]string{"severity": "warning", "classification": "foreign-critical"},
+			Annotations: map[string]string{"summary": "The {{ $labels.layer }} layer of {{ $labels.target }} now depends entirely on one foreign provider.",
+				resolved: "The {{ $labels.layer }} layer of {{ $labels.target }} is no longer a new foreign-critical dependency."}},
 		{Alert: "DependencyDrift", Expr: driftExpr(time.Duration(b.DriftFor)),
 			For: promDuration(time.Duration(b.DriftFor)), KeepFiring: "24h", // an event: shown for a day
-			Labels:      map[string]string{"severity": "warning", "classification": "drift"},
-			Annotations: map[string]string{"summary": "The {{ $labels.layer }} layer of {{ $labels.target }} now depends on {{ $labels.provider }} ({{ $labels.jurisdiction }}), not seen there before."}},
+			Labels: map[string]string{"severity": "warning", "classification": "drift"},
+			Annotations: map[string]string{"summary": "The {{ $labels.layer }} layer of {{ $labels.target }} now depends on {{ $labels.provider }} ({{ $labels.jurisdiction }}), not seen there before.",
+				resolved: "The move of the {{ $labels.layer }} layer of {{ $labels.target }} to {{ $labels.provider }} is no longer new."}},
 	}
-	kept := rules[:0]
+	var avail, kept []fileRule
 	for _, r := range rules {
-		if r.Alert == "" || !slices.Contains(b.Disabled, r.Alert) {
+		switch {
+		case r.Alert != "" && slices.Contains(b.Disabled, r.Alert):
+		case strings.HasPrefix(r.Alert, "ServiceDown"):
+			avail = append(avail, r)
+		default:
 			kept = append(kept, r)
 		}
 	}
-	out, err := yaml.Marshal(fileGroups{Groups: []fileGroup{{Name: BuiltinGroup, Interval: promDuration(interval), Rules: kept}}})
+	groups := []fileGroup{{Name: BuiltinGroup, Interval: promDuration(interval), Rules: kept}}
+	if len(avail) > 0 {
+		groups = append(groups, fileGroup{Name: AvailabilityGroup, Interval: promDuration(min(interval, AvailabilityInterval)), Rules: avail})
+	}
+	out, err := yaml.Marshal(fileGroups{Groups: groups})
 	if err != nil {
 		return nil, fmt.Errorf("builtin rules: %w", err)
 	}
 	return append([]byte("# Bulwark's built-in rules, generated from the alerting configuration: do not edit.\n"), out...), nil
 }
 
-func availability(name, class, severity, forDur, expr, summary string) fileRule {
+func availability(name, class, severity, forDur, expr, summary, recovered string) fileRule {
 	return fileRule{Alert: name, Expr: expr, For: forDur,
 		Labels:      map[string]string{"severity": severity, "classification": class},
-		Annotations: map[string]string{"summary": summary}}
+		Annotations: map[string]string{"summary": summary, resolved: recovered}}
 }
+
+// resolved is the annotation read once an alert has resolved.
+const resolved = alerting.ResolvedAnnotation
+
+// agree is "1 agent agrees" or "N agents agree" for the alert's value.
+func agree(one, many string) string {
+	return "{{ if eq $value 1.0 }}1 " + one + " agrees{{ else }}{{ $value }} " + many + " agree{{ end }}"
+}
+
+// foreignCriticalNewExpr: a layer foreign-critical now that was seen in
+// another attributed state within the day. The first sight of a layer is
+// its baseline, not news: on a fresh install nothing is "new" (the
+// sovereignty report and console show what is there); only a change after
+// it is. A layer not observed for a while (a failing probe) has no state
+// and does not count as a change. After a day the change is no longer new.
+const foreignCriticalNewExpr = `bulwark_layer_state{state="foreign-critical",agent=""} and on (target, layer) ` +
+	`count by (target, layer) (count_over_time(bulwark_layer_state{state!~"foreign-critical|unattributed",agent=""}[1d]))`
 
 // driftExpr: a provider and jurisdiction present in a layer now that was
 // not there in the six hours before 2×d ago, in a layer that had

@@ -266,14 +266,14 @@ func benchWorld(b *testing.B, services int, downAbroad func(i int) bool, eval bo
 // prints the time of each step of the cycle.
 func BenchmarkBuiltinCycle(b *testing.B) {
 	w, ts := benchWorld(b, 10_000, func(i int) bool { return i%10 == 0 }, true)
-	g := w.mgr.Groups()[0]
+	g := w.group(BuiltinGroup)
 	b.ResetTimer()
 	var info, avail time.Duration
 	for b.Loop() {
 		t0 := time.Now()
 		w.mgr.writeTargetInfo(context.Background(), ts)
 		t1 := time.Now()
-		w.mgr.writeAvailability(context.Background(), ts)
+		w.mgr.writeAvailability(context.Background(), ts, nil)
 		info, avail = info+t1.Sub(t0), avail+time.Since(t1)
 		rules.DefaultEvalIterationFunc(context.Background(), g, ts)
 	}
@@ -285,6 +285,40 @@ func BenchmarkBuiltinCycle(b *testing.B) {
 		lines = append(lines, fmt.Sprintf("%-28s %v", r.Name(), r.GetEvaluationDuration()))
 	}
 	fmt.Fprintln(os.Stderr, strings.Join(lines, "\n"))
+}
+
+// group is the rule group of that name.
+func (w *world) group(name string) *rules.Group {
+	for _, g := range w.mgr.Groups() {
+		if g.Name() == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// BenchmarkArrivalTally is the availability group's evaluation when the
+// results of 170 of 10,000 services arrived since the last (10,000
+// services probed every minute, tallied every second): their re-tally and
+// the availability rules.
+func BenchmarkArrivalTally(b *testing.B) {
+	for _, every := range []int{10, 0} { // a tenth of the services down abroad, or none
+		b.Run(fmt.Sprintf("firing=%d", map[int]int{10: 1000, 0: 0}[every]), func(b *testing.B) {
+			w, ts := benchWorld(b, 10_000, func(i int) bool { return every > 0 && i%every == 0 }, true)
+			g := w.group(AvailabilityGroup)
+			arrived := make([]string, 0, 170)
+			for i := range 170 {
+				arrived = append(arrived, fmt.Sprintf("svc-%05d", i*58))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				w.mgr.Arrived(arrived)
+				w.mgr.evalIteration(context.Background(), g, ts)
+				ts = ts.Add(time.Millisecond)
+			}
+		})
+	}
 }
 
 // BenchmarkFiringAlertsMemory measures the heap that 10,000 firing alerts
@@ -351,9 +385,11 @@ func TestDownForZero(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := ""
-		for _, r := range f.Groups[0].Rules {
-			if r.Alert == "ServiceDownEverywhere" && r.For != "" {
-				got = "for: " + r.For
+		for _, g := range f.Groups { // the availability alerts have a group of their own
+			for _, r := range g.Rules {
+				if r.Alert == "ServiceDownEverywhere" && r.For != "" {
+					got = "for: " + r.For
+				}
 			}
 		}
 		if got != want {

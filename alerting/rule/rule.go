@@ -80,8 +80,14 @@ type Manager struct {
 	builtin string     // path of the generated file
 	started time.Time  // an agent that never pushed counts as silent since then
 
-	availMu   sync.Mutex
+	availMu   sync.Mutex               // writeAvailability, one at a time
 	availPrev map[uint64]labels.Labels // the availability series last written
+	firstSeen map[string]int64         // target: first tallied (ms), when it could first report
+	availLast int64                    // the newest availability sample written (ms)
+
+	arrMu     sync.Mutex
+	arrived   map[string]struct{} // targets with results not yet tallied
+	availEval time.Time           // the availability group's last evaluation
 }
 
 // New validates opts and builds a Manager; Run starts it.
@@ -199,17 +205,70 @@ func hasMeta(p string) bool {
 }
 
 // evalIteration writes the target info and availability series at the
-// built-in group's evaluation time, then evaluates the group.
+// built-in group's evaluation time, then evaluates the group. The
+// availability group first re-tallies the targets whose results arrived
+// since its last evaluation.
 func (m *Manager) evalIteration(ctx context.Context, g *rules.Group, ts time.Time) {
-	if g.Name() == BuiltinGroup {
+	switch g.Name() {
+	case BuiltinGroup:
 		if err := m.writeTargetInfo(ctx, ts); err != nil {
 			m.opts.Logger.Warn("rule: target info", "err", err)
 		}
-		if err := m.writeAvailability(ctx, ts); err != nil {
+		if err := m.writeAvailability(ctx, ts, nil); err != nil {
 			m.opts.Logger.Warn("rule: availability", "err", err)
+		}
+	case AvailabilityGroup:
+		only := m.takeArrived()
+		if len(only) > 0 {
+			if err := m.writeAvailability(ctx, ts, only); err != nil {
+				m.opts.Logger.Warn("rule: availability on arrival", "err", err)
+			}
+		}
+		// Nothing new: the rules wait, up to the evaluation interval (a
+		// pending alert's for, the resending of firing ones), since each
+		// evaluation expands every active alert's templates.
+		m.arrMu.Lock()
+		idle := len(only) == 0 && !m.availEval.IsZero() && ts.Sub(m.availEval) < m.opts.Interval && !ts.Before(m.availEval)
+		if !idle {
+			m.availEval = ts
+		}
+		m.arrMu.Unlock()
+		if idle {
+			return
 		}
 	}
 	rules.DefaultEvalIterationFunc(ctx, g, ts)
+}
+
+// maxArrived bounds the targets waiting for a tally; past it, they wait
+// for the built-in group's, which tallies every target.
+const maxArrived = 10000
+
+// Arrived tells that new results of targets were stored: the availability
+// group re-tallies them at its next evaluation (within a second) rather
+// than at the built-in group's. It never blocks on evaluation, and the
+// slice is not kept.
+func (m *Manager) Arrived(targets []string) {
+	m.arrMu.Lock()
+	defer m.arrMu.Unlock()
+	if m.arrived == nil {
+		m.arrived = map[string]struct{}{}
+	}
+	for _, t := range targets {
+		if len(m.arrived) >= maxArrived {
+			return
+		}
+		m.arrived[t] = struct{}{}
+	}
+}
+
+// takeArrived returns and forgets the targets waiting for a tally.
+func (m *Manager) takeArrived() map[string]struct{} {
+	m.arrMu.Lock()
+	defer m.arrMu.Unlock()
+	out := m.arrived
+	m.arrived = nil
+	return out
 }
 
 func (m *Manager) writeTargetInfo(ctx context.Context, ts time.Time) error {

@@ -149,8 +149,9 @@ func demo(ctx context.Context, o demoOptions) error {
 	}
 	cfg.Alerting.EvaluationInterval = target.Duration(every)
 	cfg.Alerting.DefaultProbeInterval = target.Duration(every)
+	// The slow service (testenv.SlowDelay) is above its objective for four intervals.
 	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: target.Duration(3 * every), DownFor: rule.DurationOf(2 * every),
-		DriftFor: target.Duration(2 * o.DepsEvery)}
+		DriftFor: target.Duration(2 * o.DepsEvery), LatencyFor: target.Duration(4 * every)}
 	// Notifications print to the terminal as a Slack channel would show
 	// them: availability, certificates, drift, one incident per shared cause.
 	out := o.Out
@@ -158,7 +159,7 @@ func demo(ctx context.Context, o demoOptions) error {
 		out = io.Discard
 	}
 	terminal := map[string]alerting.Receiver{"terminal": &slack.Printer{W: out, ConsoleURL: "http://" + o.Listen + "/"}}
-	routes := []alerting.Route{{Receiver: "terminal", MatchRE: map[string]string{"severity": "page|warning"}, GroupBy: []string{"classification"},
+	routes := []alerting.Route{{Receiver: "terminal", MatchRE: map[string]string{"severity": "page|warning|ticket"}, GroupBy: []string{"classification"},
 		GroupWait: target.Duration(2 * every), GroupInterval: target.Duration(5 * every)}}
 	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: users, Receivers: terminal, Routes: routes,
 		Logger: o.Logger.With("component", "collector")})

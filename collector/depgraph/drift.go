@@ -43,16 +43,41 @@ func signature(l *Layer) string {
 }
 
 // Tracker remembers the last graph of every service and reports drift.
+//
+// A layer a run did not observe (a failed probe sees no dependencies) is
+// unknown, not empty: the last layer observed stands. The first
+// observation of a layer is its baseline. Drift is a real observation
+// that differs from the baseline and persists, every observation of the
+// layer since agreeing with it, for driftFor; then it becomes the
+// baseline. A change still pending is forgotten by a restart (the
+// baselines are kept): it must persist driftFor again after it.
 type Tracker struct {
-	mu     sync.Mutex
-	last   map[string]*Service
-	events []Drift
-	max    int
+	mu       sync.Mutex
+	last     map[string]*Service
+	pending  map[string]pendingChange // key + "\x00" + layer
+	events   []Drift
+	max      int
+	driftFor time.Duration
+}
+
+// pendingChange is a layer seen different from its baseline, not yet
+// for long enough.
+type pendingChange struct {
+	sig   string
+	since time.Time
 }
 
 // NewTracker keeps at most maxEvents events in memory (oldest dropped).
+// A change is drift at once (see SetDriftFor).
 func NewTracker(maxEvents int) *Tracker {
-	return &Tracker{last: map[string]*Service{}, max: maxEvents}
+	return &Tracker{last: map[string]*Service{}, pending: map[string]pendingChange{}, max: maxEvents}
+}
+
+// SetDriftFor sets how long a change must persist before it is drift.
+func (t *Tracker) SetDriftFor(d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.driftFor = d
 }
 
 // Seed sets the last known graphs (after a restart) without events.
@@ -103,25 +128,22 @@ func (t *Tracker) ObserveFrom(services []*Service, agent, vantage string, at tim
 		if agent != "" {
 			k += "@" + agent
 		}
-		prev, ok := t.last[k]
-		t.last[k] = s
-		if !ok {
-			continue
-		}
+		prev := t.last[k]
+		kept := &Service{Target: s.Target, Sector: s.Sector, Score: s.Score, WorstLayer: s.WorstLayer, WorstState: s.WorstState}
 		for _, name := range Layers {
-			before, after := prev.Layer(name), s.Layer(name)
-			if after == nil {
-				continue // not observed this time: not a change
+			var base *Layer
+			if prev != nil {
+				base = prev.Layer(name)
 			}
-			sb, sa := signature(before), signature(after)
-			if sb == sa {
-				continue
+			l, d := t.observeLayer(k, s, name, base, agent, vantage, at)
+			if l != nil {
+				kept.Layers = append(kept.Layers, l)
 			}
-			d := Drift{Target: s.Target, Sector: s.Sector, Agent: agent, Vantage: vantage, Layer: name, Before: sb, After: sa, FirstSeen: at,
-				FromState: stateOf(before), ToState: after.State,
-				Evidence: fmt.Sprintf("%s changed from %s to %s; now %s", name, sb, sa, after.Evidence)}
-			out = append(out, d)
+			if d != nil {
+				out = append(out, *d)
+			}
 		}
+		t.last[k] = kept
 	}
 	t.events = append(t.events, out...)
 	if len(t.events) > t.max {
@@ -130,11 +152,35 @@ func (t *Tracker) ObserveFrom(services []*Service, agent, vantage string, at tim
 	return out
 }
 
-func stateOf(l *Layer) string {
-	if l == nil {
-		return "none"
+// observeLayer compares one layer of s with its baseline: the layer to
+// keep as the baseline, and the drift when a change has persisted.
+func (t *Tracker) observeLayer(k string, s *Service, name string, base *Layer, agent, vantage string, at time.Time) (*Layer, *Drift) {
+	pk := k + "\x00" + name
+	cur := s.Layer(name)
+	switch {
+	case cur == nil:
+		return base, nil // not observed this time: unknown, not a change
+	case base == nil:
+		delete(t.pending, pk) // first sight: the baseline
+		return cur, nil
 	}
-	return l.State
+	sb, sa := signature(base), signature(cur)
+	if sb == sa {
+		delete(t.pending, pk)
+		return cur, nil
+	}
+	p, ok := t.pending[pk]
+	if !ok || p.sig != sa {
+		p = pendingChange{sig: sa, since: at}
+		t.pending[pk] = p
+	}
+	if at.Sub(p.since) < t.driftFor {
+		return base, nil
+	}
+	delete(t.pending, pk)
+	return cur, &Drift{Target: s.Target, Sector: s.Sector, Agent: agent, Vantage: vantage, Layer: name, Before: sb, After: sa, FirstSeen: p.since,
+		FromState: base.State, ToState: cur.State,
+		Evidence: fmt.Sprintf("%s changed from %s to %s; now %s", name, sb, sa, cur.Evidence)}
 }
 
 // Events returns drift events, newest first, optionally for one target.

@@ -25,6 +25,9 @@ type EvaluatorOptions struct {
 	// Interval between evaluations (default 1m); Window is how far back
 	// the latest observation of a service is looked for (default 3h).
 	Interval, Window time.Duration
+	// DriftFor is how long a layer's change must persist, every
+	// observation since agreeing, before it is drift (0: at once).
+	DriftFor time.Duration
 	// State keeps the last graphs and the drift history across restarts
 	// (optional).
 	State StateStore
@@ -55,6 +58,7 @@ func NewEvaluator(opts EvaluatorOptions) (*Evaluator, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Evaluator{opts: opts, tracker: NewTracker(10000)}
+	e.tracker.SetDriftFor(opts.DriftFor)
 	if opts.State != nil {
 		services, events, err := opts.State.Load()
 		if err != nil {

@@ -51,6 +51,7 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 	appended := 0
 	var copies []wire.Series // for the sink
 	var kept []wire.Sample
+	var results []string // targets of probe_success samples stored, for h.stored
 	for i := range st.req.Series {
 		s := &st.req.Series[i]
 		name, size, reason, err := h.checkSeries(s)
@@ -95,6 +96,7 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 		lset, ref := e.lset, e.ref
 		drill := lset.Get("drill")
 		kept = kept[:0]
+		before := appended
 		for _, smp := range s.Samples {
 			if drill != "" && (h.drillKnown == nil || !h.drillKnown(drill, time.UnixMilli(smp.Timestamp))) {
 				rs.add("unknown_drill", 1, "series %d (%s): no drill %q ran at %s", i, metricName(s), drill, time.UnixMilli(smp.Timestamp).UTC().Format(time.RFC3339))
@@ -125,6 +127,9 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 				return 0, fmt.Errorf("append: %w", err)
 			}
 		}
+		if h.stored != nil && appended > before && lset.Get(model.MetricNameLabel) == "probe_success" {
+			results = append(results, lset.Get("target"))
+		}
 		if ref != 0 && (!hit || ref != e.ref) {
 			h.cache.put(k, cacheEntry{lset: lset, ref: ref})
 		}
@@ -134,6 +139,9 @@ func (h *Handler) append(ctx context.Context, st *state, id auth.Identity) (int,
 	}
 	if err := app.Commit(); err != nil {
 		return 0, fmt.Errorf("commit: %w", err)
+	}
+	if len(results) > 0 {
+		h.stored(results)
 	}
 	if len(copies) > 0 {
 		if err := h.sink(copies); err != nil {

@@ -57,7 +57,15 @@ type Handler struct {
 	drillKnown func(id string, ts time.Time) bool
 	// sink receives what was stored (set before serving; optional).
 	sink func([]wire.Series) error
+	// stored is told the targets of probe_success samples stored (set
+	// before serving; optional).
+	stored func(targets []string)
 }
+
+// SetStored sets what is told, after each commit, the targets whose
+// probe_success samples were stored (with repeats), so availability is
+// re-tallied when results arrive. It must not block. Call it before serving.
+func (h *Handler) SetStored(fn func(targets []string)) { h.stored = fn }
 
 // SetSink sets where a copy of every stored sample goes after its commit
 // (the InfluxDB sink); a failure there is logged, never refused to the

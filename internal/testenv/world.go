@@ -73,11 +73,15 @@ type Trait string
 // Service traits.
 const (
 	Flapping Trait = "flapping" // down every other 20 seconds
-	Slow     Trait = "slow"     // answers after 1.5 s
+	Slow     Trait = "slow"     // answers after 2.5 s: above the built-in 2 s latency objective
 	Expiring Trait = "expiring" // certificate expires within 5 days
 	HomeOnly Trait = "home-only"
 	Drift    Trait = "dns-drift" // its DNS moves to Cathay DNS while running
 )
+
+// SlowDelay is how long a slow service takes to answer: above the built-in
+// latency objective (2 s), so the demo shows a latency alert.
+const SlowDelay = 2500 * time.Millisecond
 
 // Service is one critical service of Arcadia.
 type Service struct {
@@ -446,7 +450,7 @@ func (w *World) handler(s *Service) http.Handler {
 		}
 		if s.Has(Slow) {
 			select {
-			case <-time.After(1500 * time.Millisecond):
+			case <-time.After(SlowDelay):
 			case <-r.Context().Done():
 				return
 			}

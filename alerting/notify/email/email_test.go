@@ -45,7 +45,7 @@ func TestEmailThroughSTARTTLS(t *testing.T) {
 	}
 	m := msgs[0]
 	subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-	if subject != "[FIRING] ServiceDownEverywhere: 2 service(s)" {
+	if subject != "[FIRING] ServiceDownEverywhere: 2 services" {
 		t.Errorf("Subject %q", subject)
 	}
 	if bcc := m.Header.Get("Bcc"); bcc != "" {

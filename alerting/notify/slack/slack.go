@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -198,7 +199,10 @@ func Render(n *alerting.Notification, consoleURL string) (string, []slack.Block)
 type Printer struct {
 	W          io.Writer
 	ConsoleURL string
-	mu         sync.Mutex
+	// Now stamps each notification (default time.Now): a terminal, unlike
+	// Slack, shows no time of its own.
+	Now func() time.Time
+	mu  sync.Mutex
 }
 
 // Notify prints n as the Slack message would read.
@@ -206,7 +210,11 @@ func (p *Printer) Notify(_ context.Context, n *alerting.Notification) (bool, err
 	title, blocks := Render(n, p.ConsoleURL)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.W, "\n── notification to %s ──\n%s\n", n.Receiver, title)
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	fmt.Fprintf(p.W, "\n── notification to %s at %s ──\n%s\n", n.Receiver, now().UTC().Format("2006-01-02 15:04:05 MST"), title)
 	for _, b := range blocks[1:] {
 		switch b := b.(type) {
 		case *slack.SectionBlock:

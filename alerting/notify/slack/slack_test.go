@@ -116,7 +116,7 @@ func TestSlackIncidentThread(t *testing.T) {
 		t.Fatalf("%d Slack calls, want post, reply, reply, update: %+v", len(ms), ms)
 	}
 	root := ms[0]
-	if root.method != "post" || root.threadTS != "" || root.channel != "C0CERT" || !strings.Contains(root.text, "[FIRING] ServiceDownEverywhere: 2 service(s)") {
+	if root.method != "post" || root.threadTS != "" || root.channel != "C0CERT" || !strings.Contains(root.text, "[FIRING] ServiceDownEverywhere: 2 services") {
 		t.Errorf("first message: %+v", root)
 	}
 	blocks, _ := json.Marshal(root.blocks)
@@ -126,7 +126,7 @@ func TestSlackIncidentThread(t *testing.T) {
 			t.Errorf("first message's blocks lack %q: %s", want, blocks)
 		}
 	}
-	if ms[1].method != "post" || ms[1].threadTS != root.ts || !strings.Contains(ms[1].text, "3 service(s)") {
+	if ms[1].method != "post" || ms[1].threadTS != root.ts || !strings.Contains(ms[1].text, "3 services") {
 		t.Errorf("follow-up: %+v", ms[1])
 	}
 	if ms[2].method != "post" || ms[2].threadTS != root.ts || !strings.Contains(ms[2].text, "[RESOLVED]") {
@@ -201,7 +201,7 @@ func TestSlackIncomingWebhook(t *testing.T) {
 		t.Fatalf("retry=%v err=%v", retry, err)
 	}
 	mu.Lock()
-	if len(got) != 1 || got[0]["text"] != "[FIRING] ServiceDownEverywhere: 1 service(s)" || got[0]["blocks"] == nil {
+	if len(got) != 1 || got[0]["text"] != "[FIRING] ServiceDownEverywhere: 1 service" || got[0]["blocks"] == nil {
 		t.Errorf("webhook received %v", got)
 	}
 	status = http.StatusInternalServerError
