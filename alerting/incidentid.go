@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/bulwarkhq/bulwark/internal/suggest"
 )
 
 // ShortID is an incident's short id: the first 8 hex digits of its group
@@ -49,7 +51,7 @@ func FindIncident(list []Incident, ref string) (Incident, error) {
 		if ref == in.GroupKey || strings.EqualFold(ref, id) {
 			return in, nil
 		}
-		all = append(all, near{min(distance(ref, id), distance(ref, in.GroupKey)), id + " " + in.GroupKey})
+		all = append(all, near{min(suggest.Distance(ref, id), suggest.Distance(ref, in.GroupKey)), id + " " + in.GroupKey})
 	}
 	slices.SortStableFunc(all, func(a, b near) int { return cmp.Compare(a.d, b.d) })
 	e := &UnknownIncidentError{Ref: ref}
@@ -57,28 +59,4 @@ func FindIncident(list []Incident, ref string) (Incident, error) {
 		e.Near = append(e.Near, n.text)
 	}
 	return Incident{}, e
-}
-
-// distance is the Levenshtein distance of a and b, by bytes, bounded in
-// cost by refusing to compare long strings in full (a reference longer
-// than 512 bytes is compared by its first 512).
-func distance(a, b string) int {
-	a, b = a[:min(len(a), 512)], b[:min(len(b), 512)]
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

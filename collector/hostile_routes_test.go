@@ -3,7 +3,6 @@ package collector
 import (
 	"io"
 	"net/http"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -88,51 +87,30 @@ func TestEveryBodyRouteBounded(t *testing.T) {
 				method = http.MethodPost // a route for any method
 			}
 			path = strings.NewReplacer("{id}", "x", "{name}", "x").Replace(path)
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			baseline := ms.HeapInuse
-			stop, peak := make(chan struct{}), make(chan uint64)
-			go func() {
-				var ms runtime.MemStats
-				var p uint64
-				tick := time.NewTicker(2 * time.Millisecond)
-				defer tick.Stop()
-				for {
-					runtime.ReadMemStats(&ms)
-					p = max(p, ms.HeapInuse)
-					select {
-					case <-stop:
-						peak <- p - min(p, baseline)
-						return
-					case <-tick.C:
-					}
+			p := peakHeapOver(func() {
+				var wg sync.WaitGroup
+				for range 16 {
+					wg.Go(func() {
+						req, err := http.NewRequest(method, base+path, &endlessJSON{n: hostileBodyBytes})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						req.Header.Set("Content-Type", "application/json")
+						if tok := tokenFor(routeTable[pattern].role); tok != "" {
+							req.Header.Set("Authorization", "Bearer "+tok)
+						}
+						resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+						if err != nil {
+							return // the server may close a connection whose body it will not read
+						}
+						// Routes that read no body (reload, buildinfo) may answer 200.
+						io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+						resp.Body.Close()
+					})
 				}
-			}()
-			var wg sync.WaitGroup
-			for range 16 {
-				wg.Go(func() {
-					req, err := http.NewRequest(method, base+path, &endlessJSON{n: hostileBodyBytes})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					req.Header.Set("Content-Type", "application/json")
-					if tok := tokenFor(routeTable[pattern].role); tok != "" {
-						req.Header.Set("Authorization", "Bearer "+tok)
-					}
-					resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
-					if err != nil {
-						return // the server may close a connection whose body it will not read
-					}
-					// Routes that read no body (reload, buildinfo) may answer 200.
-					io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-					resp.Body.Close()
-				})
-			}
-			wg.Wait()
-			close(stop)
-			p := <-peak
+				wg.Wait()
+			})
 			t.Logf("peak heap %.1f MiB over baseline", float64(p)/(1<<20))
 			if p > 32<<20 {
 				t.Errorf("peak heap %d MiB over baseline, bound 32 MiB", p>>20)

@@ -139,34 +139,40 @@ func TestHostileUploadAndReportRoutes(t *testing.T) {
 			if c.body != nil {
 				body = c.body()
 			}
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			baseline := ms.HeapInuse
-			stop, peak := make(chan struct{}), make(chan uint64)
-			go func() {
-				var ms runtime.MemStats
-				var p uint64
-				tick := time.NewTicker(2 * time.Millisecond)
-				defer tick.Stop()
-				for {
-					runtime.ReadMemStats(&ms)
-					p = max(p, ms.HeapInuse)
-					select {
-					case <-stop:
-						peak <- p - min(p, baseline)
-						return
-					case <-tick.C:
-					}
-				}
-			}()
-			c.run(t, base, body)
-			close(stop)
-			p := <-peak
+			p := peakHeapOver(func() { c.run(t, base, body) })
 			t.Logf("peak heap %.1f MiB over baseline (bound %d MiB)", float64(p)/(1<<20), c.bound>>20)
 			if p > c.bound {
 				t.Errorf("peak heap %d MiB over baseline, bound %d MiB", p>>20, c.bound>>20)
 			}
 		})
 	}
+}
+
+// peakHeapOver runs f and returns the highest heap in use while it ran
+// over the heap in use before it, sampled every 2 ms.
+func peakHeapOver(f func()) uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	baseline := ms.HeapInuse
+	stop, peak := make(chan struct{}), make(chan uint64)
+	go func() {
+		var ms runtime.MemStats
+		var p uint64
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			p = max(p, ms.HeapInuse)
+			select {
+			case <-stop:
+				peak <- p - min(p, baseline)
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	f()
+	close(stop)
+	return <-peak
 }

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/bulwarkhq/bulwark/collector/attrib"
+	"github.com/bulwarkhq/bulwark/internal/suggest"
 )
 
 // ErrUnknownCut is wrapped when a cut names a provider, country or AS that
@@ -90,7 +91,7 @@ func nearMatches(s string, known map[string]bool) string {
 	ls := strings.ToLower(s)
 	for k := range known {
 		lk := strings.ToLower(k)
-		d := editDistance(ls, lk)
+		d := suggest.Distance(ls, lk)
 		if strings.Contains(lk, ls) || strings.Contains(ls, lk) {
 			d = min(d, 1)
 		}
@@ -115,25 +116,4 @@ func nearMatches(s string, known map[string]bool) string {
 		names = append(names, c.k)
 	}
 	return "; did you mean " + strings.Join(names, ", ") + "?"
-}
-
-// editDistance is the Levenshtein distance of a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
