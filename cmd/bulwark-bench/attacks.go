@@ -262,12 +262,20 @@ func attackBodies(ctx context.Context, o options, c *attackCollector) error {
 	for i := range body {
 		body[i] = byte(rand.Uint32())
 	}
+	return answers(conns, func() (int, []byte, error) {
+		return c.do(ctx, http.MethodPost, "/api/v1/write", attackAgentToken, "application/x-protobuf", bytes.NewReader(body), int64(len(body)))
+	})
+}
+
+// answers sends n requests at once and says what came back: HTTP status
+// codes and their counts (-1: no answer).
+func answers(n int, send func() (int, []byte, error)) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	codes := map[int]int{}
-	for range conns {
+	for range n {
 		wg.Go(func() {
-			code, _, err := c.do(ctx, http.MethodPost, "/api/v1/write", attackAgentToken, "application/x-protobuf", bytes.NewReader(body), int64(len(body)))
+			code, _, err := send()
 			if err != nil {
 				code = -1
 			}
@@ -313,22 +321,9 @@ func attackLabelJoin(ctx context.Context, o options, c *attackCollector) error {
 		return err
 	}
 	q := labelJoinQuery(40) // 1.8 KB
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	codes := map[int]int{}
-	for range 4 {
-		wg.Go(func() {
-			code, _, err := c.do(ctx, http.MethodGet, "/api/v1/query?query="+url.QueryEscape(q), attackViewerToken, "", nil, 0)
-			if err != nil {
-				code = -1
-			}
-			mu.Lock()
-			codes[code]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	return fmt.Errorf("answers %v", codes)
+	return answers(4, func() (int, []byte, error) {
+		return c.do(ctx, http.MethodGet, "/api/v1/query?query="+url.QueryEscape(q), attackViewerToken, "", nil, 0)
+	})
 }
 
 func badRowsCSV(size int) []byte {
@@ -383,22 +378,9 @@ func prepareZone(ctx context.Context, o options, bin, dataDir string) error {
 }
 
 func attackDNSReport(ctx context.Context, o options, c *attackCollector) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	codes := map[int]int{}
-	for range 8 {
-		wg.Go(func() {
-			code, _, err := c.do(ctx, http.MethodGet, "/api/v1/reports/dns", attackViewerToken, "", nil, 0)
-			if err != nil {
-				code = -1
-			}
-			mu.Lock()
-			codes[code]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	return fmt.Errorf("answers %v", codes)
+	return answers(8, func() (int, []byte, error) {
+		return c.do(ctx, http.MethodGet, "/api/v1/reports/dns", attackViewerToken, "", nil, 0)
+	})
 }
 
 func parseBytes(s string) (int64, error) {
