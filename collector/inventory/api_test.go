@@ -187,7 +187,17 @@ func TestImportConcurrencyCap(t *testing.T) {
 		}
 		hs = append(hs, h)
 	}
-	resp, b := postImport(t, srv.URL, strings.NewReader("id,name,url,sector\n"))
+	// The writes above return once the client has sent them, not once the
+	// handler holds its slot: until both do, an import may still find one
+	// free (it is answered, and frees it). Then the excess is refused.
+	var resp *http.Response
+	var b []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		resp, b = postImport(t, srv.URL, strings.NewReader("id,name,url,sector\n"))
+		if resp == nil || resp.StatusCode != http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+	}
 	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("import beyond the cap: %v %s", resp, b)
 	}
