@@ -46,6 +46,19 @@ func (a *arrivals) first(source string, t time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// count is the number of arrivals from source after t.
+func (a *arrivals) count(source string, t time.Time) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, at := range a.seen[source] {
+		if at.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // benchAlertLatency measures detection-to-notification: from the probed
 // service going down to a Slack test server (the SDK's slacktest)
 // receiving the message, through Bulwark (agent -> collector -> built-in
@@ -97,12 +110,21 @@ func benchAlertLatency(ctx context.Context, o options, out io.Writer) error {
 	slackSrv.Start()
 	defer slackSrv.Stop()
 
-	stopAll, err := startBulwarkAlerting(ctx, o, targetURL, slackSrv.GetAPIURL())
+	var hungURL string
+	if o.hungReceiver {
+		stopHung, url, err := startHungServer(o.hungAnswers)
+		if err != nil {
+			return err
+		}
+		defer stopHung()
+		hungURL = url
+	}
+	stopAll, err := startBulwarkAlerting(ctx, o, targetURL, slackSrv.GetAPIURL(), hungURL)
 	defer stopAll()
 	if err != nil {
 		return err
 	}
-	stopProm, err := startPrometheusAlerting(ctx, o, targetURL, slackSrv.GetAPIURL()+"alertmanager-webhook")
+	stopProm, err := startPrometheusAlerting(ctx, o, targetURL, slackSrv.GetAPIURL()+"alertmanager-webhook", hungURL)
 	defer stopProm()
 	if err != nil {
 		return err
@@ -111,6 +133,15 @@ func benchAlertLatency(ctx context.Context, o options, out io.Writer) error {
 	time.Sleep(2*probe + 2*eval)
 
 	lat := map[string][]time.Duration{}
+	missed := map[string]int{}
+	// With a hung receiver, a notification that never comes is counted
+	// (and the run goes on) rather than ending the run: waitFor caps the
+	// wait, hence the run's time.
+	waitFor := 10 * (probe + eval)
+	if o.hungReceiver {
+		waitFor = o.hungWait
+	}
+	runStart := time.Now()
 	for i := range o.outages {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -118,37 +149,74 @@ func benchAlertLatency(ctx context.Context, o options, out io.Writer) error {
 		time.Sleep(time.Duration(rand.Int64N(int64(probe)))) // anywhere in the probe cycle
 		t0 := time.Now()
 		down.Store(true)
-		deadline := t0.Add(10 * (probe + eval))
+		deadline := t0.Add(waitFor)
+		line := fmt.Sprintf("outage %d:", i+1)
 		for _, src := range []string{"bulwark", "prometheus"} {
 			for {
 				if at, ok := got.first(src, t0); ok {
 					lat[src] = append(lat[src], at.Sub(t0))
+					line += fmt.Sprintf(" %s %v", src, at.Sub(t0).Round(time.Millisecond))
 					break
 				}
 				if time.Now().After(deadline) {
-					return fmt.Errorf("outage %d: no notification through %s within %v", i+1, src, deadline.Sub(t0))
+					if !o.hungReceiver {
+						return fmt.Errorf("outage %d: no notification through %s within %v", i+1, src, waitFor)
+					}
+					missed[src]++
+					line += fmt.Sprintf(" %s none within %v", src, waitFor)
+					break
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
 		}
 		down.Store(false)
-		fmt.Fprintf(os.Stderr, "outage %d: bulwark %v, prometheus %v\n", i+1, lat["bulwark"][i].Round(time.Millisecond), lat["prometheus"][i].Round(time.Millisecond))
+		// A notification of an earlier outage arriving late would be taken
+		// for this one's: the counts since the run began tell.
+		fmt.Fprintf(os.Stderr, "%s (messages so far: bulwark %d, prometheus %d)\n", line, got.count("bulwark", runStart), got.count("prometheus", runStart))
 		// Let both resolve before the next outage.
 		time.Sleep(3*probe + 3*eval)
 	}
 	bound := probe + eval + time.Second
-	fmt.Fprintf(out, "Detection-to-notification latency, %d outages, probe interval %v, evaluation interval %v (target p99 ≤ %v); %s\n\n",
-		o.outages, probe, eval, bound, machine())
-	fmt.Fprintln(out, "| pipeline | p50 | p99 | max | within target |")
-	fmt.Fprintln(out, "|---|---:|---:|---:|---|")
+	hung := ""
+	if o.hungReceiver {
+		hung = "; a second receiver (a webhook that never answers) gets every alert too"
+		if o.hungAnswers {
+			hung = "; a second receiver (a webhook answering at once: control) gets every alert too"
+		}
+	}
+	fmt.Fprintf(out, "Detection-to-notification latency, %d outages, probe interval %v, evaluation interval %v (target p99 ≤ %v)%s; %s\n\n",
+		o.outages, probe, eval, bound, hung, machine())
+	fmt.Fprintln(out, "| pipeline | p50 | p99 | max | notified | within target |")
+	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---|")
 	for _, src := range []struct{ key, name string }{{"bulwark", "Bulwark: agent → collector → built-in rule → dispatcher → Slack API"},
 		{"prometheus", "blackbox_exporter → Prometheus → Alertmanager → Slack webhook"}} {
-		d := lat[src.key]
-		slices.Sort(d)
-		p99 := quantile(d, 0.99)
-		fmt.Fprintf(out, "| %s | %.2f s | %.2f s | %.2f s | %v |\n", src.name, quantile(d, 0.5).Seconds(), p99.Seconds(), d[len(d)-1].Seconds(), p99 <= bound)
+		fmt.Fprintf(out, "| %s | %s |\n", src.name, latencyCells(lat[src.key], missed[src.key], waitFor, bound))
+	}
+	if o.hungReceiver {
+		fmt.Fprintf(out, "\nFIRING messages received in the run: Bulwark %d, Prometheus %d (one per outage notified in time).\n",
+			got.count("bulwark", runStart), got.count("prometheus", runStart))
 	}
 	return nil
+}
+
+// latencyCells renders p50, p99, max and whether p99 is within bound; an
+// outage never notified within waitFor counts as longer than any, so a
+// quantile that falls on it reads "> waitFor".
+func latencyCells(d []time.Duration, missed int, waitFor, bound time.Duration) string {
+	slices.Sort(d)
+	all := append(slices.Clone(d), slices.Repeat([]time.Duration{-1}, missed)...)
+	cell := func(q float64) string {
+		if len(all) == 0 {
+			return "–"
+		}
+		v := quantile(all, q)
+		if v < 0 {
+			return fmt.Sprintf("> %.0f s", waitFor.Seconds())
+		}
+		return fmt.Sprintf("%.2f s", v.Seconds())
+	}
+	within := len(all) > 0 && quantile(all, 0.99) >= 0 && quantile(all, 0.99) <= bound
+	return fmt.Sprintf("%s | %s | %s | %d of %d | %v", cell(0.5), cell(0.99), cell(1), len(d), len(all), within)
 }
 
 // quantile of sorted d, nearest rank.
@@ -160,7 +228,7 @@ func quantile(d []time.Duration, q float64) time.Duration {
 // startBulwarkAlerting runs a collector whose built-in rules page through
 // Slack at once (down_for 0s, a quorum of the one agent) and an agent
 // probing the target.
-func startBulwarkAlerting(ctx context.Context, o options, targetURL, slackAPI string) (func(), error) {
+func startBulwarkAlerting(ctx context.Context, o options, targetURL, slackAPI, hungURL string) (func(), error) {
 	dir := filepath.Join(o.dir, "latency-bulwark")
 	os.MkdirAll(dir, 0o755)
 	addr, _ := freeAddr()
@@ -184,6 +252,9 @@ alerting:
       repeat_interval: 1h
     - receiver: rest # the catch-all a routing tree needs: the other alerts go nowhere
 `, addr, filepath.Join(dir, "data"), auth.Hash(benchToken), o.evalInterval, slackAPI)
+	if hungURL != "" {
+		cfg = bulwarkHungConfig(addr, filepath.Join(dir, "data"), o.evalInterval, slackAPI, hungURL)
+	}
 	cfgFile := filepath.Join(dir, "bulwark.yml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return func() {}, err
@@ -204,7 +275,7 @@ alerting:
 // startPrometheusAlerting runs Debian's blackbox_exporter, Prometheus
 // (scraping it every probe interval, evaluating every evaluation
 // interval) and Alertmanager (group_wait 0s) with a Slack receiver.
-func startPrometheusAlerting(ctx context.Context, o options, targetURL, webhook string) (func(), error) {
+func startPrometheusAlerting(ctx context.Context, o options, targetURL, webhook, hungURL string) (func(), error) {
 	dir := filepath.Join(o.dir, "latency-prometheus")
 	os.MkdirAll(dir, 0o755)
 	bbAddr, _ := freeAddr()
@@ -231,17 +302,7 @@ scrape_configs:
       - {source_labels: [__param_target], target_label: instance}
       - {target_label: __address__, replacement: %q}
 `, o.probeInterval, min(o.probeInterval, 3*time.Second), o.evalInterval, filepath.Join(dir, "rules.yml"), amAddr, targetURL, bbAddr),
-		"alertmanager.yml": fmt.Sprintf(`route:
-  receiver: duty
-  group_by: [alertname]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: duty
-    slack_configs:
-      - {api_url: %q, channel: "#bench", send_resolved: false}
-`, webhook),
+		"alertmanager.yml": alertmanagerConfig(webhook, hungURL),
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {

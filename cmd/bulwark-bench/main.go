@@ -51,6 +51,9 @@ type options struct {
 	// alert-latency
 	probeInterval, evalInterval time.Duration
 	outages                     int
+	hungReceiver                bool          // a second receiver that never answers gets every alert too
+	hungWait                    time.Duration // with hungReceiver: how long an outage's notification is waited for
+	hungAnswers                 bool          // with hungReceiver: the second webhook answers (a control run)
 	// attacks
 	baseline, only          string
 	attackConns, attackZone int
@@ -80,6 +83,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.probeInterval, "probe-interval", 5*time.Second, "alert-latency: probe and scrape interval")
 	fs.DurationVar(&o.evalInterval, "eval-interval", 2*time.Second, "alert-latency: rule evaluation interval")
 	fs.IntVar(&o.outages, "outages", 12, "alert-latency: outages measured")
+	fs.BoolVar(&o.hungReceiver, "hung-receiver", false, "alert-latency: route every alert also to a webhook that accepts and never answers")
+	fs.BoolVar(&o.hungAnswers, "hung-control", false, "alert-latency: with -hung-receiver, the second webhook answers at once (a control run of the same routing)")
+	fs.DurationVar(&o.hungWait, "hung-wait", 30*time.Second, "alert-latency: with -hung-receiver, how long each outage's notification is waited for (an outage not notified by then is counted, not fatal)")
 	fs.StringVar(&o.baseline, "baseline", "", "attacks: a baseline bulwark binary run side by side (e.g. built from an earlier commit)")
 	fs.StringVar(&o.only, "only", "", "attacks: comma-separated attacks to run (default all)")
 	fs.IntVar(&o.attackConns, "attack-conns", 200, "attacks: concurrent bodies")
