@@ -13,16 +13,23 @@ import (
 
 // The lookups without PromQL: series, label names and label values.
 
+// lookupParams reads what every lookup takes: its match[] selectors (at
+// least one when needMatchers), its time range and its limit.
+func (a *API) lookupParams(r *http.Request, needMatchers bool) (sets [][]*labels.Matcher, mint, maxt int64, limit int, err error) {
+	if sets, err = a.matchers(r, needMatchers); err != nil {
+		return nil, 0, 0, 0, err
+	}
+	if mint, maxt, err = a.timeRange(r); err != nil {
+		return nil, 0, 0, 0, err
+	}
+	if limit, err = parseLimit(r); err != nil {
+		return nil, 0, 0, 0, err
+	}
+	return sets, mint, maxt, limit, nil
+}
+
 func (a *API) series(r *http.Request) (res response, err error) {
-	sets, err := a.matchers(r, true)
-	if err != nil {
-		return response{}, err
-	}
-	mint, maxt, err := a.timeRange(r)
-	if err != nil {
-		return response{}, err
-	}
-	limit, err := parseLimit(r)
+	sets, mint, maxt, limit, err := a.lookupParams(r, true)
 	if err != nil {
 		return response{}, err
 	}
@@ -93,15 +100,7 @@ func (a *API) labelValues(r *http.Request) (response, error) {
 
 // labelQuery returns label names (name == "") or the values of label name.
 func (a *API) labelQuery(r *http.Request, name string) (res response, err error) {
-	sets, err := a.matchers(r, false)
-	if err != nil {
-		return response{}, err
-	}
-	mint, maxt, err := a.timeRange(r)
-	if err != nil {
-		return response{}, err
-	}
-	limit, err := parseLimit(r)
+	sets, mint, maxt, limit, err := a.lookupParams(r, false)
 	if err != nil {
 		return response{}, err
 	}
