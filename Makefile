@@ -5,7 +5,7 @@ PKGS     := ./...
 VERSION ?= 0.1.0
 PLUGIN_VERSION ?= $(VERSION)
 # Core packages also tested under the race detector.
-RACE_PKGS := ./agent/... ./collector/... ./alerting/... ./internal/wire/... ./internal/config/... ./playbooks/...
+RACE_PKGS := ./agent/... ./collector/... ./alerting/... ./internal/wire/... ./internal/configfile/... ./internal/queue/... ./internal/depgraph/... ./internal/attrib/... ./internal/cutset/... ./playbooks/...
 
 .DEFAULT_GOAL := help
 
@@ -41,11 +41,11 @@ deps: ## Install the real components the tests use (apt-get as root, go install)
 	./.ci/install-deps
 
 # Every fuzz target, as "Target:package": the whole suite runs each briefly.
-FUZZ_TARGETS := FuzzDecode:./internal/wire FuzzIngestBody:./collector/ingest FuzzLoad:./agent/config \
-	FuzzLoad:./collector/config FuzzSubresources:./agent/probe FuzzParseCSV:./collector/inventory \
-	FuzzParse:./collector/zone FuzzParseMatchers:./alerting FuzzZoneDir:./collector/zone FuzzParseCatalog:./collector/attrib \
-	FuzzImportLibloc:./collector/attrib FuzzParseTrustStore:./collector/attrib \
-	FuzzLoadPlaybook:./playbooks FuzzDecode:./internal/drill FuzzCheck:./collector/backup \
+FUZZ_TARGETS := FuzzDecode:./internal/wire FuzzIngestBody:./collector/ingest FuzzLoad:./agent/agentconfig \
+	FuzzLoad:./collector/collectorconfig FuzzSubresources:./agent/probe FuzzParseCSV:./collector/inventory \
+	FuzzParse:./collector/zone FuzzParseMatchers:./alerting FuzzZoneDir:./collector/zone FuzzParseCatalog:./internal/attrib \
+	FuzzImportLibloc:./internal/attrib FuzzParseTrustStore:./internal/attrib \
+	FuzzLoadPlaybook:./playbooks FuzzDecode:./internal/cutset FuzzCheck:./collector/backup \
 	FuzzDecodeExport:./internal/audit
 FUZZTIME ?= 30s
 

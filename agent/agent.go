@@ -22,12 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
 	"github.com/bulwarkhq/bulwark/agent/probe"
 	"github.com/bulwarkhq/bulwark/agent/pull"
 	"github.com/bulwarkhq/bulwark/agent/push"
-	"github.com/bulwarkhq/bulwark/agent/queue"
 	"github.com/bulwarkhq/bulwark/agent/scheduler"
+	"github.com/bulwarkhq/bulwark/internal/queue"
 	"github.com/bulwarkhq/bulwark/internal/selfmetrics"
 	"github.com/bulwarkhq/bulwark/internal/target"
 	"github.com/bulwarkhq/bulwark/internal/wire"
@@ -35,7 +35,7 @@ import (
 
 // Options configure an Agent.
 type Options struct {
-	Config *config.Config
+	Config *agentconfig.Config
 	// Token authenticates to the collector (overrides the config's token source).
 	Token string
 	// RootCAs, when set, replaces the roots read from network.ca_file.
@@ -58,9 +58,9 @@ type Agent struct {
 	token   string
 
 	mu     sync.Mutex
-	local  *config.Config  // targets and defaults in force; Reload swaps it
-	pulled []target.Target // the collector's last list
-	reload chan struct{}   // tells Run to build its jobs again
+	local  *agentconfig.Config // targets and defaults in force; Reload swaps it
+	pulled []target.Target     // the collector's last list
+	reload chan struct{}       // tells Run to build its jobs again
 
 	drill atomic.Pointer[drillState] // the drill in force, if any
 }
@@ -142,7 +142,7 @@ func New(opts Options) (*Agent, error) {
 		})
 	if c.Collector.PullTargets {
 		a.puller, err = pull.New(pull.Options{BaseURL: c.Collector.URL, AgentID: c.Collector.AgentID, Token: token, Client: client,
-			CacheFile: filepath.Join(c.Queue.Dir, "targets.json"), Validate: config.ValidateTargets, Logger: opts.Logger})
+			CacheFile: filepath.Join(c.Queue.Dir, "targets.json"), Validate: agentconfig.ValidateTargets, Logger: opts.Logger})
 		if err != nil {
 			q.Close()
 			return nil, fmt.Errorf("agent: %w", err)
@@ -153,7 +153,7 @@ func New(opts Options) (*Agent, error) {
 
 // ProbeEnv builds what the probers share from the network section of c.
 // roots, when not nil, replaces network.ca_file.
-func ProbeEnv(c *config.Config, roots *x509.CertPool, logger *slog.Logger) (*probe.Env, error) {
+func ProbeEnv(c *agentconfig.Config, roots *x509.CertPool, logger *slog.Logger) (*probe.Env, error) {
 	env := &probe.Env{Resolver: c.Network.Resolver, RootCAs: roots, Logger: logger}
 	if c.Network.SourceAddress != "" {
 		a, err := netip.ParseAddr(c.Network.SourceAddress)
@@ -311,7 +311,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-func (a *Agent) config() *config.Config {
+func (a *Agent) config() *agentconfig.Config {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.local
@@ -326,7 +326,7 @@ func (a *Agent) setPulled(ts []target.Target) {
 // Reload takes the targets and defaults of a new configuration (SIGHUP).
 // The collector, queue and network sections take effect at the next
 // start; a change there is logged.
-func (a *Agent) Reload(c *config.Config) error {
+func (a *Agent) Reload(c *agentconfig.Config) error {
 	if _, err := a.Jobs(c.Targets); err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/agent/probe"
 	"github.com/bulwarkhq/bulwark/agent/pull"
-	"github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
 )
 
 // drillFile keeps the cut in force across an agent restart; its expiry
@@ -23,13 +23,13 @@ const drillFile = "drill.json"
 
 // drillState is the cut in force and the probe environment that applies it.
 type drillState struct {
-	cut *drill.Cut
+	cut *cutset.Cut
 	env *probe.Env
 }
 
 // Drill returns the cut the agent enforces now, or nil. The agent's own
 // clock decides: an expired cut is ignored whatever the collector says.
-func (a *Agent) Drill() *drill.Cut {
+func (a *Agent) Drill() *cutset.Cut {
 	d := a.drill.Load()
 	if d == nil || !d.cut.Active(time.Now()) {
 		return nil
@@ -37,7 +37,7 @@ func (a *Agent) Drill() *drill.Cut {
 	return d.cut
 }
 
-func (a *Agent) drillEnv() (*drill.Cut, *probe.Env) {
+func (a *Agent) drillEnv() (*cutset.Cut, *probe.Env) {
 	d := a.drill.Load()
 	if d == nil || !d.cut.Active(time.Now()) {
 		return nil, nil
@@ -46,7 +46,7 @@ func (a *Agent) drillEnv() (*drill.Cut, *probe.Env) {
 }
 
 // setDrill puts c in force (nil ends the drill) and keeps it on disk.
-func (a *Agent) setDrill(c *drill.Cut) {
+func (a *Agent) setDrill(c *cutset.Cut) {
 	old := a.drill.Load()
 	switch {
 	case c == nil && old == nil:
@@ -80,7 +80,7 @@ func (a *Agent) loadDrill() {
 		return
 	}
 	defer f.Close()
-	c, err := drill.Decode(f)
+	c, err := cutset.Decode(f)
 	if err != nil {
 		a.opts.Logger.Warn("ignoring the drill file", "err", err)
 		return
@@ -94,7 +94,7 @@ func (a *Agent) loadDrill() {
 // 204 No Content when there is none. With wait > 0 it is a long poll:
 // the collector answers when the drill in force is not known (an id, ""
 // for none), or after wait.
-func (a *Agent) fetchDrill(ctx context.Context, wait time.Duration, known string) (*drill.Cut, error) {
+func (a *Agent) fetchDrill(ctx context.Context, wait time.Duration, known string) (*cutset.Cut, error) {
 	c := a.config().Collector
 	u := strings.TrimRight(c.URL, "/") + "/api/v1/agents/" + url.PathEscape(c.AgentID) + "/drill"
 	if wait > 0 {
@@ -120,7 +120,7 @@ func (a *Agent) fetchDrill(ctx context.Context, wait time.Duration, known string
 	case http.StatusNoContent:
 		return nil, nil
 	case http.StatusOK:
-		return drill.Decode(resp.Body)
+		return cutset.Decode(resp.Body)
 	}
 	return nil, fmt.Errorf("drill: HTTP %d", resp.StatusCode)
 }
@@ -163,7 +163,7 @@ func (a *Agent) pollDrill(ctx context.Context, every time.Duration) error {
 	}
 }
 
-func idOf(c *drill.Cut) string {
+func idOf(c *cutset.Cut) string {
 	if c == nil {
 		return ""
 	}

@@ -9,15 +9,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bulwarkhq/bulwark/agent/config"
-	"github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
 )
 
 // gaugeAgent is an agent whose registry the test reads; no collector
 // answers it.
 func gaugeAgent(t *testing.T, dir string) (*Agent, *prometheus.Registry) {
 	t.Helper()
-	c := config.Default
+	c := agentconfig.Default
 	c.Collector.URL, c.Collector.AgentID, c.Queue.Dir = "http://127.0.0.1:1", "home-1", dir
 	reg := prometheus.NewRegistry()
 	a, err := New(Options{Config: &c, Token: "t", Registerer: reg})
@@ -51,7 +51,7 @@ func TestDrillGaugeFollowsExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a, reg := gaugeAgent(t, t.TempDir())
 		now := time.Now()
-		a.setDrill(&drill.Cut{ID: "d1", Scenario: "cidr 192.0.2.0/24", Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+		a.setDrill(&cutset.Cut{ID: "d1", Scenario: "cidr 192.0.2.0/24", Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
 			Starts: now, Expires: now.Add(30 * time.Minute)})
 		if got := drillActive(t, reg); got != 1 || a.Drill() == nil {
 			t.Fatalf("under the drill: drill_active %v, cut %v", got, a.Drill())
@@ -84,14 +84,14 @@ func TestDrillGaugeProperty(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			dir := t.TempDir()
 			a, reg := gaugeAgent(t, dir)
-			var last *drill.Cut // the model: the last cut handed out, nil after "none"
+			var last *cutset.Cut // the model: the last cut handed out, nil after "none"
 			for step := range 40 {
 				var event string
 				switch rng.IntN(5) {
 				case 0, 1:
 					now := time.Now()
 					start := now.Add(time.Duration(rng.IntN(20)-10) * time.Minute)
-					c := &drill.Cut{ID: []string{"d1", "d2", "d3"}[rng.IntN(3)], Scenario: "cidr 192.0.2.0/24",
+					c := &cutset.Cut{ID: []string{"d1", "d2", "d3"}[rng.IntN(3)], Scenario: "cidr 192.0.2.0/24",
 						Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
 						Starts:   start, Expires: start.Add(time.Duration(1+rng.IntN(60)) * time.Minute)}
 					if last != nil && last.ID == c.ID {

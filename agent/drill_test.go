@@ -15,16 +15,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
 	"github.com/bulwarkhq/bulwark/agent/probe"
-	"github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
 	"github.com/bulwarkhq/bulwark/internal/target"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 
 func newTestAgent(t *testing.T, url, dir string) *Agent {
 	t.Helper()
-	c := config.Default
+	c := agentconfig.Default
 	c.Collector.URL, c.Collector.AgentID, c.Queue.Dir = url, "home-1", dir
 	a, err := New(Options{Config: &c, Token: "t"})
 	if err != nil {
@@ -39,7 +40,7 @@ func newTestAgent(t *testing.T, url, dir string) *Agent {
 // clock at its expiry, and dropped when the collector says there is none.
 func TestDrillKeptAndExpired(t *testing.T) {
 	now := time.Now()
-	cut := &drill.Cut{ID: "d1", Scenario: "cidr 192.0.2.0/24", Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+	cut := &cutset.Cut{ID: "d1", Scenario: "cidr 192.0.2.0/24", Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
 		Starts: now.Add(-time.Second), Expires: now.Add(1500 * time.Millisecond)}
 	answer := "cut"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +82,7 @@ func TestDrillKeptAndExpired(t *testing.T) {
 		t.Fatal("a restarted agent forgot the drill")
 	}
 	// Its probes run twice while the cut is in force: as usual, and labelled with the drill.
-	tg := &target.Target{ID: "x", Sector: "energy", Host: "192.0.2.7:443", Checks: []string{"tcp"}, Timeout: target.Duration(time.Second)}
+	tg := &target.Target{ID: "x", Sector: "energy", Host: "192.0.2.7:443", Checks: []string{"tcp"}, Timeout: configfile.Duration(time.Second)}
 	p, _ := probe.Prepare(tg)
 	b.probeJob(t.Context(), tg, p, []string{"tcp"})
 	got := mustDrain(t, b)
@@ -160,7 +161,7 @@ func BenchmarkDrillTakeUp(b *testing.B) {
 			mu.Lock()
 			ch := changed
 			mu.Unlock()
-			var cur drill.Cut
+			var cur cutset.Cut
 			if c := cutJSON.Load(); c != nil {
 				json.Unmarshal(*c, &cur)
 			}
@@ -188,9 +189,9 @@ func BenchmarkDrillTakeUp(b *testing.B) {
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	for i := range agents {
-		c := config.Default
+		c := agentconfig.Default
 		c.Collector.URL, c.Collector.AgentID, c.Collector.PullTargets = srv.URL, fmt.Sprintf("a%d", i), true
-		c.Collector.PullInterval = target.Duration(time.Second)
+		c.Collector.PullInterval = configfile.Duration(time.Second)
 		c.Collector.ResolveInterval = 0
 		c.Queue.Dir = b.TempDir()
 		a, err := New(Options{Config: &c, Token: "t"})
@@ -229,7 +230,7 @@ func BenchmarkDrillTakeUp(b *testing.B) {
 	b.Run("drill", func(b *testing.B) {
 		takeUp(b, func(i int) {
 			now := time.Now()
-			j, _ := json.Marshal(&drill.Cut{ID: fmt.Sprintf("d%d", i), Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
+			j, _ := json.Marshal(&cutset.Cut{ID: fmt.Sprintf("d%d", i), Prefixes: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
 				Starts: now, Expires: now.Add(time.Hour)})
 			flip(j)
 		}, func(a *Agent, i int) bool { c := a.Drill(); return c != nil && c.ID == fmt.Sprintf("d%d", i) })

@@ -6,14 +6,14 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
 )
 
 // CollectorClient is the HTTP client for pushing and pulling: it verifies
 // the collector against collector.ca_file and server_name, and presents
 // the agent's client certificate when one is configured. It returns nil
 // when the defaults do.
-func CollectorClient(c config.Collector) (*http.Client, error) {
+func CollectorClient(c agentconfig.Collector) (*http.Client, error) {
 	if c.CAFile == "" && c.ServerName == "" && c.CertFile == "" {
 		return nil, nil
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // recorder is a receiver that keeps what it was given; it fails the
@@ -55,7 +55,7 @@ func newTestDispatcher(t *testing.T, rcv Receiver, log Log, c *clock, cause func
 	t.Helper()
 	d, err := NewDispatcher(DispatcherOptions{
 		Routes: []Route{{Receiver: "duty", Match: map[string]string{"severity": "page"}, GroupBy: []string{"classification"},
-			GroupWait: target.Duration(30 * time.Second), GroupInterval: target.Duration(5 * time.Minute), RepeatInterval: target.Duration(4 * time.Hour)}},
+			GroupWait: configfile.Duration(30 * time.Second), GroupInterval: configfile.Duration(5 * time.Minute), RepeatInterval: configfile.Duration(4 * time.Hour)}},
 		Receivers: map[string]Receiver{"duty": rcv}, Log: log, Cause: cause, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +234,7 @@ func TestEscalation(t *testing.T) {
 		newD := func() *Dispatcher {
 			d, err := NewDispatcher(DispatcherOptions{
 				Routes: []Route{{Receiver: "duty", GroupBy: []string{"classification"}, EscalateTo: "boss",
-					EscalateAfter: target.Duration(15 * time.Minute)}},
+					EscalateAfter: configfile.Duration(15 * time.Minute)}},
 				Receivers: map[string]Receiver{"duty": duty, "boss": boss}, Log: log, Silencer: sl, Now: c.now})
 			if err != nil {
 				t.Fatal(err)

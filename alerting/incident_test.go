@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/alerting/notify"
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // gate is a receiver whose sends block until released (or their context
@@ -83,8 +83,8 @@ func TestAckEndsWithIncident(t *testing.T) {
 	duty, boss := &recorder{}, &recorder{}
 	sl, _ := NewSilencer(ctx, &MemSilenceStore{}, c.now)
 	d, err := NewDispatcher(DispatcherOptions{
-		Routes: []Route{{Receiver: "duty", GroupBy: []string{"classification"}, RepeatInterval: target.Duration(time.Hour),
-			EscalateTo: "boss", EscalateAfter: target.Duration(15 * time.Minute)}},
+		Routes: []Route{{Receiver: "duty", GroupBy: []string{"classification"}, RepeatInterval: configfile.Duration(time.Hour),
+			EscalateTo: "boss", EscalateAfter: configfile.Duration(15 * time.Minute)}},
 		Receivers: map[string]Receiver{"duty": duty, "boss": boss}, Log: &MemLog{}, Silencer: sl, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
@@ -205,8 +205,8 @@ func TestHungReceiverDoesNotHoldOthers(t *testing.T) {
 		d, err := NewDispatcher(DispatcherOptions{
 			Routes: []Route{
 				{Receiver: "hung", Fallback: "mail", Match: map[string]string{"target": "portal"}, GroupBy: []string{"target"},
-					GroupWait: target.Duration(10 * time.Second), GroupInterval: target.Duration(5 * time.Minute)},
-				{Receiver: "duty", GroupBy: []string{"target"}, GroupWait: target.Duration(10 * time.Second)}},
+					GroupWait: configfile.Duration(10 * time.Second), GroupInterval: configfile.Duration(5 * time.Minute)},
+				{Receiver: "duty", GroupBy: []string{"target"}, GroupWait: configfile.Duration(10 * time.Second)}},
 			Receivers: map[string]Receiver{"hung": hung, "duty": duty, "mail": mail}, Log: &MemLog{}, Concurrency: 4})
 		if err != nil {
 			t.Fatal(err)
@@ -239,7 +239,7 @@ func TestStuckStopsHeartbeat(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		wedged := newGate(false)
 		d, err := NewDispatcher(DispatcherOptions{
-			Routes:    []Route{{Receiver: "wedged", GroupBy: []string{"target"}, GroupWait: target.Duration(time.Second)}},
+			Routes:    []Route{{Receiver: "wedged", GroupBy: []string{"target"}, GroupWait: configfile.Duration(time.Second)}},
 			Receivers: map[string]Receiver{"wedged": wedged}, Log: &MemLog{}})
 		if err != nil {
 			t.Fatal(err)

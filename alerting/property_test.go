@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // episode is one firing of one target, from start to end (zero: firing).
@@ -88,8 +88,8 @@ func simulate(t *testing.T, seed uint64) {
 	}
 	newD := func() *Dispatcher {
 		d, err := NewDispatcher(DispatcherOptions{
-			Routes: []Route{{Receiver: "duty", GroupBy: []string{"grp"}, GroupWait: target.Duration(30 * time.Second),
-				GroupInterval: target.Duration(5 * time.Minute), RepeatInterval: target.Duration(48 * time.Hour)}},
+			Routes: []Route{{Receiver: "duty", GroupBy: []string{"grp"}, GroupWait: configfile.Duration(30 * time.Second),
+				GroupInterval: configfile.Duration(5 * time.Minute), RepeatInterval: configfile.Duration(48 * time.Hour)}},
 			Receivers: map[string]Receiver{"duty": rcv}, Log: log, Now: c.now, RetryInitial: time.Microsecond, Logger: logger})
 		if err != nil {
 			t.Fatal(err)

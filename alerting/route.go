@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // Route sends the alerts it matches to a receiver, grouped. Routes form a
@@ -43,16 +43,16 @@ type Route struct {
 	// 4h). Unset, a route inherits its parent's. A value written in YAML is
 	// told apart from an unset one, so "group_wait: 0s" means zero; in Go,
 	// a zero field is unset.
-	GroupWait      target.Duration `yaml:"group_wait"`
-	GroupInterval  target.Duration `yaml:"group_interval"`
-	RepeatInterval target.Duration `yaml:"repeat_interval"`
+	GroupWait      configfile.Duration `yaml:"group_wait"`
+	GroupInterval  configfile.Duration `yaml:"group_interval"`
+	RepeatInterval configfile.Duration `yaml:"repeat_interval"`
 	// Continue lets later routes match the same alerts too.
 	Continue bool `yaml:"continue"`
 	// EscalateTo is the receiver told when a firing group is still not
 	// acknowledged EscalateAfter after it was first notified (once per
 	// incident).
-	EscalateTo    string          `yaml:"escalate_to"`
-	EscalateAfter target.Duration `yaml:"escalate_after"`
+	EscalateTo    string              `yaml:"escalate_to"`
+	EscalateAfter configfile.Duration `yaml:"escalate_after"`
 	// Fallback is told instead when the receiver keeps failing (after its
 	// retries): a broken Slack token must not leave an outage untold.
 	Fallback string `yaml:"fallback"`
@@ -140,8 +140,8 @@ func prepareRoutes(routes []Route, parent *Route, path string, has func(string) 
 
 // prepare fills r's defaults, from its parent where it has one.
 func (r *Route) prepare(parent *Route, has func(string) bool) error {
-	def := Route{GroupBy: []string{"alertname"}, GroupWait: target.Duration(30 * time.Second),
-		GroupInterval: target.Duration(5 * time.Minute), RepeatInterval: target.Duration(4 * time.Hour)}
+	def := Route{GroupBy: []string{"alertname"}, GroupWait: configfile.Duration(30 * time.Second),
+		GroupInterval: configfile.Duration(5 * time.Minute), RepeatInterval: configfile.Duration(4 * time.Hour)}
 	if parent != nil {
 		def = *parent
 	}
@@ -157,7 +157,7 @@ func (r *Route) prepare(parent *Route, has func(string) bool) error {
 	for _, d := range []struct {
 		name   string
 		bit    timings
-		f, def *target.Duration
+		f, def *configfile.Duration
 		zeroOK bool
 	}{
 		{"group_wait", setGroupWait, &r.GroupWait, &def.GroupWait, true},

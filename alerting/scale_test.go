@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // nop takes every notification.
@@ -37,8 +37,8 @@ func scaleWorld(tb testing.TB) (*Dispatcher, *clock, []*Alert) {
 		}
 	}
 	d, err := NewDispatcher(DispatcherOptions{
-		Routes: []Route{{Receiver: "duty", GroupBy: []string{"grp"}, GroupWait: target.Duration(time.Second),
-			GroupInterval: target.Duration(time.Minute), RepeatInterval: target.Duration(time.Hour)}},
+		Routes: []Route{{Receiver: "duty", GroupBy: []string{"grp"}, GroupWait: configfile.Duration(time.Second),
+			GroupInterval: configfile.Duration(time.Minute), RepeatInterval: configfile.Duration(time.Hour)}},
 		Receivers: map[string]Receiver{"duty": nop{}}, Log: &MemLog{}, Silencer: sl, Now: c.now})
 	if err != nil {
 		tb.Fatal(err)
@@ -79,8 +79,8 @@ func TestMemoryFlatOverMonth(t *testing.T) {
 	sl, _ := NewSilencer(ctx, store, c.now)
 	log := &MemLog{}
 	d, err := NewDispatcher(DispatcherOptions{
-		Routes: []Route{{Receiver: "duty", GroupBy: []string{"target"}, GroupWait: target.Duration(time.Second),
-			GroupInterval: target.Duration(5 * time.Minute)}},
+		Routes: []Route{{Receiver: "duty", GroupBy: []string{"target"}, GroupWait: configfile.Duration(time.Second),
+			GroupInterval: configfile.Duration(5 * time.Minute)}},
 		Receivers: map[string]Receiver{"duty": nop{}}, Log: log, Silencer: sl, Now: c.now, GCInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)

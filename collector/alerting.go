@@ -17,7 +17,7 @@ import (
 	"github.com/bulwarkhq/bulwark/alerting/notify/alertmanager"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/query"
-	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
@@ -39,7 +39,7 @@ func (a *App) newRules(api *query.API) error {
 		for _, am := range ac.Alertmanagers {
 			urls = append(urls, am.URL)
 			if am.TokenFile != "" {
-				tok, err := config.Secret(am.TokenFile, "")
+				tok, err := configfile.Secret(am.TokenFile, "")
 				if err != nil {
 					return fmt.Errorf("collector: alertmanager token: %w", err)
 				}
@@ -76,7 +76,7 @@ func (a *App) newRules(api *query.API) error {
 		u := hb.URL
 		if hb.URLFile != "" {
 			var err error
-			if u, err = config.Secret(hb.URLFile, ""); err != nil {
+			if u, err = configfile.Secret(hb.URLFile, ""); err != nil {
 				return fmt.Errorf("collector: heartbeat: %w", err)
 			}
 		}

@@ -27,11 +27,9 @@ import (
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/notify/alertmanager"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
-	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/console"
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/collector/inventory"
 	"github.com/bulwarkhq/bulwark/collector/names"
@@ -41,6 +39,8 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/collector/targets"
 	"github.com/bulwarkhq/bulwark/collector/zone"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 	"github.com/bulwarkhq/bulwark/internal/target"
 	"github.com/bulwarkhq/bulwark/playbooks"
 	"github.com/bulwarkhq/bulwark/playbooks/drill"
@@ -49,7 +49,7 @@ import (
 
 // Options configure an App.
 type Options struct {
-	Config *config.Config
+	Config *collectorconfig.Config
 	// ConfigFile is where Config was read from; Reload reads it again.
 	ConfigFile string
 	// WebConfigFile is a Prometheus web configuration file (TLS, client

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	agentpush "github.com/bulwarkhq/bulwark/agent/push"
-	"github.com/bulwarkhq/bulwark/agent/queue"
+	"github.com/bulwarkhq/bulwark/internal/queue"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 

@@ -13,10 +13,10 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	ccfg "github.com/bulwarkhq/bulwark/collector/config"
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
-	cutset "github.com/bulwarkhq/bulwark/internal/drill"
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 	"github.com/bulwarkhq/bulwark/playbooks/drill"
 	"github.com/bulwarkhq/bulwark/playbooks/report"
 	"github.com/bulwarkhq/bulwark/playbooks/runner"
@@ -118,9 +118,9 @@ func apiError(w http.ResponseWriter, code int, format string, args ...any) {
 
 // StartDrill is the body of POST /api/v1/drills.
 type StartDrill struct {
-	Cut       depgraph.Cut    `json:"cut"`
-	Duration  target.Duration `json:"duration"`
-	Playbooks []string        `json:"playbooks,omitempty"`
+	Cut       depgraph.Cut        `json:"cut"`
+	Duration  configfile.Duration `json:"duration"`
+	Playbooks []string            `json:"playbooks,omitempty"`
 }
 
 func (a *App) drillStart(w http.ResponseWriter, r *http.Request) {
@@ -196,7 +196,7 @@ func (a *App) runDrillSchedules(ctx context.Context) {
 }
 
 // scheduledCut turns a configured cut into the what-if's (checked when loaded).
-func scheduledCut(c ccfg.DrillCut) depgraph.Cut {
+func scheduledCut(c collectorconfig.DrillCut) depgraph.Cut {
 	cut := depgraph.Cut{Countries: c.Countries, Providers: c.Providers, ASNs: c.ASNs}
 	for _, s := range c.CIDRs {
 		if p, err := netip.ParsePrefix(s); err == nil {

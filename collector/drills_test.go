@@ -13,8 +13,8 @@ import (
 
 	"github.com/golang/snappy"
 
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
-	"github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 	pbdrill "github.com/bulwarkhq/bulwark/playbooks/drill"
 )
@@ -89,7 +89,7 @@ func TestDrillAPI(t *testing.T) {
 	}
 	json.Unmarshal([]byte(body), &started)
 	id := started.Data.ID
-	if !drill.ValidID(id) || started.Data.Prefixes != 1 {
+	if !cutset.ValidID(id) || started.Data.Prefixes != 1 {
 		t.Fatalf("started: %s", body)
 	}
 	if code, body := do("POST", "/api/v1/drills", "operator-token", ok); code != http.StatusConflict || !strings.Contains(body, id) {
@@ -97,7 +97,7 @@ func TestDrillAPI(t *testing.T) {
 	}
 	// The agent gets the cut-set; another agent's path is refused.
 	code, body = do("GET", "/api/v1/agents/home-1/drill", "agent-token", "")
-	c, err := drill.Decode(strings.NewReader(body))
+	c, err := cutset.Decode(strings.NewReader(body))
 	if code != 200 || err != nil || c.ID != id || !c.Active(time.Now()) {
 		t.Fatalf("agent's drill: %d %v %s", code, err, body)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/internal/audit"
-	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 	"github.com/bulwarkhq/bulwark/playbooks"
 	"github.com/bulwarkhq/bulwark/playbooks/runner"
 	"github.com/bulwarkhq/bulwark/playbooks/step"
@@ -39,7 +39,7 @@ func (a *App) newPlaybooks(engine *promql.Engine) error {
 		a.playbooks[pb.Name] = pb
 	}
 	rt := &step.Runtime{Env: env,
-		ReadSecret: func(path string) (string, error) { return config.Secret(path, "") },
+		ReadSecret: func(path string) (string, error) { return configfile.Secret(path, "") },
 		Notify:     a.notifyText,
 		Ask:        a.askApproval,
 		Query: func(ctx context.Context, q string) (int, error) {

@@ -22,7 +22,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/query"
 	"github.com/bulwarkhq/bulwark/internal/testenv/testbin"
 	"github.com/bulwarkhq/bulwark/internal/wire"
@@ -56,7 +56,7 @@ func testUsers() *auth.Users {
 // startCollector runs a collector with two agent tokens.
 func startCollector(t *testing.T) *collector.App {
 	t.Helper()
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	cfg.DataDir = t.TempDir()
 	agents := auth.NewAgents()
 	agents.Add("home-token", auth.Identity{Agent: "home-1", Vantage: "home"})

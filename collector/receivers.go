@@ -10,12 +10,12 @@ import (
 	"github.com/bulwarkhq/bulwark/alerting/notify/email"
 	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
 	"github.com/bulwarkhq/bulwark/alerting/notify/webhook"
-	ccfg "github.com/bulwarkhq/bulwark/collector/config"
-	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // receivers builds the configured receivers, reading their secrets.
-func (a *App) receivers(ac ccfg.Alerting) (map[string]alerting.Receiver, error) {
+func (a *App) receivers(ac collectorconfig.Alerting) (map[string]alerting.Receiver, error) {
 	out := map[string]alerting.Receiver{}
 	for _, r := range ac.Receivers {
 		rcv, err := a.receiver(r, ac.ConsoleURL)
@@ -27,30 +27,30 @@ func (a *App) receivers(ac ccfg.Alerting) (map[string]alerting.Receiver, error) 
 	return out, nil
 }
 
-func (a *App) receiver(r ccfg.Receiver, consoleURL string) (alerting.Receiver, error) {
+func (a *App) receiver(r collectorconfig.Receiver, consoleURL string) (alerting.Receiver, error) {
 	switch {
 	case r.Discard:
 		return alerting.Discard{}, nil
 	case r.Slack != nil && r.Slack.WebhookURLFile != "":
-		u, err := config.Secret(r.Slack.WebhookURLFile, "")
+		u, err := configfile.Secret(r.Slack.WebhookURLFile, "")
 		if err != nil {
 			return nil, err
 		}
 		return slack.New(slack.Options{WebhookURL: u, ConsoleURL: consoleURL})
 	case r.Slack != nil:
-		tok, err := config.Secret(r.Slack.TokenFile, r.Slack.TokenEnv)
+		tok, err := configfile.Secret(r.Slack.TokenFile, r.Slack.TokenEnv)
 		if err != nil {
 			return nil, err
 		}
 		if r.Slack.SigningSecretFile != "" {
-			if a.slackSecret, err = config.Secret(r.Slack.SigningSecretFile, ""); err != nil {
+			if a.slackSecret, err = configfile.Secret(r.Slack.SigningSecretFile, ""); err != nil {
 				return nil, err
 			}
 		}
 		return slack.New(slack.Options{Token: tok, Channel: r.Slack.Channel, APIURL: r.Slack.APIURL, ConsoleURL: consoleURL,
 			Interactive: r.Slack.SigningSecretFile != ""})
 	case r.Webhook != nil:
-		u, err := config.Secret(r.Webhook.URLFile, "")
+		u, err := configfile.Secret(r.Webhook.URLFile, "")
 		if r.Webhook.URLFile == "" {
 			u, err = r.Webhook.URL, nil
 		}
@@ -59,7 +59,7 @@ func (a *App) receiver(r ccfg.Receiver, consoleURL string) (alerting.Receiver, e
 		}
 		var secret string
 		if r.Webhook.SecretFile != "" {
-			if secret, err = config.Secret(r.Webhook.SecretFile, ""); err != nil {
+			if secret, err = configfile.Secret(r.Webhook.SecretFile, ""); err != nil {
 				return nil, err
 			}
 		}
@@ -70,7 +70,7 @@ func (a *App) receiver(r ccfg.Receiver, consoleURL string) (alerting.Receiver, e
 			AllowPlaintext: e.AllowPlaintext, ConsoleURL: consoleURL}
 		if e.PasswordFile != "" {
 			var err error
-			if rcv.Password, err = config.Secret(e.PasswordFile, ""); err != nil {
+			if rcv.Password, err = configfile.Secret(e.PasswordFile, ""); err != nil {
 				return nil, err
 			}
 		}

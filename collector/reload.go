@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/bulwarkhq/bulwark/collector/attrib"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/inventory"
 	"github.com/bulwarkhq/bulwark/collector/targets"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
@@ -89,7 +89,7 @@ func (r *reloader) reload() error {
 	if file == "" {
 		return errors.New("reload: the collector was not started from a configuration file")
 	}
-	cfg, err := config.Load(file)
+	cfg, err := collectorconfig.Load(file)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 )
 
 // roleConfig is a collector configuration with an agent and a user of each role.
@@ -36,7 +36,7 @@ func startRoles(t *testing.T, extra string) (*App, string) {
 	if err := os.WriteFile(file, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(file)
+	cfg, err := collectorconfig.Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/collector/sink/influx"
-	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 	"github.com/bulwarkhq/bulwark/internal/selfmetrics"
 )
 
@@ -60,7 +60,7 @@ func (a *App) newSinks(ing *ingest.Handler) error {
 	token := ""
 	if in.TokenFile != "" || in.TokenEnv != "" {
 		var err error
-		if token, err = config.Secret(in.TokenFile, in.TokenEnv); err != nil {
+		if token, err = configfile.Secret(in.TokenFile, in.TokenEnv); err != nil {
 			return fmt.Errorf("collector: sinks.influxdb: %w", err)
 		}
 	}

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/agent"
-	agentconfig "github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
 	"github.com/bulwarkhq/bulwark/collector"
-	"github.com/bulwarkhq/bulwark/collector/config"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 
@@ -24,8 +24,8 @@ import (
 type pki struct {
 	dir             string
 	n               int // certificates issued, for file names
-	serverCA, other *testenv.CA
-	clientCA        *testenv.CA
+	serverCA, other *demo.CA
+	clientCA        *demo.CA
 	serverCAFile    string
 	otherCAFile     string
 	clientCAFile    string
@@ -36,11 +36,11 @@ func newPKI(t *testing.T) *pki {
 	p := &pki{dir: t.TempDir()}
 	var err error
 	for _, ca := range []struct {
-		dst  **testenv.CA
+		dst  **demo.CA
 		file *string
 		name string
 	}{{&p.serverCA, &p.serverCAFile, "Bulwark Test Server CA"}, {&p.clientCA, &p.clientCAFile, "Bulwark Test Agent CA"}, {&p.other, &p.otherCAFile, "Someone Else CA"}} {
-		if *ca.dst, err = testenv.NewCA(ca.name, "Bulwark Test", "XA"); err != nil {
+		if *ca.dst, err = demo.NewCA(ca.name, "Bulwark Test", "XA"); err != nil {
 			t.Fatal(err)
 		}
 		*ca.file = filepath.Join(p.dir, strings.ReplaceAll(ca.name, " ", "-")+".pem")
@@ -50,7 +50,7 @@ func newPKI(t *testing.T) *pki {
 }
 
 // issue writes a certificate of ca for hosts, returning its files.
-func (p *pki) issue(t *testing.T, ca *testenv.CA, notAfter time.Time, hosts ...string) (certFile, keyFile string) {
+func (p *pki) issue(t *testing.T, ca *demo.CA, notAfter time.Time, hosts ...string) (certFile, keyFile string) {
 	t.Helper()
 	c, err := ca.Issue(notAfter, hosts...)
 	if err != nil {
@@ -59,7 +59,7 @@ func (p *pki) issue(t *testing.T, ca *testenv.CA, notAfter time.Time, hosts ...s
 	p.n++
 	name := filepath.Join(p.dir, fmt.Sprintf("%s-%d", hosts[0], p.n))
 	certFile, keyFile = name+".crt", name+".key"
-	if err := testenv.WritePEM(c, certFile, keyFile); err != nil {
+	if err := demo.WritePEM(c, certFile, keyFile); err != nil {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
@@ -91,7 +91,7 @@ users:
 // configuration file, when given) on a free loopback port; the caller stops it.
 func startFromFile(t *testing.T, cfgFile, webConfig string) *collector.App {
 	t.Helper()
-	cfg, err := config.Load(cfgFile)
+	cfg, err := collectorconfig.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 )
 
 // copyDir copies the fixture so the test never writes into testdata.
@@ -44,7 +44,7 @@ func copyDir(t *testing.T, src, dst string) {
 func TestUpgradeFromV0(t *testing.T) {
 	dir := t.TempDir()
 	copyDir(t, "testdata/upgrade/v0", dir)
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	cfg.DataDir = dir
 	app, err := New(Options{Config: &cfg})
 	if err != nil {

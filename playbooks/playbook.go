@@ -11,8 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/bulwarkhq/bulwark/internal/config"
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 	"github.com/bulwarkhq/bulwark/playbooks/step"
 )
 
@@ -24,8 +23,8 @@ type Playbook struct {
 	Triggers    []Trigger `yaml:"triggers"`
 	Inputs      []Input   `yaml:"inputs"`
 	// Timeout bounds a whole run (default 4h).
-	Timeout target.Duration `yaml:"timeout"`
-	Steps   []Step          `yaml:"steps"`
+	Timeout configfile.Duration `yaml:"timeout"`
+	Steps   []Step              `yaml:"steps"`
 	// OnFailure names the step run when a step fails and says no other
 	// (default: the run stops, failed).
 	OnFailure string `yaml:"on_failure"`
@@ -63,7 +62,7 @@ type Step struct {
 	Checklist *step.Checklist `yaml:"checklist"`
 	Parallel  []Step          `yaml:"parallel"`
 	// Timeout bounds the step (default 15m; approvals and checklists 4h).
-	Timeout target.Duration `yaml:"timeout"`
+	Timeout configfile.Duration `yaml:"timeout"`
 	// OnFailure: "abort" (default), "continue", or the name of a step to
 	// run instead (a recovery step; chains of them must not loop).
 	OnFailure string `yaml:"on_failure"`
@@ -105,7 +104,7 @@ func isNil(sp step.Spec) bool {
 // problem with its file and line.
 func Load(path string, env *step.Env) (*Playbook, error) {
 	pb := &Playbook{env: env, file: path}
-	if err := config.LoadFile(path, pb); err != nil {
+	if err := configfile.LoadFile(path, pb); err != nil {
 		return nil, err
 	}
 	return pb, nil
@@ -141,24 +140,24 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
 const maxSteps = 200
 
 // Validate reports every problem of the playbook.
-func (pb *Playbook) Validate() []config.Problem {
+func (pb *Playbook) Validate() []configfile.Problem {
 	env := pb.env
 	if env == nil {
 		env = &step.Env{}
 	}
-	var ps []config.Problem
-	p := func(at config.Path, f string, a ...any) { ps = append(ps, config.At(at, f, a...)) }
+	var ps []configfile.Problem
+	p := func(at configfile.Path, f string, a ...any) { ps = append(ps, configfile.At(at, f, a...)) }
 	if !nameRE.MatchString(pb.Name) {
-		p(config.Path{"name"}, "playbook name %q must be lower-case letters, digits and dashes", pb.Name)
+		p(configfile.Path{"name"}, "playbook name %q must be lower-case letters, digits and dashes", pb.Name)
 	}
 	if pb.Owner == "" {
-		p(config.Path{"owner"}, "a playbook needs an owner")
+		p(configfile.Path{"owner"}, "a playbook needs an owner")
 	}
 	if len(pb.Triggers) == 0 {
-		p(config.Path{"triggers"}, "a playbook needs at least one trigger (alert, schedule or manual)")
+		p(configfile.Path{"triggers"}, "a playbook needs at least one trigger (alert, schedule or manual)")
 	}
 	for i, t := range pb.Triggers {
-		at := config.Path{"triggers", i}
+		at := configfile.Path{"triggers", i}
 		n := 0
 		for _, set := range []bool{len(t.Alert) > 0, t.Schedule != "", t.Manual} {
 			if set {
@@ -184,17 +183,17 @@ func (pb *Playbook) Validate() []config.Problem {
 	inputs := map[string]bool{}
 	for i, in := range pb.Inputs {
 		if in.Name == "" || inputs[in.Name] {
-			p(config.Path{"inputs", i, "name"}, "input name %q is empty or used twice", in.Name)
+			p(configfile.Path{"inputs", i, "name"}, "input name %q is empty or used twice", in.Name)
 		}
 		inputs[in.Name] = true
 	}
 	if len(pb.Steps) == 0 {
-		p(config.Path{"steps"}, "a playbook needs at least one step")
+		p(configfile.Path{"steps"}, "a playbook needs at least one step")
 	}
-	names := map[string]config.Path{}
+	names := map[string]configfile.Path{}
 	count := 0
-	var walk func(steps []Step, at config.Path, depth int)
-	walk = func(steps []Step, at config.Path, depth int) {
+	var walk func(steps []Step, at configfile.Path, depth int)
+	walk = func(steps []Step, at configfile.Path, depth int) {
 		for i := range steps {
 			s := &steps[i]
 			sat := at.Add(i)
@@ -236,7 +235,7 @@ func (pb *Playbook) Validate() []config.Problem {
 			}
 		}
 	}
-	walk(pb.Steps, config.Path{"steps"}, 0)
+	walk(pb.Steps, configfile.Path{"steps"}, 0)
 	ps = append(ps, pb.checkFailures(names)...)
 	return ps
 }
@@ -254,8 +253,8 @@ func countSpecs(s *Step) int {
 
 // checkFailures resolves every on_failure and refuses chains of recovery
 // steps that loop.
-func (pb *Playbook) checkFailures(names map[string]config.Path) []config.Problem {
-	var ps []config.Problem
+func (pb *Playbook) checkFailures(names map[string]configfile.Path) []configfile.Problem {
+	var ps []configfile.Problem
 	next := map[string]string{}
 	var walk func(steps []Step)
 	walk = func(steps []Step) {
@@ -264,7 +263,7 @@ func (pb *Playbook) checkFailures(names map[string]config.Path) []config.Problem
 			case "", "abort", "continue":
 			default:
 				if _, ok := names[s.OnFailure]; !ok {
-					ps = append(ps, config.At(names[s.Name].Add("on_failure"), "no step named %q", s.OnFailure))
+					ps = append(ps, configfile.At(names[s.Name].Add("on_failure"), "no step named %q", s.OnFailure))
 				} else {
 					next[s.Name] = s.OnFailure
 				}
@@ -275,7 +274,7 @@ func (pb *Playbook) checkFailures(names map[string]config.Path) []config.Problem
 	walk(pb.Steps)
 	if pb.OnFailure != "" {
 		if _, ok := names[pb.OnFailure]; !ok {
-			ps = append(ps, config.At(config.Path{"on_failure"}, "no step named %q", pb.OnFailure))
+			ps = append(ps, configfile.At(configfile.Path{"on_failure"}, "no step named %q", pb.OnFailure))
 		}
 	}
 	inCycle := map[string]bool{} // each cycle is reported once, at its first step
@@ -286,7 +285,7 @@ func (pb *Playbook) checkFailures(names map[string]config.Path) []config.Problem
 		seen := map[string]bool{}
 		for cur := start; cur != ""; cur = next[cur] {
 			if seen[cur] {
-				ps = append(ps, config.At(names[start].Add("on_failure"), "on_failure of step %q leads back to step %q: a cycle", start, cur))
+				ps = append(ps, configfile.At(names[start].Add("on_failure"), "on_failure of step %q leads back to step %q: a cycle", start, cur))
 				for c := cur; !inCycle[c]; c = next[c] {
 					inCycle[c] = true
 				}

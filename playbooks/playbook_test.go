@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 	"github.com/bulwarkhq/bulwark/playbooks/step"
 )
 
@@ -78,7 +78,7 @@ func FuzzLoadPlaybook(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pb := &Playbook{env: env()}
-		if err := config.Load("fuzz.yml", b, pb); err != nil {
+		if err := configfile.Load("fuzz.yml", b, pb); err != nil {
 			return
 		}
 		pb.Validate()

@@ -12,8 +12,9 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/target"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 )
 
 // has reports whether a metric with that name and label pairs was recorded.
@@ -26,7 +27,7 @@ func has(res Result, name string, labels ...string) bool {
 	return false
 }
 
-func tlsServer(t *testing.T, ca *testenv.CA, notAfter time.Time, names ...string) string {
+func tlsServer(t *testing.T, ca *demo.CA, notAfter time.Time, names ...string) string {
 	t.Helper()
 	cert, err := ca.Issue(notAfter, names...)
 	if err != nil {
@@ -50,7 +51,7 @@ func tlsServer(t *testing.T, ca *testenv.CA, notAfter time.Time, names ...string
 }
 
 func TestTLS(t *testing.T) {
-	ca, _ := testenv.NewCA("Borealis Sign Root", "Borealis Cloud", "XB")
+	ca, _ := demo.NewCA("Borealis Sign Root", "Borealis Cloud", "XB")
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
 	notAfter := time.Now().Add(10 * 24 * time.Hour).Truncate(time.Second)
@@ -105,15 +106,15 @@ func TestTLS(t *testing.T) {
 			c.Close()
 		}
 	}()
-	notTLS := Run(t.Context(), "tls", &target.Target{ID: "x", Host: plain.Addr().String(), Timeout: target.Duration(2 * time.Second)}, &Env{})
+	notTLS := Run(t.Context(), "tls", &target.Target{ID: "x", Host: plain.Addr().String(), Timeout: configfile.Duration(2 * time.Second)}, &Env{})
 	if notTLS.Success || Reason(notTLS.Err) != "tls" {
 		t.Errorf("plain server: %v (reason %s)", notTLS.Err, Reason(notTLS.Err))
 	}
 }
 
-func startWorld(t *testing.T) *testenv.World {
+func startWorld(t *testing.T) *demo.World {
 	t.Helper()
-	w, err := testenv.Start(testenv.Options{Dir: t.TempDir(), DriftAfter: -1})
+	w, err := demo.Start(demo.Options{Dir: t.TempDir(), DriftAfter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestDNS(t *testing.T) {
 		t.Errorf("NS: %v", ns.Err)
 	}
 	// A per-target resolver overrides the agent's.
-	dead := Run(t.Context(), "dns", &target.Target{ID: "x", Host: "grid-portal.arcadia.test", Timeout: target.Duration(time.Second),
+	dead := Run(t.Context(), "dns", &target.Target{ID: "x", Host: "grid-portal.arcadia.test", Timeout: configfile.Duration(time.Second),
 		DNS: target.DNS{Resolver: "127.0.0.1:1"}}, env)
 	if dead.Success {
 		t.Error("query to a closed port succeeded")
@@ -193,7 +194,7 @@ func hostileDNS(t *testing.T, n int, sig bool) string {
 // counted, and the probe ends normally.
 func TestDNSHugeAnswer(t *testing.T) {
 	addr := hostileDNS(t, 3000, false)
-	res := Run(t.Context(), "dns", &target.Target{ID: "x", Host: "big.arcadia.test", Timeout: target.Duration(5 * time.Second)}, &Env{Resolver: addr})
+	res := Run(t.Context(), "dns", &target.Target{ID: "x", Host: "big.arcadia.test", Timeout: configfile.Duration(5 * time.Second)}, &Env{Resolver: addr})
 	if !res.Success || metric(t, res, "probe_dns_answer_rrs") < 1000 {
 		t.Fatalf("huge answer: %v %+v", res.Err, res.Metrics)
 	}
@@ -258,18 +259,18 @@ func TestTCP(t *testing.T) {
 	if !ok.Success {
 		t.Fatalf("smtp conversation: %v", ok.Err)
 	}
-	wrong := Run(t.Context(), "tcp", &target.Target{ID: "mx", Host: addr, Timeout: target.Duration(time.Second),
+	wrong := Run(t.Context(), "tcp", &target.Target{ID: "mx", Host: addr, Timeout: configfile.Duration(time.Second),
 		TCP: target.TCP{Steps: []target.TCPStep{{Expect: "^554"}}}}, &Env{})
 	if wrong.Success || Reason(wrong.Err) != "timeout" && Reason(wrong.Err) != "expect" {
 		t.Errorf("unexpected banner: %v (%s)", wrong.Err, Reason(wrong.Err))
 	}
-	flood := Run(t.Context(), "tcp", &target.Target{ID: "mx", Host: addr, Timeout: target.Duration(3 * time.Second),
+	flood := Run(t.Context(), "tcp", &target.Target{ID: "mx", Host: addr, Timeout: configfile.Duration(3 * time.Second),
 		TCP: target.TCP{Steps: []target.TCPStep{{Expect: "^220"}, {Send: "FLOOD"}, {Expect: "^250"}}}}, &Env{})
 	if flood.Success || Reason(flood.Err) != "expect" || !strings.Contains(flood.Err.Error(), "longer than") {
 		t.Errorf("endless line: %v", flood.Err)
 	}
 	// TLS on top of TCP, against the generated CA.
-	ca, _ := testenv.NewCA("ArcaTrust Root R1", "ArcaTrust", "XA")
+	ca, _ := demo.NewCA("ArcaTrust Root R1", "ArcaTrust", "XA")
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
 	tlsAddr := tlsServer(t, ca, time.Now().Add(time.Hour), "127.0.0.1")

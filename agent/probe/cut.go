@@ -11,7 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
 )
 
 // WithCut returns a copy of env whose probes behave as if the drill's cut
@@ -19,7 +19,7 @@ import (
 // servers are all cut does not resolve. The copy remembers each zone's
 // verdict for zoneVerdictTTL, so a failover made during the drill (the
 // zone moved to another provider) is seen within that time.
-func (env *Env) WithCut(c *drill.Cut) *Env {
+func (env *Env) WithCut(c *cutset.Cut) *Env {
 	e := *env
 	e.Cut = c
 	e.zones = &zoneVerdicts{m: map[string]zoneVerdict{}}

@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/target"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 )
 
 // TestProbesUnderCut probes the demo world's services under drill cuts:
@@ -16,26 +17,26 @@ import (
 // cut DNS provider leaves the names it serves unresolvable (for HTTP and
 // DNS probes), and services outside the cut answer as before.
 func TestProbesUnderCut(t *testing.T) {
-	w, err := testenv.Start(testenv.Options{Dir: t.TempDir(), DriftAfter: -1})
+	w, err := demo.Start(demo.Options{Dir: t.TempDir(), DriftAfter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	base := &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: testenv.HomeSource}
+	base := &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.HomeSource}
 	now := time.Now()
 	mk := func(prefixes []string, names ...string) *Env {
-		c := &drill.Cut{ID: "d1", Starts: now.Add(-time.Minute), Expires: now.Add(time.Hour), Names: names}
+		c := &cutset.Cut{ID: "d1", Starts: now.Add(-time.Minute), Expires: now.Add(time.Hour), Names: names}
 		for _, p := range prefixes {
 			c.Prefixes = append(c.Prefixes, netip.MustParsePrefix(p))
 		}
 		return base.WithCut(c.Compile())
 	}
-	skyline, _ := testenv.ProviderByID("skyline")
-	cathay, _ := testenv.ProviderByID("cathaydns")
+	skyline, _ := demo.ProviderByID("skyline")
+	cathay, _ := demo.ProviderByID("cathaydns")
 	cdn := mk([]string{skyline.Net})
 	dnsByAddr := mk([]string{cathay.Net})
 	dnsByName := mk([]string{"192.0.2.0/24"}, "ns1.cathaydns.test", "NS2.cathaydns.test.")
-	svc := func(id string) *testenv.Service {
+	svc := func(id string) *demo.Service {
 		for _, s := range w.Services {
 			if s.ID == id {
 				return s
@@ -48,7 +49,7 @@ func TestProbesUnderCut(t *testing.T) {
 	type tc struct {
 		env    *Env
 		check  string
-		s      *testenv.Service
+		s      *demo.Service
 		reason string // "" when it must succeed
 		msg    string
 	}
@@ -64,12 +65,12 @@ func TestProbesUnderCut(t *testing.T) {
 		{base, "http", edge, "", ""},
 		{base, "http", tax, "", ""},
 	} {
-		tg := &target.Target{ID: c.s.ID, URL: c.s.URL, Timeout: target.Duration(3 * time.Second)}
+		tg := &target.Target{ID: c.s.ID, URL: c.s.URL, Timeout: configfile.Duration(3 * time.Second)}
 		if c.check == "tcp" || c.check == "tls" {
-			tg = &target.Target{ID: c.s.ID, Host: c.s.Host + ":" + strings.TrimPrefix(c.s.Addr.String(), c.s.Addr.Addr().String()+":"), Timeout: target.Duration(3 * time.Second)}
+			tg = &target.Target{ID: c.s.ID, Host: c.s.Host + ":" + strings.TrimPrefix(c.s.Addr.String(), c.s.Addr.Addr().String()+":"), Timeout: configfile.Duration(3 * time.Second)}
 		}
 		if c.check == "dns" {
-			tg = &target.Target{ID: c.s.ID, Host: c.s.Host, Timeout: target.Duration(3 * time.Second)}
+			tg = &target.Target{ID: c.s.ID, Host: c.s.Host, Timeout: configfile.Duration(3 * time.Second)}
 		}
 		res := Run(t.Context(), c.check, tg, c.env)
 		switch {

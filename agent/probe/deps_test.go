@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/target"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 )
 
 // deps returns the probe_dependency_info label sets as "layer kind name addr [extra]" lines.
@@ -32,14 +33,14 @@ func deps(res Result) []string {
 func TestDepsDemoWorld(t *testing.T) {
 	w := startWorld(t)
 	env := &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots}
-	svc := map[string]*testenv.Service{}
+	svc := map[string]*demo.Service{}
 	for _, s := range w.Services {
 		svc[s.ID] = s
 	}
 	run := func(id string) []string {
 		t.Helper()
 		s := svc[id]
-		res := Run(t.Context(), "deps", &target.Target{ID: id, URL: s.URL, Timeout: target.Duration(5 * time.Second)}, env)
+		res := Run(t.Context(), "deps", &target.Target{ID: id, URL: s.URL, Timeout: configfile.Duration(5 * time.Second)}, env)
 		if !res.Success {
 			t.Fatalf("deps of %s: %v", id, res.Err)
 		}

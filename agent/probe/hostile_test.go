@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
@@ -73,7 +74,7 @@ func TestHostileHTTP(t *testing.T) {
 		}
 	}()
 
-	timeout := target.Duration(2 * time.Second)
+	timeout := configfile.Duration(2 * time.Second)
 	cases := []struct {
 		name, url, reason string
 	}{
@@ -107,7 +108,7 @@ func TestHostileHTTP(t *testing.T) {
 	// The dependency probe reads at most 2 MiB of a 50 MB page.
 	var res Result
 	alloc := allocated(func() {
-		res = Run(t.Context(), "deps", &target.Target{ID: "x", URL: srv.URL + "/bigpage", Timeout: target.Duration(5 * time.Second)}, &Env{Resolver: "127.0.0.1:1"})
+		res = Run(t.Context(), "deps", &target.Target{ID: "x", URL: srv.URL + "/bigpage", Timeout: configfile.Duration(5 * time.Second)}, &Env{Resolver: "127.0.0.1:1"})
 	})
 	if alloc > 16<<20 {
 		t.Errorf("deps on a 50 MB page allocated %d MB", alloc>>20)

@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/target"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 )
 
 // Every label a prober writes is declared in target's one table, so a
@@ -17,14 +18,14 @@ import (
 func TestProberLabelsDeclared(t *testing.T) {
 	w := startWorld(t)
 	env := &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots}
-	var https *testenv.Service
+	var https *demo.Service
 	for _, s := range w.Services {
 		if s.URL != "" && s.URL[:6] == "https:" {
 			https = s
 			break
 		}
 	}
-	ca, _ := testenv.NewCA("ArcaTrust Root R1", "ArcaTrust", "XA")
+	ca, _ := demo.NewCA("ArcaTrust Root R1", "ArcaTrust", "XA")
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
 	tlsAddr := tlsServer(t, ca, time.Now().Add(time.Hour), "127.0.0.1")
@@ -38,7 +39,7 @@ func TestProberLabelsDeclared(t *testing.T) {
 		{"tls", &target.Target{ID: "x", URL: https.URL}, env},
 		{"dns", &target.Target{ID: "x", Host: "grid-portal.arcadia.test", DNS: target.DNS{DNSSEC: true}}, env},
 		{"tcp", &target.Target{ID: "x", Host: tlsAddr, TCP: target.TCP{TLS: true}}, &Env{RootCAs: roots}},
-		{"deps", &target.Target{ID: "x", URL: https.URL, Timeout: target.Duration(5 * time.Second)}, env},
+		{"deps", &target.Target{ID: "x", URL: https.URL, Timeout: configfile.Duration(5 * time.Second)}, env},
 	}
 	seen := map[string]bool{}
 	for _, r := range runs {

@@ -9,15 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/target"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 )
 
 // Issue 8: `url: https://127.0.0.1/` with `Host: portal.test` failed with
 // tls_verify; a Host header names the server TLS verifies, as in
 // blackbox_exporter.
 func TestHostHeaderNamesTheTLSServer(t *testing.T) {
-	ca, _ := testenv.NewCA("ArcaTrust Root R1", "ArcaTrust", "XA")
+	ca, _ := demo.NewCA("ArcaTrust Root R1", "ArcaTrust", "XA")
 	cert, err := ca.Issue(time.Now().Add(time.Hour), "portal.test")
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +44,7 @@ func TestHostHeaderNamesTheTLSServer(t *testing.T) {
 
 // A password in a target's URL never reaches an error or a log.
 func TestURLRedactedInErrors(t *testing.T) {
-	res := Run(t.Context(), "http", &target.Target{ID: "x", URL: "http://operator:s3cret@127.0.0.1:1/", Timeout: target.Duration(time.Second)}, &Env{})
+	res := Run(t.Context(), "http", &target.Target{ID: "x", URL: "http://operator:s3cret@127.0.0.1:1/", Timeout: configfile.Duration(time.Second)}, &Env{})
 	if res.Success || strings.Contains(res.Err.Error(), "s3cret") || !strings.Contains(res.Err.Error(), "operator:xxxxx@") {
 		t.Fatalf("error %q", res.Err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
@@ -31,7 +31,7 @@ type Env struct {
 	MaxBodyBytes int64
 	Logger       *slog.Logger
 	// Cut, under a drill, is what the probes treat as lost (see WithCut).
-	Cut   *drill.Cut
+	Cut   *cutset.Cut
 	zones *zoneVerdicts
 }
 

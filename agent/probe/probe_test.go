@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/target"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 )
 
 // metric returns the value recorded for name with the given label pairs.
@@ -74,7 +75,7 @@ func TestHTTPStatusNotExpected(t *testing.T) {
 // A TLS server signed by a generated CA: trusted when the CA is given,
 // a clear certificate error otherwise.
 func TestHTTPSGeneratedCA(t *testing.T) {
-	ca, err := testenv.NewCA("Test Root", "Test Org", "XB")
+	ca, err := demo.NewCA("Test Root", "Test Org", "XB")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestHTTPSlowTimesOut(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	start := time.Now()
-	res := Run(t.Context(), "http", &target.Target{ID: "slow", URL: srv.URL, Timeout: target.Duration(300 * time.Millisecond)}, &Env{})
+	res := Run(t.Context(), "http", &target.Target{ID: "slow", URL: srv.URL, Timeout: configfile.Duration(300 * time.Millisecond)}, &Env{})
 	if res.Success || !strings.Contains(res.Err.Error(), "deadline exceeded") {
 		t.Fatalf("want deadline error, got %v", res.Err)
 	}
@@ -148,24 +149,24 @@ func TestHTTPRefused(t *testing.T) {
 // the configured source address: the demo's home-only service answers the
 // home agent and refuses the abroad one.
 func TestHTTPResolverAndSourceAddress(t *testing.T) {
-	w, err := testenv.Start(testenv.Options{Dir: t.TempDir(), DriftAfter: -1})
+	w, err := demo.Start(demo.Options{Dir: t.TempDir(), DriftAfter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
 	for _, s := range w.Services {
-		if !s.Has(testenv.HomeOnly) {
+		if !s.Has(demo.HomeOnly) {
 			continue
 		}
-		tg := &target.Target{ID: s.ID, URL: s.URL, Timeout: target.Duration(3 * time.Second)}
-		home := Run(context.Background(), "http", tg, &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: testenv.HomeSource})
+		tg := &target.Target{ID: s.ID, URL: s.URL, Timeout: configfile.Duration(3 * time.Second)}
+		home := Run(context.Background(), "http", tg, &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.HomeSource})
 		if !home.Success {
 			t.Fatalf("home probe of %s failed: %v", s.ID, home.Err)
 		}
 		if v := metric(t, home, "probe_duration_seconds", "phase", "resolve"); v <= 0 {
 			t.Errorf("resolve phase = %v", v)
 		}
-		abroad := Run(context.Background(), "http", tg, &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: testenv.AbroadSource})
+		abroad := Run(context.Background(), "http", tg, &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.AbroadSource})
 		if abroad.Success {
 			t.Fatalf("abroad probe of home-only %s succeeded", s.ID)
 		}
@@ -175,7 +176,7 @@ func TestHTTPResolverAndSourceAddress(t *testing.T) {
 }
 
 func TestUnknownHost(t *testing.T) {
-	w, err := testenv.Start(testenv.Options{Dir: t.TempDir(), DriftAfter: -1})
+	w, err := demo.Start(demo.Options{Dir: t.TempDir(), DriftAfter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

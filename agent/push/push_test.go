@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/bulwarkhq/bulwark/agent/queue"
+	"github.com/bulwarkhq/bulwark/internal/queue"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 

@@ -9,7 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/bulwarkhq/bulwark/alerting"
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // BuiltinGroup is the name of the group of built-in rules.
@@ -37,11 +37,11 @@ type Builtin struct {
 	QuorumShare  float64 `yaml:"quorum_share"`
 	// VoteWindow is how long an agent's newest result counts as its vote;
 	// an agent silent for longer is not counted (default 2m).
-	VoteWindow target.Duration `yaml:"vote_window"`
+	VoteWindow configfile.Duration `yaml:"vote_window"`
 	// DownFor is how long a classification must hold before it fires
 	// (absent: 1m; 0s: at the first evaluation that sees it, the quorum
 	// being the only guard).
-	DownFor *target.Duration `yaml:"down_for"`
+	DownFor *configfile.Duration `yaml:"down_for"`
 	// HomeVantages are the vantage names probing from the home
 	// jurisdiction (default: home); every other vantage is abroad.
 	HomeVantages []string `yaml:"home_vantages"`
@@ -54,28 +54,28 @@ type Builtin struct {
 	DNSSECDays int `yaml:"dnssec_days"`
 	// LatencyObjective applies to targets that set none (default 2s);
 	// LatencyFor is how long it must be exceeded (default 5m).
-	LatencyObjective target.Duration `yaml:"latency_objective"`
-	LatencyFor       target.Duration `yaml:"latency_for"`
+	LatencyObjective configfile.Duration `yaml:"latency_objective"`
+	LatencyFor       configfile.Duration `yaml:"latency_for"`
 	// DriftFor is how long a new provider or jurisdiction in a layer must
 	// persist before DependencyDrift fires, and how far back it must not
 	// have been seen (default 10m): a page that fails for a minute does not
 	// read as a provider change.
-	DriftFor target.Duration `yaml:"drift_for"`
+	DriftFor configfile.Duration `yaml:"drift_for"`
 }
 
 // DefaultBuiltin is used for zero fields.
 var DefaultBuiltin = Builtin{
 	QuorumAgents: 2, QuorumShare: 0.5,
-	VoteWindow: target.Duration(2 * time.Minute), DownFor: DurationOf(time.Minute),
+	VoteWindow: configfile.Duration(2 * time.Minute), DownFor: DurationOf(time.Minute),
 	HomeVantages: []string{"home"},
 	CertDays:     map[int]int{1: 30, 2: 21, 3: 14}, CertDaysDefault: 14, DNSSECDays: 3,
-	LatencyObjective: target.Duration(2 * time.Second), LatencyFor: target.Duration(5 * time.Minute),
-	DriftFor: target.Duration(10 * time.Minute),
+	LatencyObjective: configfile.Duration(2 * time.Second), LatencyFor: configfile.Duration(5 * time.Minute),
+	DriftFor: configfile.Duration(10 * time.Minute),
 }
 
 // DurationOf is d as an optional duration of the configuration.
-func DurationOf(d time.Duration) *target.Duration {
-	v := target.Duration(d)
+func DurationOf(d time.Duration) *configfile.Duration {
+	v := configfile.Duration(d)
 	return &v
 }
 
@@ -92,7 +92,7 @@ func (b Builtin) WithDefaults() Builtin {
 	if b.DownFor != nil {
 		d.DownFor = b.DownFor
 	}
-	for _, f := range []struct{ dst, src *target.Duration }{{&d.VoteWindow, &b.VoteWindow},
+	for _, f := range []struct{ dst, src *configfile.Duration }{{&d.VoteWindow, &b.VoteWindow},
 		{&d.LatencyObjective, &b.LatencyObjective}, {&d.LatencyFor, &b.LatencyFor}, {&d.DriftFor, &b.DriftFor}} {
 		if *f.src > 0 {
 			*f.dst = *f.src

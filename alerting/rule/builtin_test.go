@@ -17,7 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/bulwarkhq/bulwark/alerting"
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // world is a TSDB, an engine and a Manager whose groups the test
@@ -109,7 +109,7 @@ func (w *world) firing(keys ...string) []string {
 // does not vote; a target no agent reports has no data; certificates warn
 // by criticality; a provider change that persists is drift, a flap is not.
 func TestBuiltinRules(t *testing.T) {
-	b := Builtin{VoteWindow: target.Duration(time.Minute), DownFor: DurationOf(30 * time.Second), DriftFor: target.Duration(time.Minute)}
+	b := Builtin{VoteWindow: configfile.Duration(time.Minute), DownFor: DurationOf(30 * time.Second), DriftFor: configfile.Duration(time.Minute)}
 	targets := []TargetInfo{{ID: "fine", Sector: "finance", Criticality: 1, Interval: 15 * time.Second},
 		{ID: "imported", Sector: "government", Criticality: 2, Interval: 15 * time.Second}}
 	start := time.Now().Add(-30 * time.Minute).Truncate(time.Second)

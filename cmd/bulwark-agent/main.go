@@ -29,7 +29,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bulwarkhq/bulwark/agent"
-	"github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
 	"github.com/bulwarkhq/bulwark/internal/cli"
 )
 
@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if _, err := cli.ParseN(fs, args[1:], 0, stdout); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*file)
+	cfg, err := agentconfig.Load(*file)
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func reloadOnHUP(ctx context.Context, hup <-chan os.Signal, file string, a *agen
 			return nil
 		case <-hup:
 		}
-		cfg, err := config.Load(file)
+		cfg, err := agentconfig.Load(file)
 		if err == nil {
 			err = a.Reload(cfg)
 		}

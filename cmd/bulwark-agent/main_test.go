@@ -11,19 +11,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwarkhq/bulwark/internal/testenv"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 )
 
 func TestCheck(t *testing.T) {
 	var out, errb bytes.Buffer
 	t.Setenv("BULWARK_AGENT_TOKEN", "x")
-	if err := run(context.Background(), []string{"check", "--config", "../../agent/config/testdata/good.yml"}, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"check", "--config", "../../agent/agentconfig/testdata/good.yml"}, &out, &errb); err != nil {
 		t.Fatalf("check good: %v", err)
 	}
 	if !strings.Contains(out.String(), "valid (2 targets)") {
 		t.Fatalf("output %q", out.String())
 	}
-	err := run(context.Background(), []string{"check", "--config", "../../agent/config/testdata/invalid-schedule.yml"}, &out, &errb)
+	err := run(context.Background(), []string{"check", "--config", "../../agent/agentconfig/testdata/invalid-schedule.yml"}, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "invalid-schedule.yml:7: targets[0].schedule") {
 		t.Fatalf("check invalid: %v", err)
 	}
@@ -48,7 +48,7 @@ func TestAgentImports(t *testing.T) {
 
 // probe --once prints one row per check and fails when a probe fails.
 func TestProbeOnce(t *testing.T) {
-	w, err := testenv.Start(testenv.Options{Dir: t.TempDir(), DriftAfter: -1})
+	w, err := demo.Start(demo.Options{Dir: t.TempDir(), DriftAfter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

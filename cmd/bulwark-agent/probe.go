@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/agent"
-	"github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
 	"github.com/bulwarkhq/bulwark/agent/probe"
 )
 
@@ -30,7 +30,7 @@ type probeRow struct {
 
 // probeOnce runs every check of every target once, concurrency-bounded,
 // prints a table (or JSON), and returns an error if any probe failed.
-func probeOnce(ctx context.Context, cfg *config.Config, withDeps, asJSON bool, concurrency int, stdout io.Writer, logger *slog.Logger) error {
+func probeOnce(ctx context.Context, cfg *agentconfig.Config, withDeps, asJSON bool, concurrency int, stdout io.Writer, logger *slog.Logger) error {
 	env, err := agent.ProbeEnv(cfg, nil, logger)
 	if err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwarkhq/bulwark/internal/testenv"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 )
 
 // The README's agent configuration passes `bulwark-agent check` as its
@@ -29,7 +29,7 @@ func TestREADMEAgentConfig(t *testing.T) {
 	etc := filepath.Join(dir, "etc")
 	os.MkdirAll(etc, 0o700)
 	os.WriteFile(filepath.Join(etc, "agent.token"), []byte("agent-secret\n"), 0o600)
-	ca, _ := testenv.NewCA("Bulwark Test CA", "Bulwark Test", "XA")
+	ca, _ := demo.NewCA("Bulwark Test CA", "Bulwark Test", "XA")
 	os.WriteFile(filepath.Join(etc, "collector-ca.pem"), ca.PEM(), 0o600)
 	yml = strings.NewReplacer("/etc/bulwark/", etc+"/", "/var/lib/bulwark-agent", filepath.Join(dir, "var")).Replace(yml)
 	cfg := filepath.Join(dir, "agent.yml")

@@ -15,23 +15,23 @@ import (
 
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // Silences and acknowledgements from the command line, with roles, each
 // action in the audit log with who did it (issue 9).
 func TestSilenceAndAckCommands(t *testing.T) {
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	cfg.DataDir = t.TempDir()
 	// One incident to acknowledge: a rule that always fires, routed to a
 	// receiver that tells nobody.
 	rules := filepath.Join(t.TempDir(), "rules.yml")
 	os.WriteFile(rules, []byte("groups:\n  - name: t\n    rules:\n      - alert: ServiceDownEverywhere\n        expr: vector(1)\n"+
 		"        labels: {classification: down-everywhere, target: bank-portal}\n"), 0o600)
-	cfg.Alerting.EvaluationInterval = target.Duration(time.Second)
+	cfg.Alerting.EvaluationInterval = configfile.Duration(time.Second)
 	cfg.Alerting.RuleFiles = []string{rules}
-	cfg.Alerting.Receivers = []config.Receiver{{Name: "nowhere", Discard: true}}
+	cfg.Alerting.Receivers = []collectorconfig.Receiver{{Name: "nowhere", Discard: true}}
 	cfg.Alerting.Routes = []alerting.Route{{Receiver: "nowhere", GroupBy: []string{"classification"}}}
 	base := liveCollector(t, cfg, map[string]auth.User{"op-token": {ID: "otto", Role: auth.RoleOperator},
 		"view-token": {ID: "vera", Role: auth.RoleViewer}, "admin-token": {ID: "ada", Role: auth.RoleAdmin}})

@@ -22,7 +22,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/state"
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/internal/wire"
@@ -42,7 +42,7 @@ func TestBackupDuringIngestAndRestore(t *testing.T) {
 	os.WriteFile(adminFile, []byte("admin-token\n"), 0o600)
 	cfgFile := filepath.Join(dir, "bulwark.yml")
 	os.WriteFile(cfgFile, []byte("data_dir: "+filepath.Join(dir, "data")+"\n"), 0o600)
-	cfg, err := config.Load(cfgFile)
+	cfg, err := collectorconfig.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
 	}

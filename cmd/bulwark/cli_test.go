@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 )
 
 // Every command and subcommand prints its usage for --help and exits 0
@@ -74,7 +74,7 @@ func TestFlagsAfterArguments(t *testing.T) {
 // matches, not "0 lost" (issue 8); the token comes from --token-file or
 // BULWARK_TOKEN.
 func TestWhatifUnknownCut(t *testing.T) {
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	cfg.DataDir = t.TempDir()
 	base := liveCollector(t, cfg, map[string]auth.User{"view-token": {ID: "vera", Role: auth.RoleViewer}})
 	whatif := func(args ...string) (string, error) {

@@ -16,16 +16,17 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bulwarkhq/bulwark/agent"
-	agentconfig "github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector"
-	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/target"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 )
 
 // demoOptions configure a demo run.
@@ -71,7 +72,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(dir)
 	}
-	return demo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DepsSchedule: "@every 1m", DepsEvery: 30 * time.Second, DriftAfter: *drift, OutageAfter: *outage, OutageFor: *outageFor, Out: stdout, Logger: logger,
+	return startDemo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DepsSchedule: "@every 1m", DepsEvery: 30 * time.Second, DriftAfter: *drift, OutageAfter: *outage, OutageFor: *outageFor, Out: stdout, Logger: logger,
 		Ready: func(addr string) {
 			fmt.Fprintf(stdout, `Bulwark demo: the nation of Arcadia, %d critical services, 2 agents (home, abroad).
   Console:   http://%s/
@@ -81,7 +82,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 Anyone who can reach %s may read (auth.anonymous_role: viewer, for the demo only).
 An operator token is in %s (bulwark ... --token-file FILE, or BULWARK_TOKEN).
 Press Ctrl-C to stop.
-`, testenv.ServiceCount(), addr, addr, addr, dir, addr, filepath.Join(dir, demoOperatorToken))
+`, demo.ServiceCount(), addr, addr, addr, dir, addr, filepath.Join(dir, demoOperatorToken))
 		}})
 }
 
@@ -89,14 +90,14 @@ Press Ctrl-C to stop.
 // operator token.
 const demoOperatorToken = "demo-operator.token"
 
-// demo runs the demo world, a collector and a home and an abroad agent
+// startDemo runs the demo world, a collector and a home and an abroad agent
 // until ctx ends.
-func demo(ctx context.Context, o demoOptions) error {
+func startDemo(ctx context.Context, o demoOptions) error {
 	worldDir := filepath.Join(o.DataDir, "world")
 	if err := os.MkdirAll(worldDir, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	world, err := testenv.Start(testenv.Options{Dir: worldDir, DriftAfter: o.DriftAfter, OutageAfter: o.OutageAfter, OutageFor: o.OutageFor, Logger: o.Logger})
+	world, err := demo.Start(demo.Options{Dir: worldDir, DriftAfter: o.DriftAfter, OutageAfter: o.OutageAfter, OutageFor: o.OutageFor, Logger: o.Logger})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -106,8 +107,8 @@ func demo(ctx context.Context, o demoOptions) error {
 		id, vantage, country string
 		source               string
 	}{
-		{"home-1", "home", "XA", testenv.HomeSource.String()},
-		{"abroad-1", "abroad", "XC", testenv.AbroadSource.String()},
+		{"home-1", "home", "XA", demo.HomeSource.String()},
+		{"abroad-1", "abroad", "XC", demo.AbroadSource.String()},
 	}
 	agents := auth.NewAgents()
 	tokens := map[string]string{}
@@ -128,16 +129,16 @@ func demo(ctx context.Context, o demoOptions) error {
 	var targets []target.Target
 	for _, s := range world.Services {
 		targets = append(targets, target.Target{ID: s.ID, Name: s.Name, Sector: s.Sector, Operator: s.Operator,
-			Criticality: s.Criticality, URL: s.URL, Timeout: target.Duration(5 * time.Second)})
+			Criticality: s.Criticality, URL: s.URL, Timeout: configfile.Duration(5 * time.Second)})
 	}
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	cfg.Listen = o.Listen
 	cfg.DataDir = o.DataDir
 	cfg.Targets = targets // the agents pull them
 	cfg.Attribution.GeoDir = world.GeoDir
 	cfg.Attribution.CatalogFiles = []string{world.CatalogFile}
 	cfg.Attribution.Policy = attrib.Policy{Home: "XA", Trusted: []string{"XB"}}
-	cfg.Attribution.Interval = target.Duration(o.DepsEvery)
+	cfg.Attribution.Interval = configfile.Duration(o.DepsEvery)
 	cfg.Auth.AnonymousRole = auth.RoleViewer // the demo's console and API are open to read
 	// Alerting at the demo's pace: votes count for three probe intervals, an
 	// outage fires after two, a DNS move after two dependency evaluations.
@@ -147,11 +148,11 @@ func demo(ctx context.Context, o demoOptions) error {
 			every = v
 		}
 	}
-	cfg.Alerting.EvaluationInterval = target.Duration(every)
-	cfg.Alerting.DefaultProbeInterval = target.Duration(every)
-	// The slow service (testenv.SlowDelay) is above its objective for four intervals.
-	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: target.Duration(3 * every), DownFor: rule.DurationOf(2 * every),
-		DriftFor: target.Duration(2 * o.DepsEvery), LatencyFor: target.Duration(4 * every)}
+	cfg.Alerting.EvaluationInterval = configfile.Duration(every)
+	cfg.Alerting.DefaultProbeInterval = configfile.Duration(every)
+	// The slow service (demo.SlowDelay) is above its objective for four intervals.
+	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: configfile.Duration(3 * every), DownFor: rule.DurationOf(2 * every),
+		DriftFor: configfile.Duration(2 * o.DepsEvery), LatencyFor: configfile.Duration(4 * every)}
 	// Notifications print to the terminal as a Slack channel would show
 	// them: availability, certificates, drift, one incident per shared cause.
 	out := o.Out
@@ -160,7 +161,7 @@ func demo(ctx context.Context, o demoOptions) error {
 	}
 	terminal := map[string]alerting.Receiver{"terminal": &slack.Printer{W: out, ConsoleURL: "http://" + o.Listen + "/"}}
 	routes := []alerting.Route{{Receiver: "terminal", MatchRE: map[string]string{"severity": "page|warning|ticket"}, GroupBy: []string{"classification"},
-		GroupWait: target.Duration(2 * every), GroupInterval: target.Duration(5 * every)}}
+		GroupWait: configfile.Duration(2 * every), GroupInterval: configfile.Duration(5 * every)}}
 	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: users, Receivers: terminal, Routes: routes,
 		Logger: o.Logger.With("component", "collector")})
 	if err != nil {
@@ -192,7 +193,7 @@ func demo(ctx context.Context, o demoOptions) error {
 		ac.Collector.AgentID = v.id
 		ac.Collector.PullTargets = true
 		if o.ResolveEvery > 0 {
-			ac.Collector.ResolveInterval = target.Duration(o.ResolveEvery)
+			ac.Collector.ResolveInterval = configfile.Duration(o.ResolveEvery)
 		}
 		ac.Defaults.Schedule = o.Schedule
 		ac.Defaults.DepsSchedule = o.DepsSchedule

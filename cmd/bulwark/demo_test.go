@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/internal/testenv"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/testenv/testbin"
 )
 
@@ -73,7 +73,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
 	notes := &syncBuffer{}
 	go func() {
-		done <- demo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: dataDir, OutageAfter: 14 * time.Second, Out: notes, Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second, ResolveEvery: 2 * time.Second,
+		done <- startDemo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: dataDir, OutageAfter: 14 * time.Second, Out: notes, Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second, ResolveEvery: 2 * time.Second,
 			DriftAfter: 8 * time.Second, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addr <- a }})
 	}()
 	var base string
@@ -85,7 +85,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not start")
 	}
-	n := testenv.ServiceCount()
+	n := demo.ServiceCount()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		pr := instant(t, base, `count by (vantage) (probe_success{check="http"})`)
@@ -390,7 +390,7 @@ func longTailResolvedByAgents(t *testing.T, base, dataDir string) {
 	t.Helper()
 	zf := filepath.Join(t.TempDir(), "gov.zone")
 	os.WriteFile(zf, []byte("$ORIGIN gov.\n@ 3600 IN SOA a.ns.gov. dns.example. 1 3600 900 604800 300\n"+
-		"longtail 3600 IN NS "+testenv.LongTailNS+".\n"), 0o644)
+		"longtail 3600 IN NS "+demo.LongTailNS+".\n"), 0o644)
 	var out, errb strings.Builder
 	if err := run(context.Background(), []string{"zone", "import", zf, "--data", dataDir}, &out, &errb); err != nil {
 		t.Fatalf("zone import: %v\n%s", err, errb.String())

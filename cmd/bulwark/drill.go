@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/collector"
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // runDrill: bulwark drill start --cut KIND=VALUE... --for D [--playbook NAME] |
@@ -66,7 +66,7 @@ func runDrill(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("drill start: %w", err)
 		}
-		body := collector.StartDrill{Cut: cut, Duration: target.Duration(*dur), Playbooks: pbs}
+		body := collector.StartDrill{Cut: cut, Duration: configfile.Duration(*dur), Playbooks: pbs}
 		if err := callAPI(ctx, http.MethodPost, *base, "/api/v1/drills", *tokenFile, body, &d); err != nil {
 			return fmt.Errorf("drill start: %w", err)
 		}

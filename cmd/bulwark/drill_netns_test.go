@@ -18,12 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwarkhq/bulwark/agent"
-	agentconfig "github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/target"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 )
 
 // The namespaces' network: the services' host has the gateway address,
@@ -148,7 +149,7 @@ func TestNetnsHelper(t *testing.T) {
 
 // netnsServices serves two plain HTTP services and their DNS until killed.
 func netnsServices(t *testing.T) {
-	dns, err := testenv.NewDNSServerAt(nsSvcHost)
+	dns, err := demo.NewDNSServerAt(nsSvcHost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,11 +174,11 @@ func netnsDrill(t *testing.T) {
 	agents.Add("agent-token", auth.Identity{Agent: "ns-agent", Vantage: "home", Country: "XA"})
 	users.Add("op-token", false, auth.User{ID: "planner", Role: auth.RoleOperator})
 	os.WriteFile(filepath.Join(dir, "op.token"), []byte("op-token\n"), 0o600)
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Targets = []target.Target{{ID: "foreign-portal", Sector: "government", URL: "http://foreign.netns.test/", Timeout: target.Duration(2 * time.Second)},
-		{ID: "domestic-portal", Sector: "government", URL: "http://domestic.netns.test/", Timeout: target.Duration(2 * time.Second)}}
-	cfg.Attribution.Interval = target.Duration(2 * time.Second)
+	cfg.Targets = []target.Target{{ID: "foreign-portal", Sector: "government", URL: "http://foreign.netns.test/", Timeout: configfile.Duration(2 * time.Second)},
+		{ID: "domestic-portal", Sector: "government", URL: "http://domestic.netns.test/", Timeout: configfile.Duration(2 * time.Second)}}
+	cfg.Attribution.Interval = configfile.Duration(2 * time.Second)
 	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: users})
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +193,7 @@ func netnsDrill(t *testing.T) {
 	defer app.Stop(context.Background())
 	ac := agentconfig.Default
 	ac.Collector.URL, ac.Collector.AgentID, ac.Collector.PullTargets = "http://"+app.Addr(), "ns-agent", true
-	ac.Collector.PullInterval = target.Duration(time.Second)
+	ac.Collector.PullInterval = configfile.Duration(time.Second)
 	ac.Network = agentconfig.Network{Resolver: os.Getenv("BULWARK_NETNS_DNS"), SourceAddress: nsAgent}
 	ac.Queue.Dir = filepath.Join(dir, "queue")
 	ac.Defaults.Schedule, ac.Defaults.DepsSchedule = "@every 1s", "off"

@@ -20,24 +20,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwarkhq/bulwark/agent"
-	agentconfig "github.com/bulwarkhq/bulwark/agent/config"
+	"github.com/bulwarkhq/bulwark/agent/agentconfig"
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector"
-	"github.com/bulwarkhq/bulwark/collector/attrib"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
 	"github.com/bulwarkhq/bulwark/internal/audit"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/target"
-	"github.com/bulwarkhq/bulwark/internal/testenv"
 	"github.com/bulwarkhq/bulwark/playbooks/report"
 )
 
 // drillWorld is the demo world with a collector and two agents at a
 // test's pace: probes every 2s, agents polling the collector every second.
 type drillWorld struct {
-	world      *testenv.World
-	cfg        config.Config
+	world      *demo.World
+	cfg        collectorconfig.Config
 	agents     *auth.Agents
 	users      *auth.Users
 	app        *collector.App
@@ -72,7 +73,7 @@ func (h *hookLog) all() string {
 func startDrillWorld(t *testing.T) *drillWorld {
 	t.Helper()
 	dir := t.TempDir()
-	w, err := testenv.Start(testenv.Options{Dir: dir, DriftAfter: -1})
+	w, err := demo.Start(demo.Options{Dir: dir, DriftAfter: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,44 +104,44 @@ steps:
 	rto := map[int]time.Duration{1: time.Hour, 2: 4 * time.Hour, 3: 24 * time.Hour}
 	for _, s := range w.Services {
 		tg := target.Target{ID: s.ID, Name: s.Name, Sector: s.Sector, Criticality: s.Criticality, URL: s.URL,
-			Timeout: target.Duration(3 * time.Second), RTO: target.Duration(rto[s.Criticality])}
+			Timeout: configfile.Duration(3 * time.Second), RTO: configfile.Duration(rto[s.Criticality])}
 		if s.ID == "pension-fund" {
-			tg.RTO = target.Duration(5 * time.Minute) // it fails over during the drill
+			tg.RTO = configfile.Duration(5 * time.Minute) // it fails over during the drill
 		}
 		targets = append(targets, tg)
 	}
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Targets = targets
 	cfg.Attribution.GeoDir = w.GeoDir
 	cfg.Attribution.CatalogFiles = []string{w.CatalogFile}
 	cfg.Attribution.Policy = attrib.Policy{Home: "XA", Trusted: []string{"XB"}}
-	cfg.Attribution.Interval = target.Duration(2 * time.Second)
+	cfg.Attribution.Interval = configfile.Duration(2 * time.Second)
 	cfg.Playbooks.Files = []string{pb}
-	cfg.Alerting.EvaluationInterval = target.Duration(time.Second)
-	cfg.Alerting.DefaultProbeInterval = target.Duration(2 * time.Second)
-	cfg.Alerting.Builtin.VoteWindow = target.Duration(6 * time.Second)
+	cfg.Alerting.EvaluationInterval = configfile.Duration(time.Second)
+	cfg.Alerting.DefaultProbeInterval = configfile.Duration(2 * time.Second)
+	cfg.Alerting.Builtin.VoteWindow = configfile.Duration(6 * time.Second)
 	cfg.Alerting.Builtin.DownFor = rule.DurationOf(2 * time.Second)
-	cfg.Alerting.Receivers = []config.Receiver{{Name: "prod", Webhook: &config.WebhookReceiver{URL: prodSrv.URL}},
-		{Name: "drill-desk", Webhook: &config.WebhookReceiver{URL: deskSrv.URL}}}
-	cfg.Alerting.Routes = []alerting.Route{{Receiver: "prod", GroupBy: []string{"alertname", "target"}, GroupWait: target.Duration(time.Second)}}
-	cfg.Alerting.DrillRoute = &alerting.Route{Receiver: "drill-desk", GroupWait: target.Duration(time.Second)}
-	cfg.Storage.SelfMetricsInterval = target.Duration(time.Second)
+	cfg.Alerting.Receivers = []collectorconfig.Receiver{{Name: "prod", Webhook: &collectorconfig.WebhookReceiver{URL: prodSrv.URL}},
+		{Name: "drill-desk", Webhook: &collectorconfig.WebhookReceiver{URL: deskSrv.URL}}}
+	cfg.Alerting.Routes = []alerting.Route{{Receiver: "prod", GroupBy: []string{"alertname", "target"}, GroupWait: configfile.Duration(time.Second)}}
+	cfg.Alerting.DrillRoute = &alerting.Route{Receiver: "drill-desk", GroupWait: configfile.Duration(time.Second)}
+	cfg.Storage.SelfMetricsInterval = configfile.Duration(time.Second)
 	dw.cfg = cfg
 	dw.startCollector(t, "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	dw.stopAgents = cancel
-	for id, src := range map[string]string{"home-1": testenv.HomeSource.String(), "abroad-1": testenv.AbroadSource.String()} {
+	for id, src := range map[string]string{"home-1": demo.HomeSource.String(), "abroad-1": demo.AbroadSource.String()} {
 		ac := agentconfig.Default
 		ac.Collector.URL = dw.base
 		ac.Collector.AgentID = id
 		ac.Collector.PullTargets = true
-		ac.Collector.PullInterval = target.Duration(time.Second)
+		ac.Collector.PullInterval = configfile.Duration(time.Second)
 		ac.Network = agentconfig.Network{Resolver: w.DNS.Addr, SourceAddress: src}
 		ac.Queue.Dir = filepath.Join(dir, "queue-"+id)
 		ac.Defaults.Schedule = "@every 2s"
 		ac.Defaults.DepsSchedule = "@every 2s"
-		ac.Collector.SelfMetricsInterval = target.Duration(time.Second)
+		ac.Collector.SelfMetricsInterval = configfile.Duration(time.Second)
 		a, err := agent.New(agent.Options{Config: &ac, Token: tokens[id], RootCAs: w.Roots, Registerer: prometheus.NewRegistry()})
 		if err != nil {
 			t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/bulwarkhq/bulwark/internal/cli"
-	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // newFlags returns a flag set for a command whose usage line is usage.
@@ -50,7 +50,7 @@ func tokenFlag(fs *flag.FlagSet) *string {
 // BULWARK_TOKEN environment variable, else none.
 func apiToken(file string) (string, error) {
 	if file != "" {
-		tok, err := config.Secret(file, "")
+		tok, err := configfile.Secret(file, "")
 		if err != nil {
 			return "", fmt.Errorf("--token-file: %w", err)
 		}

@@ -7,12 +7,12 @@ import (
 
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 )
 
 // liveCollector starts a collector from cfg on loopback with users, given
 // as token -> user; it stops when the test ends. It returns the base URL.
-func liveCollector(t *testing.T, cfg config.Config, users map[string]auth.User) string {
+func liveCollector(t *testing.T, cfg collectorconfig.Config, users map[string]auth.User) string {
 	t.Helper()
 	table := auth.NewUsers()
 	for tok, u := range users {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 )
 
 const dotgovCSV = "../../collector/inventory/testdata/current-full.csv"
@@ -127,7 +127,7 @@ func TestInventoryAndZoneCommands(t *testing.T) {
 // Operators import through the API; the imported targets are the ones
 // agents are handed; a viewer may not import.
 func TestImportThroughAPI(t *testing.T) {
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	cfg.DataDir = t.TempDir()
 	agents := auth.NewAgents()
 	agents.Add("agent-token", auth.Identity{Agent: "home-1", Vantage: "home"})

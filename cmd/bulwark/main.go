@@ -21,9 +21,9 @@ import (
 
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector"
-	"github.com/bulwarkhq/bulwark/collector/attrib"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/query"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
 	"github.com/bulwarkhq/bulwark/playbooks"
 )
 
@@ -155,7 +155,7 @@ func runCollector(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(*file)
+	cfg, err := collectorconfig.Load(*file)
 	if err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	if _, err := parseFlags(fs, args, 0, stdout); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*file)
+	cfg, err := collectorconfig.Load(*file)
 	if err != nil {
 		return err
 	}

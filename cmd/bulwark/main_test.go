@@ -12,14 +12,14 @@ import (
 func TestCheck(t *testing.T) {
 	var out, errb bytes.Buffer
 	t.Setenv("BULWARK_TEST_ABROAD_TOKEN", "x")
-	if err := run(context.Background(), []string{"check", "--config", "../../collector/config/testdata/good.yml"}, &out, &errb); err != nil {
+	if err := run(context.Background(), []string{"check", "--config", "../../collector/collectorconfig/testdata/good.yml"}, &out, &errb); err != nil {
 		t.Fatalf("check good: %v", err)
 	}
 	if !strings.Contains(out.String(), "valid (2 agents, 0 targets,") ||
 		!strings.Contains(out.String(), "warning: storage.out_of_order_window 2h0m0s is shorter than the agents' default queue.max_age 24h0m0s") {
 		t.Fatalf("output %q", out.String())
 	}
-	err := run(context.Background(), []string{"check", "--config", "../../collector/config/testdata/invalid-listen.yml"}, &out, &errb)
+	err := run(context.Background(), []string{"check", "--config", "../../collector/collectorconfig/testdata/invalid-listen.yml"}, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), `invalid-listen.yml:1: listen: "9400" is not host:port`) {
 		t.Fatalf("check invalid: %v", err)
 	}
@@ -31,7 +31,7 @@ func TestCheck(t *testing.T) {
 // check reports every error of a file with its line, not only the first (issue 8).
 func TestCheckReportsEveryError(t *testing.T) {
 	var out, errb bytes.Buffer
-	err := run(context.Background(), []string{"check", "--config", "../../collector/config/testdata/many-errors.yml"}, &out, &errb)
+	err := run(context.Background(), []string{"check", "--config", "../../collector/collectorconfig/testdata/many-errors.yml"}, &out, &errb)
 	if err == nil {
 		t.Fatal("accepted")
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 )
 
 // Issue 11: an operator runs a playbook by hand from the command line,
@@ -20,7 +20,7 @@ func TestPlaybookCommands(t *testing.T) {
 	pb := filepath.Join(dir, "drill.yml")
 	os.WriteFile(pb, []byte("name: tabletop\nowner: planners\ntriggers: [{manual: true}]\ninputs: [{name: scenario, default: cdn-loss}]\n"+
 		"steps:\n  - name: walk-through\n    checklist: {items: [roles called, runbook read]}\n"), 0o600)
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Playbooks.Files = []string{pb}
 	base := liveCollector(t, cfg, map[string]auth.User{"op-token": {ID: "otto", Role: auth.RoleOperator}})

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/bulwarkhq/bulwark/collector"
-	"github.com/bulwarkhq/bulwark/collector/config"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 )
 
 // readmeBlocks returns the README's fenced blocks of a language ("sh",
@@ -87,13 +87,13 @@ func TestREADMECommands(t *testing.T) {
 		if strings.HasPrefix(y, "drills:") || strings.HasPrefix(y, "sinks:") {
 			f := filepath.Join(dir, "drills.yml")
 			os.WriteFile(f, []byte(paths.Replace(collectorYAML+y)), 0o600)
-			if _, err := config.Load(f); err != nil {
+			if _, err := collectorconfig.Load(f); err != nil {
 				t.Errorf("the README's %s example: %v", strings.SplitN(y, ":", 2)[0], err)
 			}
 		}
 	}
 	// The collector the README's API commands talk to, from that configuration.
-	cfg, err := config.Load(cfgFile)
+	cfg, err := collectorconfig.Load(cfgFile)
 	if err != nil {
 		t.Fatalf("the README's configuration: %v", err)
 	}

@@ -15,9 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/collector/attrib"
-	"github.com/bulwarkhq/bulwark/collector/config"
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // runGeo: bulwark geo import --libloc [--dump FILE] --out DIR
@@ -105,7 +105,7 @@ func runAttrib(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	a := &attrib.Attributor{Catalog: cat}
-	if a.Roots, err = (config.Attribution{TrustStore: *roots}).Roots(); err != nil {
+	if a.Roots, err = (collectorconfig.Attribution{TrustStore: *roots}).Roots(); err != nil {
 		return err
 	}
 	if *geoDir != "" {

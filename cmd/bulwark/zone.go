@@ -10,12 +10,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/collector/attrib"
-	"github.com/bulwarkhq/bulwark/collector/config"
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/inventory"
 	"github.com/bulwarkhq/bulwark/collector/names"
 	"github.com/bulwarkhq/bulwark/collector/zone"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // sovereigntyFlags are the flags zone and report commands share: where the
@@ -36,9 +36,9 @@ func (f *sovereigntyFlags) register(fs *flag.FlagSet) {
 
 // load returns the data directory, the attributor and the policy.
 func (f *sovereigntyFlags) load() (string, *attrib.Attributor, *attrib.Policy, func(), error) {
-	cfg := config.Default
+	cfg := collectorconfig.Default
 	if f.config != "" {
-		c, err := config.Load(f.config)
+		c, err := collectorconfig.Load(f.config)
 		if err != nil {
 			return "", nil, nil, nil, err
 		}

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/collector/zone"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // Issue 10: the DNS report page opens with the headline: foreign only by

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 func TestSaveLoadHistory(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/bulwarkhq/bulwark/collector/attrib"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
 )
 
 // genZone writes a zone of n delegations shaped like .gov: most on large

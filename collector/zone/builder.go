@@ -5,7 +5,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // reportBuilder makes a Report one service at a time: its memory grows

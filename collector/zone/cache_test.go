@@ -20,7 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/bulwarkhq/bulwark/collector/attrib"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
 )
 
 // inputs are what a report is made of, changeable by a test.

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // Headline is what the operator reads first: who outside the country can

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // minTogether is how many delegations must use two unknown name-server

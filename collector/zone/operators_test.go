@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulwarkhq/bulwark/collector/attrib"
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // Issue 10: "a provider whose four name servers sit under four top-level

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bulwarkhq/bulwark/collector/attrib"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
 )
 
 // ungluedEntry is the unglued name servers of one snapshot file under one

@@ -26,7 +26,7 @@ var Binaries = []string{"./cmd/bulwark", "./cmd/bulwark-agent", "./cmd/bulwark-d
 
 // Datasets Bulwark ships or reads, with their licences.
 var Datasets = []string{
-	"collector/attrib/catalog/*.yaml: the provider catalog, written for Bulwark from providers' own documentation and public measurement studies (sources cited in each entry); Apache-2.0, as Bulwark.",
+	"internal/attrib/catalog/*.yaml: the provider catalog, written for Bulwark from providers' own documentation and public measurement studies (sources cited in each entry); Apache-2.0, as Bulwark.",
 	"Debian's libloc-database (read by `bulwark geo import --libloc`, not shipped): IPFire Location Database, CC BY-SA 4.0.",
 	"The system's trusted root certificates (read, not shipped): Debian's ca-certificates, from the Mozilla root store, MPL-2.0.",
 	"collector/zone/testdata and ../shared/data (tests only, not shipped): the US .gov zone and domain list, CISA, CC0 1.0.",

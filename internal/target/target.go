@@ -10,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // Target is one monitored service and how to probe it.
@@ -27,22 +26,22 @@ type Target struct {
 	Contact string `yaml:"contact,omitempty" json:"contact,omitempty"`
 	// RTO is the recovery time objective: how long the service may stay
 	// lost. Drill reports measure recovery against it.
-	RTO Duration `yaml:"rto,omitempty" json:"rto,omitempty"`
+	RTO configfile.Duration `yaml:"rto,omitempty" json:"rto,omitempty"`
 	// URL is what HTTP, TLS and dependency checks look at.
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
 	// Host is a name or host:port for targets without a URL (DNS, TCP).
 	Host string `yaml:"host,omitempty" json:"host,omitempty"`
 	// Checks lists the probes to run: http, tls, dns, tcp (default: http,
 	// and tls too for https URLs). Dependencies run on DepsSchedule.
-	Checks       []string          `yaml:"checks,omitempty" json:"checks,omitempty"`
-	Schedule     string            `yaml:"schedule,omitempty" json:"schedule,omitempty"`
-	DepsSchedule string            `yaml:"deps_schedule,omitempty" json:"deps_schedule,omitempty"`
-	Timeout      Duration          `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	Labels       map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
-	HTTP         HTTP              `yaml:"http,omitempty" json:"http,omitzero"`
-	TLS          TLS               `yaml:"tls,omitempty" json:"tls,omitzero"`
-	DNS          DNS               `yaml:"dns,omitempty" json:"dns,omitzero"`
-	TCP          TCP               `yaml:"tcp,omitempty" json:"tcp,omitzero"`
+	Checks       []string            `yaml:"checks,omitempty" json:"checks,omitempty"`
+	Schedule     string              `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	DepsSchedule string              `yaml:"deps_schedule,omitempty" json:"deps_schedule,omitempty"`
+	Timeout      configfile.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	Labels       map[string]string   `yaml:"labels,omitempty" json:"labels,omitempty"`
+	HTTP         HTTP                `yaml:"http,omitempty" json:"http,omitzero"`
+	TLS          TLS                 `yaml:"tls,omitempty" json:"tls,omitzero"`
+	DNS          DNS                 `yaml:"dns,omitempty" json:"dns,omitzero"`
+	TCP          TCP                 `yaml:"tcp,omitempty" json:"tcp,omitzero"`
 }
 
 // HTTP holds the options of the HTTP probe.
@@ -133,34 +132,6 @@ func (t *Target) Hostname() string {
 	}
 	return t.Host
 }
-
-// Duration is a time.Duration written as "10s" in YAML and JSON.
-type Duration time.Duration
-
-// UnmarshalText parses a duration such as "1m30s", "500ms" or "15d".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		m, merr := model.ParseDuration(string(b))
-		if merr != nil {
-			return fmt.Errorf("invalid duration %q", b)
-		}
-		v = time.Duration(m)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// UnmarshalYAML parses a duration and reports a bad one with its line.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if err := d.UnmarshalText([]byte(n.Value)); err != nil || n.Kind != yaml.ScalarNode {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration %q", n.Line, n.Value)}}
-	}
-	return nil
-}
-
-// MarshalText writes the duration in Go syntax.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
 var idRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
 var labelRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)

@@ -1,6 +1,6 @@
 // Package drill runs failover drills: a drill names a cut (a country, a
 // provider, an AS or address ranges), predicts its impact with the
-// what-if, hands the agents the cut-set they enforce (internal/drill),
+// what-if, hands the agents the cut-set they enforce (internal/cutset),
 // and keeps the record a report is made from. One drill runs at a time:
 // agents hold one cut, and two overlapping scenarios would measure neither.
 package drill
@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
-	cutset "github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // Drill is the record of one drill.

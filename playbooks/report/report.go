@@ -18,8 +18,8 @@ import (
 
 	"github.com/prometheus/prometheus/storage"
 
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/internal/audit"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 	"github.com/bulwarkhq/bulwark/playbooks/drill"
 	"github.com/bulwarkhq/bulwark/playbooks/runner"
 )

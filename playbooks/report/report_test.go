@@ -18,10 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/internal/audit"
-	cutset "github.com/bulwarkhq/bulwark/internal/drill"
+	"github.com/bulwarkhq/bulwark/internal/cutset"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 	"github.com/bulwarkhq/bulwark/internal/testenv/testbin"
 	"github.com/bulwarkhq/bulwark/playbooks/drill"
 )

@@ -10,8 +10,7 @@ import (
 
 	"github.com/prometheus/prometheus/promql/parser"
 
-	"github.com/bulwarkhq/bulwark/internal/config"
-	"github.com/bulwarkhq/bulwark/internal/target"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // Notify tells a receiver of the alerting configuration (a Slack channel,
@@ -24,13 +23,13 @@ type Notify struct {
 func (*Notify) Kind() string           { return "notify" }
 func (*Notify) DrillSafeDefault() bool { return true }
 
-func (n *Notify) Validate(env *Env, at config.Path) []config.Problem {
-	var ps []config.Problem
+func (n *Notify) Validate(env *Env, at configfile.Path) []configfile.Problem {
+	var ps []configfile.Problem
 	if !env.Receivers[n.Receiver] {
-		ps = append(ps, config.At(at.Add("receiver"), "no alerting receiver named %q", n.Receiver))
+		ps = append(ps, configfile.At(at.Add("receiver"), "no alerting receiver named %q", n.Receiver))
 	}
 	if n.Text == "" {
-		ps = append(ps, config.At(at.Add("text"), "a notification needs a text"))
+		ps = append(ps, configfile.At(at.Add("text"), "a notification needs a text"))
 	}
 	return append(ps, checkTemplate(n.Text, at.Add("text"))...)
 }
@@ -49,19 +48,19 @@ type HTTP struct {
 func (*HTTP) Kind() string           { return "http" }
 func (*HTTP) DrillSafeDefault() bool { return false }
 
-func (h *HTTP) Validate(_ *Env, at config.Path) []config.Problem {
-	var ps []config.Problem
+func (h *HTTP) Validate(_ *Env, at configfile.Path) []configfile.Problem {
+	var ps []configfile.Problem
 	if h.Method != "" && !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, h.Method) {
-		ps = append(ps, config.At(at.Add("method"), "method %q: want GET, POST, PUT, PATCH or DELETE", h.Method))
+		ps = append(ps, configfile.At(at.Add("method"), "method %q: want GET, POST, PUT, PATCH or DELETE", h.Method))
 	}
 	if !strings.Contains(h.URL, "{{") {
 		if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			ps = append(ps, config.At(at.Add("url"), "%q is not an http or https URL", h.URL))
+			ps = append(ps, configfile.At(at.Add("url"), "%q is not an http or https URL", h.URL))
 		}
 	}
 	for _, c := range h.ExpectStatus {
 		if c < 100 || c > 599 {
-			ps = append(ps, config.At(at.Add("expect_status"), "%d is not an HTTP status", c))
+			ps = append(ps, configfile.At(at.Add("expect_status"), "%d is not an HTTP status", c))
 		}
 	}
 	ps = append(ps, checkTemplate(h.URL, at.Add("url"))...)
@@ -82,12 +81,12 @@ type Exec struct {
 func (*Exec) Kind() string           { return "exec" }
 func (*Exec) DrillSafeDefault() bool { return false }
 
-func (e *Exec) Validate(env *Env, at config.Path) []config.Problem {
-	var ps []config.Problem
+func (e *Exec) Validate(env *Env, at configfile.Path) []configfile.Problem {
+	var ps []configfile.Problem
 	if err := CheckCommandPath(e.Command); err != nil {
-		ps = append(ps, config.At(at.Add("command"), "%v", err))
+		ps = append(ps, configfile.At(at.Add("command"), "%v", err))
 	} else if !slices.Contains(env.ExecAllow, e.Command) {
-		ps = append(ps, config.At(at.Add("command"), "command %q is not in playbooks.exec_allow", e.Command))
+		ps = append(ps, configfile.At(at.Add("command"), "command %q is not in playbooks.exec_allow", e.Command))
 	}
 	for i, a := range e.Args {
 		ps = append(ps, checkTemplate(a, at.Add("args", i))...)
@@ -116,22 +115,22 @@ func cleanAbsExample(p string) string {
 // WaitFor waits until a PromQL condition returns at least one series (e.g.
 // the service answers again from every vantage), or its timeout.
 type WaitFor struct {
-	Query string          `yaml:"query"`
-	Every target.Duration `yaml:"every"` // default 15s
+	Query string              `yaml:"query"`
+	Every configfile.Duration `yaml:"every"` // default 15s
 }
 
 func (*WaitFor) Kind() string           { return "wait_for" }
 func (*WaitFor) DrillSafeDefault() bool { return true }
 
-func (w *WaitFor) Validate(_ *Env, at config.Path) []config.Problem {
-	if w.Every != 0 && w.Every < target.Duration(time.Second) {
-		return []config.Problem{config.At(at.Add("every"), "must be at least 1s")}
+func (w *WaitFor) Validate(_ *Env, at configfile.Path) []configfile.Problem {
+	if w.Every != 0 && w.Every < configfile.Duration(time.Second) {
+		return []configfile.Problem{configfile.At(at.Add("every"), "must be at least 1s")}
 	}
 	if strings.Contains(w.Query, "{{") {
 		return checkTemplate(w.Query, at.Add("query"))
 	}
 	if _, err := parser.NewParser(parser.Options{}).ParseExpr(w.Query); err != nil {
-		return []config.Problem{config.At(at.Add("query"), "PromQL: %v", err)}
+		return []configfile.Problem{configfile.At(at.Add("query"), "PromQL: %v", err)}
 	}
 	return nil
 }
@@ -148,13 +147,13 @@ type Approval struct {
 func (*Approval) Kind() string           { return "approval" }
 func (*Approval) DrillSafeDefault() bool { return true }
 
-func (a *Approval) Validate(env *Env, at config.Path) []config.Problem {
-	var ps []config.Problem
+func (a *Approval) Validate(env *Env, at configfile.Path) []configfile.Problem {
+	var ps []configfile.Problem
 	if !env.Roles[a.Role] {
-		ps = append(ps, config.At(at.Add("role"), "no role %q (viewer, operator or admin)", a.Role))
+		ps = append(ps, configfile.At(at.Add("role"), "no role %q (viewer, operator or admin)", a.Role))
 	}
 	if a.Receiver != "" && !env.Receivers[a.Receiver] {
-		ps = append(ps, config.At(at.Add("receiver"), "no alerting receiver named %q", a.Receiver))
+		ps = append(ps, configfile.At(at.Add("receiver"), "no alerting receiver named %q", a.Receiver))
 	}
 	return append(ps, checkTemplate(a.Prompt, at.Add("prompt"))...)
 }
@@ -167,11 +166,11 @@ type Checklist struct {
 func (*Checklist) Kind() string           { return "checklist" }
 func (*Checklist) DrillSafeDefault() bool { return true }
 
-func (c *Checklist) Validate(_ *Env, at config.Path) []config.Problem {
+func (c *Checklist) Validate(_ *Env, at configfile.Path) []configfile.Problem {
 	if len(c.Items) == 0 {
-		return []config.Problem{config.At(at.Add("items"), "a checklist needs at least one item")}
+		return []configfile.Problem{configfile.At(at.Add("items"), "a checklist needs at least one item")}
 	}
-	var ps []config.Problem
+	var ps []configfile.Problem
 	for i, it := range c.Items {
 		ps = append(ps, checkTemplate(it, at.Add("items", i))...)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 var data = Data{Inputs: map[string]string{"target": "tax-portal"}, Alert: map[string]string{"alertname": "ServiceDownEverywhere"}}
@@ -147,7 +147,7 @@ func TestExecOnlyAbsoluteCleanPaths(t *testing.T) {
 		if _, err := (&Exec{Command: cmd}).Run(context.Background(), rt, data); err == nil || !strings.Contains(err.Error(), "absolute, clean path") {
 			t.Errorf("exec %q ran: %v", cmd, err)
 		}
-		ps := (&Exec{Command: cmd}).Validate(rt.Env, config.Path{"steps", 0, "exec"})
+		ps := (&Exec{Command: cmd}).Validate(rt.Env, configfile.Path{"steps", 0, "exec"})
 		if len(ps) != 1 || !strings.Contains(ps[0].Msg, "absolute, clean path") {
 			t.Errorf("exec %q checked: %v", cmd, ps)
 		}
@@ -157,7 +157,7 @@ func TestExecOnlyAbsoluteCleanPaths(t *testing.T) {
 	}
 	abs := filepath.Join(dir, "bin", "ok.sh")
 	ok := &Runtime{Env: &Env{ExecAllow: []string{abs}}}
-	if ps := (&Exec{Command: abs}).Validate(ok.Env, config.Path{"steps", 0, "exec"}); len(ps) != 0 {
+	if ps := (&Exec{Command: abs}).Validate(ok.Env, configfile.Path{"steps", 0, "exec"}); len(ps) != 0 {
 		t.Errorf("an absolute, clean, allowed path: %v", ps)
 	}
 	if _, err := (&Exec{Command: abs}).Run(context.Background(), ok, data); err != nil {

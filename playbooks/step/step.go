@@ -8,7 +8,7 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/bulwarkhq/bulwark/internal/config"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // Env is what steps are checked against.
@@ -27,7 +27,7 @@ type Spec interface {
 	// Kind names the kind ("notify", "http", ...).
 	Kind() string
 	// Validate reports the problems of the spec, at paths under at.
-	Validate(env *Env, at config.Path) []config.Problem
+	Validate(env *Env, at configfile.Path) []configfile.Problem
 	// DrillSafeDefault says whether the kind may act during a drill when
 	// the step does not say (only notifying and waiting may).
 	DrillSafeDefault() bool
@@ -36,12 +36,12 @@ type Spec interface {
 
 // checkTemplate parses s as a Go template (the data: .Inputs, .Alert,
 // .Run, .Drill); missing keys are errors when it runs.
-func checkTemplate(s string, at config.Path) []config.Problem {
+func checkTemplate(s string, at configfile.Path) []configfile.Problem {
 	if !strings.Contains(s, "{{") {
 		return nil
 	}
 	if _, err := template.New("step").Option("missingkey=error").Parse(s); err != nil {
-		return []config.Problem{config.At(at, "template: %v", trimTemplateErr(err))}
+		return []configfile.Problem{configfile.At(at, "template: %v", trimTemplateErr(err))}
 	}
 	return nil
 }

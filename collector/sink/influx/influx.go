@@ -31,7 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/bulwarkhq/bulwark/agent/queue"
+	"github.com/bulwarkhq/bulwark/internal/queue"
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/bulwarkhq/bulwark/collector/attrib"
-	"github.com/bulwarkhq/bulwark/collector/depgraph"
+	"github.com/bulwarkhq/bulwark/internal/attrib"
+	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // deps10k is the collector's graph view (depgraph.Compact, as

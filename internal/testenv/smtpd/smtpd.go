@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/internal/testenv"
+	"github.com/bulwarkhq/bulwark/internal/demo"
 	"github.com/bulwarkhq/bulwark/internal/testenv/testbin"
 )
 
@@ -44,7 +44,7 @@ func Start(t testing.TB, mode string) *Server {
 	t.Helper()
 	py := testbin.NeedPython(t, "aiosmtpd", "python3-aiosmtpd")
 	dir := t.TempDir()
-	ca, err := testenv.NewCA("Test Mail CA", "Bulwark tests", "XH")
+	ca, err := demo.NewCA("Test Mail CA", "Bulwark tests", "XH")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func Start(t testing.TB, mode string) *Server {
 	}
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	caFile, scriptFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "smtpd.py")
-	if err := testenv.WritePEM(leaf, cert, key); err != nil {
+	if err := demo.WritePEM(leaf, cert, key); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(caFile, ca.PEM(), 0o600); err != nil {

@@ -1,0 +1,97 @@
+package agentconfig
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestLoadGood(t *testing.T) {
+	c, err := Load("testdata/good.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Targets) != 2 || c.Targets[0].Schedule != "@every 15s" || c.Targets[1].Schedule != "*/5 * * * *" {
+		t.Fatalf("schedules not defaulted: %+v", c.Targets)
+	}
+	if time.Duration(c.Targets[0].Timeout) != 10*time.Second || time.Duration(c.Targets[1].Timeout) != 5*time.Second {
+		t.Fatalf("timeouts: %v %v", c.Targets[0].Timeout, c.Targets[1].Timeout)
+	}
+	if c.Collector.BatchSize != 2000 || c.Network.SourceAddress != "127.100.0.1" {
+		t.Fatalf("collector/network: %+v %+v", c.Collector, c.Network)
+	}
+}
+
+// One file per rule, with the exact message an operator reads.
+func TestLoadInvalid(t *testing.T) {
+	cases := map[string]string{
+		"invalid-unknown-key.yml":    `testdata/invalid-unknown-key.yml:7: unknown key "scheduel"`,
+		"invalid-schedule.yml":       `testdata/invalid-schedule.yml:7: targets[0].schedule: invalid schedule "every 30s": expected 5 to 6 fields, found 2: [every 30s]`,
+		"invalid-duplicate-id.yml":   `testdata/invalid-duplicate-id.yml:7: targets[1].id: duplicate id "grid-portal" (first at targets[0])`,
+		"invalid-url.yml":            `testdata/invalid-url.yml:6: targets[0].url: url "ftp://grid-portal.arcadia.test/" is not an absolute http or https URL`,
+		"invalid-missing-sector.yml": `testdata/invalid-missing-sector.yml:4: targets[0].sector: a target needs a sector (energy, finance, government, ...)`,
+		"invalid-id.yml":             `testdata/invalid-id.yml:4: targets[0].id: id "Grid Portal" must be lower-case letters, digits and dashes (a slug)`,
+		"invalid-collector-url.yml":  `testdata/invalid-collector-url.yml:2: collector.url: "127.0.0.1:9400" is not an http or https URL`,
+		"invalid-no-targets.yml":     `testdata/invalid-no-targets.yml:1: no targets: add at least one under targets, or set collector.pull_targets`,
+		"invalid-timeout.yml":        `testdata/invalid-timeout.yml:7: invalid duration "ten seconds"`,
+		"invalid-status-code.yml":    `testdata/invalid-status-code.yml:7: targets[0].http: status code 700 is not between 100 and 599`,
+		"invalid-reserved-label.yml": `testdata/invalid-reserved-label.yml:7: targets[0].labels: label "vantage" is set by Bulwark and cannot be given`,
+		// Issue 8: the TLS prober writes country; a target label of that name
+		// made the collector refuse whole batches at run time.
+		"invalid-prober-label.yml":   `testdata/invalid-prober-label.yml:7: targets[0].labels: label "country" is set by Bulwark and cannot be given`,
+		"invalid-source-address.yml": `testdata/invalid-source-address.yml:4: network.source_address: "home-isp" is not an IP address`,
+		"invalid-yaml.yml":           `testdata/invalid-yaml.yml:5: invalid YAML: mapping values are not allowed in this context`,
+		"invalid-empty.yml":          `testdata/invalid-empty.yml:1: the file is empty`,
+		"invalid-criticality.yml":    `testdata/invalid-criticality.yml:6: targets[0].criticality: criticality 5 is not between 1 and 3`,
+		"invalid-queue.yml":          `testdata/invalid-queue.yml:4: queue.max_bytes: must be at least 1 MiB (1048576)`,
+	}
+	files, _ := filepath.Glob("testdata/invalid-*.yml")
+	if len(files) != len(cases) {
+		t.Errorf("%d invalid-*.yml files but %d cases: every file needs its message", len(files), len(cases))
+	}
+	for name, want := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", name))
+			if err == nil {
+				t.Fatal("loaded without error")
+			}
+			if err.Error() != want {
+				t.Errorf("error\n got: %s\nwant: %s", err, want)
+			}
+		})
+	}
+}
+
+func TestToken(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "token")
+	os.WriteFile(f, []byte("s3cret\n"), 0o600)
+	c := Collector{TokenFile: f}
+	if tok, err := c.Token(); err != nil || tok != "s3cret" {
+		t.Fatalf("Token() = %q, %v", tok, err)
+	}
+	t.Setenv("BULWARK_TEST_TOKEN", "")
+	c = Collector{TokenEnv: "BULWARK_TEST_TOKEN"}
+	if _, err := c.Token(); err == nil {
+		t.Fatal("want error for empty env token")
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	for _, name := range []string{"good.yml", "invalid-yaml.yml", "invalid-unknown-key.yml"} {
+		b, _ := os.ReadFile(filepath.Join("testdata", name))
+		f.Add(b)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "fuzz.yml")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Skip()
+		}
+		c, err := Load(p)
+		if err == nil && len(c.Targets) == 0 {
+			t.Fatal("loaded a config with no targets")
+		}
+	})
+}
