@@ -67,6 +67,21 @@ func TestDatasourcePluginOverGRPC(t *testing.T) {
 		return backend.DataQuery{RefID: refID, QueryType: kind, JSON: json.RawMessage(js),
 			TimeRange: backend.TimeRange{From: time.Now().Add(-time.Hour), To: time.Now()}}
 	}
+	// The graph the plugin draws is attributed apart from the layers seen,
+	// and a busy machine lags one agent's observations behind the other's:
+	// wait until tax-office's four providers are in the graph and the
+	// what-if has every service's name servers (the golden frames), or fail.
+	eventually(t, 60*time.Second, "the golden graph and what-if", func() bool {
+		r, err := tp.Client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: settings("viewer-token"),
+			Queries: []backend.DataQuery{q("graph", ds.TypeGraph, `{"target": "tax-office"}`), q("whatif", ds.TypeWhatIf, `{"providers": ["Cathay DNS"]}`)}})
+		if err != nil {
+			return false
+		}
+		g, w := r.Responses["graph"], r.Responses["whatif"]
+		return g.Error == nil && len(g.Frames) == 2 && g.Frames[0].Rows() == 4 &&
+			w.Error == nil && len(w.Frames) == 1 && w.Frames[0].Meta != nil && len(w.Frames[0].Meta.Notices) == 1 &&
+			strings.HasPrefix(w.Frames[0].Meta.Notices[0].Text, "provider cathaydns: 5 lost")
+	})
 	resp, err := tp.Client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: settings("viewer-token"), Queries: []backend.DataQuery{
 		q("graph", ds.TypeGraph, `{"target": "tax-office"}`),
 		q("whatif", ds.TypeWhatIf, `{"providers": ["Cathay DNS"]}`),
