@@ -44,9 +44,8 @@ func openSmall(t *testing.T) *tsdb.DB {
 	return db
 }
 
-// newTestAPI returns the API over q with opts, and a function answering a
-// request to it: the status code and the body.
-func newTestAPI(t *testing.T, q storage.Queryable, opts Options) (*API, func(method, target string) (int, string)) {
+// newMux returns the API over q with opts, and a mux serving it.
+func newMux(t testing.TB, q storage.Queryable, opts Options) (*API, *http.ServeMux) {
 	t.Helper()
 	opts.Queryable = q
 	a, err := New(opts)
@@ -55,6 +54,14 @@ func newTestAPI(t *testing.T, q storage.Queryable, opts Options) (*API, func(met
 	}
 	mux := http.NewServeMux()
 	a.Register(mux)
+	return a, mux
+}
+
+// newTestAPI returns the API over q with opts, and a function answering a
+// request to it: the status code and the body.
+func newTestAPI(t *testing.T, q storage.Queryable, opts Options) (*API, func(method, target string) (int, string)) {
+	t.Helper()
+	a, mux := newMux(t, q, opts)
 	return a, func(method, target string) (int, string) {
 		w := httptest.NewRecorder()
 		mux.ServeHTTP(w, httptest.NewRequest(method, target, nil))

@@ -95,13 +95,7 @@ func vmHWM() string {
 // serve starts the API over db with opts and returns its base URL.
 func serve(t *testing.T, db *tsdb.DB, opts Options) string {
 	t.Helper()
-	opts.Queryable = db
-	api, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	api.Register(mux)
+	_, mux := newMux(t, db, opts)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL
