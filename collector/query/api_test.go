@@ -13,16 +13,23 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 )
 
-// openSmall opens a TSDB of three series with a sample a minute from
-// t=1000s to t=1600s: up of two node instances (1 and 0) and one
-// probe_success.
-func openSmall(t *testing.T) *tsdb.DB {
+// openDB opens an empty TSDB, closed when the test ends.
+func openDB(t testing.TB) *tsdb.DB {
 	t.Helper()
 	db, err := tsdb.Open(t.TempDir(), nil, nil, tsdb.DefaultOptions(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// openSmall opens a TSDB of three series with a sample a minute from
+// t=1000s to t=1600s: up of two node instances (1 and 0) and one
+// probe_success.
+func openSmall(t *testing.T) *tsdb.DB {
+	t.Helper()
+	db := openDB(t)
 	app := db.Appender(context.Background())
 	for _, s := range []struct {
 		l labels.Labels

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/prometheus/tsdb"
 )
 
 func TestParseTime(t *testing.T) {
@@ -141,11 +139,7 @@ func TestNew(t *testing.T) {
 	if _, err := New(Options{}); err == nil || err.Error() != "query: Queryable is required" {
 		t.Errorf("no Queryable: %v", err)
 	}
-	db, err := tsdb.Open(t.TempDir(), nil, nil, tsdb.DefaultOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	a, err := New(Options{Queryable: db})
 	if err != nil {
 		t.Fatal(err)
@@ -162,11 +156,7 @@ func TestNew(t *testing.T) {
 
 // The query text is bounded in length and nesting before the engine sees it.
 func TestParse(t *testing.T) {
-	db, err := tsdb.Open(t.TempDir(), nil, nil, tsdb.DefaultOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openDB(t)
 	a, err := New(Options{Queryable: db, Limits: Limits{MaxQueryLength: 20}})
 	if err != nil {
 		t.Fatal(err)
