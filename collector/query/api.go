@@ -198,32 +198,20 @@ func writeError(w http.ResponseWriter, err error) {
 	w.Write(jw.b)
 }
 
-func (a *API) query(r *http.Request) (res response, err error) {
+func (a *API) query(r *http.Request) (response, error) {
 	ts, err := parseTimeParam(r, "time", time.Now())
 	if err != nil {
 		return response{}, err
 	}
-	qs := r.FormValue("query")
-	qb, err := a.budget(qs)
-	if err != nil {
-		return response{}, err
-	}
-	ctx, cancel, err := a.timeoutCtx(r)
-	if err != nil {
-		return response{}, err
-	}
-	defer holdSlot(&res, &err, cancel)
-	q, err := a.engine.NewInstantQuery(ctx, qb, promql.NewPrometheusQueryOpts(false, 0, nil), qs, ts)
-	if err != nil {
-		return response{}, badData("%v", err)
-	}
-	return a.exec(ctx, q)
+	return a.evaluate(r, func(ctx context.Context, qb storage.Queryable, qs string) (promql.Query, error) {
+		return a.engine.NewInstantQuery(ctx, qb, promql.NewPrometheusQueryOpts(false, 0, nil), qs, ts)
+	})
 }
 
 // maxPoints is the most points a range query may return per series.
 const maxPoints = 11000
 
-func (a *API) queryRange(r *http.Request) (res response, err error) {
+func (a *API) queryRange(r *http.Request) (response, error) {
 	start, err := parseTime(r.FormValue("start"), "start")
 	if err != nil {
 		return response{}, err
@@ -245,21 +233,39 @@ func (a *API) queryRange(r *http.Request) (res response, err error) {
 	if end.Sub(start)/step > maxPoints {
 		return response{}, badData("exceeded maximum resolution of %d points per timeseries. Try decreasing the query resolution (?step=XX)", maxPoints)
 	}
+	return a.evaluate(r, func(ctx context.Context, qb storage.Queryable, qs string) (promql.Query, error) {
+		return a.engine.NewRangeQuery(ctx, qb, promql.NewPrometheusQueryOpts(false, 0, nil), qs, start, end, step)
+	})
+}
+
+// evaluate is the prologue of query and query_range: it checks the query
+// text, waits for a query slot (withSlot), makes the query with newQuery
+// over the storage that charges its label bytes, and executes it.
+func (a *API) evaluate(r *http.Request, newQuery func(context.Context, storage.Queryable, string) (promql.Query, error)) (response, error) {
 	qs := r.FormValue("query")
 	qb, err := a.budget(qs)
 	if err != nil {
 		return response{}, err
 	}
+	return a.withSlot(r, func(ctx context.Context) (response, error) {
+		q, err := newQuery(ctx, qb, qs)
+		if err != nil {
+			return response{}, badData("%v", err)
+		}
+		return a.exec(ctx, q)
+	})
+}
+
+// withSlot bounds the request by its timeout, waits for a query slot
+// (timeoutCtx) and calls do; the slot is held until the answer is written
+// (holdSlot).
+func (a *API) withSlot(r *http.Request, do func(context.Context) (response, error)) (res response, err error) {
 	ctx, cancel, err := a.timeoutCtx(r)
 	if err != nil {
 		return response{}, err
 	}
 	defer holdSlot(&res, &err, cancel)
-	q, err := a.engine.NewRangeQuery(ctx, qb, promql.NewPrometheusQueryOpts(false, 0, nil), qs, start, end, step)
-	if err != nil {
-		return response{}, badData("%v", err)
-	}
-	return a.exec(ctx, q)
+	return do(ctx)
 }
 
 // timeoutCtx bounds a request by its timeout parameter, never past the

@@ -26,11 +26,7 @@ import (
 // instance label and a sample a minute for the last 10 minutes.
 func openSeries(t testing.TB, name string, n int) *tsdb.DB {
 	t.Helper()
-	db, err := tsdb.Open(t.TempDir(), nil, nil, tsdb.DefaultOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t)
 	app := db.Appender(context.Background())
 	now := time.Now().UnixMilli()
 	for i := range n {
@@ -95,13 +91,7 @@ func vmHWM() string {
 // serve starts the API over db with opts and returns its base URL.
 func serve(t *testing.T, db *tsdb.DB, opts Options) string {
 	t.Helper()
-	opts.Queryable = db
-	api, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	api.Register(mux)
+	_, mux := newMux(t, db, opts)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -313,11 +303,7 @@ func (h *head) Write(p []byte) (int, error) {
 // openFat opens a TSDB of n series with a label "big" of size bytes.
 func openFat(t testing.TB, name string, n, size int) *tsdb.DB {
 	t.Helper()
-	db, err := tsdb.Open(t.TempDir(), nil, nil, tsdb.DefaultOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openDB(t)
 	app := db.Appender(context.Background())
 	now := time.Now().UnixMilli()
 	for i := range n {

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,36 +14,54 @@ import (
 
 // The lookups without PromQL: series, label names and label values.
 
-// lookupParams reads what every lookup takes: its match[] selectors (at
-// least one when needMatchers), its time range and its limit.
-func (a *API) lookupParams(r *http.Request, needMatchers bool) (sets [][]*labels.Matcher, mint, maxt int64, limit int, err error) {
-	if sets, err = a.matchers(r, needMatchers); err != nil {
-		return nil, 0, 0, 0, err
-	}
-	if mint, maxt, err = a.timeRange(r); err != nil {
-		return nil, 0, 0, 0, err
-	}
-	if limit, err = parseLimit(r); err != nil {
-		return nil, 0, 0, 0, err
-	}
-	return sets, mint, maxt, limit, nil
+// lookupArgs is what every lookup takes: its match[] selectors, its time
+// range and its limit (0: none).
+type lookupArgs struct {
+	sets       [][]*labels.Matcher
+	mint, maxt int64
+	limit      int
 }
 
-func (a *API) series(r *http.Request) (res response, err error) {
-	sets, mint, maxt, limit, err := a.lookupParams(r, true)
+// lookupParams reads a lookup's arguments (at least one selector when
+// needMatchers).
+func (a *API) lookupParams(r *http.Request, needMatchers bool) (p lookupArgs, err error) {
+	if p.sets, err = a.matchers(r, needMatchers); err != nil {
+		return lookupArgs{}, err
+	}
+	if p.mint, p.maxt, err = a.timeRange(r); err != nil {
+		return lookupArgs{}, err
+	}
+	if p.limit, err = parseLimit(r); err != nil {
+		return lookupArgs{}, err
+	}
+	return p, nil
+}
+
+// lookup is the prologue of every lookup: it reads the lookup's arguments,
+// waits for a query slot (withSlot) and calls do with a querier over the
+// time range, closed when do returns.
+func (a *API) lookup(r *http.Request, needMatchers bool, do func(context.Context, storage.Querier, lookupArgs) (response, error)) (response, error) {
+	p, err := a.lookupParams(r, needMatchers)
 	if err != nil {
 		return response{}, err
 	}
-	ctx, cancel, err := a.timeoutCtx(r)
-	if err != nil {
-		return response{}, err
-	}
-	defer holdSlot(&res, &err, cancel)
-	q, err := a.opts.Queryable.Querier(mint, maxt)
-	if err != nil {
-		return response{}, &apiError{"internal", http.StatusInternalServerError, err}
-	}
-	defer q.Close()
+	return a.withSlot(r, func(ctx context.Context) (response, error) {
+		q, err := a.opts.Queryable.Querier(p.mint, p.maxt)
+		if err != nil {
+			return response{}, &apiError{"internal", http.StatusInternalServerError, err}
+		}
+		defer q.Close()
+		return do(ctx, q, p)
+	})
+}
+
+func (a *API) series(r *http.Request) (response, error) {
+	return a.lookup(r, true, a.selectSeries)
+}
+
+// selectSeries answers the series matching p.
+func (a *API) selectSeries(ctx context.Context, q storage.Querier, p lookupArgs) (response, error) {
+	sets, mint, maxt, limit := p.sets, p.mint, p.maxt, p.limit
 	hints := &storage.SelectHints{Start: mint, End: maxt, Func: "series"}
 	var sets2 []storage.SeriesSet
 	for _, ms := range sets {
@@ -99,26 +118,21 @@ func (a *API) labelValues(r *http.Request) (response, error) {
 }
 
 // labelQuery returns label names (name == "") or the values of label name.
-func (a *API) labelQuery(r *http.Request, name string) (res response, err error) {
-	sets, mint, maxt, limit, err := a.lookupParams(r, false)
-	if err != nil {
-		return response{}, err
-	}
+func (a *API) labelQuery(r *http.Request, name string) (response, error) {
+	return a.lookup(r, false, func(ctx context.Context, q storage.Querier, p lookupArgs) (response, error) {
+		return a.labelsOf(ctx, q, p, name)
+	})
+}
+
+// labelsOf answers the label names (name == "") or the values of label
+// name of the series matching p.
+func (a *API) labelsOf(ctx context.Context, q storage.Querier, p lookupArgs, name string) (response, error) {
+	sets, limit := p.sets, p.limit
 	var hints *storage.LabelHints
 	if limit > 0 {
 		// One more than asked tells whether the answer was cut.
 		hints = &storage.LabelHints{Limit: limit + 1}
 	}
-	ctx, cancel, err := a.timeoutCtx(r)
-	if err != nil {
-		return response{}, err
-	}
-	defer holdSlot(&res, &err, cancel)
-	q, err := a.opts.Queryable.Querier(mint, maxt)
-	if err != nil {
-		return response{}, &apiError{"internal", http.StatusInternalServerError, err}
-	}
-	defer q.Close()
 	if len(sets) == 0 {
 		sets = [][]*labels.Matcher{nil}
 	}
@@ -128,8 +142,11 @@ func (a *API) labelQuery(r *http.Request, name string) (res response, err error)
 		bytes    uint64
 	)
 	for _, ms := range sets {
-		var vals []string
-		var ws annotations.Annotations
+		var (
+			vals []string
+			ws   annotations.Annotations
+			err  error
+		)
 		if name == "" {
 			vals, ws, err = q.LabelNames(ctx, hints, ms...)
 		} else {
