@@ -194,37 +194,39 @@ func (c *Config) Warnings() []string {
 	return ws
 }
 
-// Default is the configuration of an empty file.
-var Default = Config{
-	Listen:  "127.0.0.1:9400",
-	DataDir: "data",
-	Storage: Storage{
-		Retention:           configfile.Duration(15 * 24 * time.Hour),
-		OutOfOrderWindow:    DefaultOutOfOrderWindow,
-		SelfMetricsInterval: configfile.Duration(15 * time.Second),
-	},
-	Attribution: Attribution{Interval: configfile.Duration(time.Minute), Window: configfile.Duration(3 * time.Hour)},
-	Web: Web{
-		ReadHeaderTimeout: configfile.Duration(10 * time.Second),
-		IdleTimeout:       configfile.Duration(2 * time.Minute),
-		MaxHeaderBytes:    64 << 10,
-		MaxConnections:    4096,
-	},
-	Query: Query{Timeout: configfile.Duration(30 * time.Second), MaxConcurrent: 8, MaxSamples: 5_000_000,
-		MaxLabelBytes: 16 << 20, MaxQueryLength: 16 << 10, MaxRequestBytes: 256 << 10},
-	Alerting: Alerting{EvaluationInterval: configfile.Duration(15 * time.Second), DefaultProbeInterval: configfile.Duration(30 * time.Second)},
+// Default returns the configuration of an empty file.
+func Default() Config {
+	return Config{
+		Listen:  "127.0.0.1:9400",
+		DataDir: "data",
+		Storage: Storage{
+			Retention:           configfile.Duration(15 * 24 * time.Hour),
+			OutOfOrderWindow:    DefaultOutOfOrderWindow,
+			SelfMetricsInterval: configfile.Duration(15 * time.Second),
+		},
+		Attribution: Attribution{Interval: configfile.Duration(time.Minute), Window: configfile.Duration(3 * time.Hour)},
+		Web: Web{
+			ReadHeaderTimeout: configfile.Duration(10 * time.Second),
+			IdleTimeout:       configfile.Duration(2 * time.Minute),
+			MaxHeaderBytes:    64 << 10,
+			MaxConnections:    4096,
+		},
+		Query: Query{Timeout: configfile.Duration(30 * time.Second), MaxConcurrent: 8, MaxSamples: 5_000_000,
+			MaxLabelBytes: 16 << 20, MaxQueryLength: 16 << 10, MaxRequestBytes: 256 << 10},
+		Alerting: Alerting{EvaluationInterval: configfile.Duration(15 * time.Second), DefaultProbeInterval: configfile.Duration(30 * time.Second)},
+	}
 }
 
 // UnmarshalYAML fills in defaults before decoding.
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
-	*c = Default
+	*c = Default()
 	type plain Config
 	return unmarshal((*plain)(c))
 }
 
 // Load reads and validates a collector configuration file.
 func Load(path string) (*Config, error) {
-	c := Default
+	c := Default()
 	if err := configfile.LoadFile(path, &c); err != nil {
 		return nil, err
 	}
