@@ -17,7 +17,7 @@ import (
 // answers it.
 func gaugeAgent(t *testing.T, dir string) (*Agent, *prometheus.Registry) {
 	t.Helper()
-	c := agentconfig.Default
+	c := agentconfig.Default()
 	c.Collector.URL, c.Collector.AgentID, c.Queue.Dir = "http://127.0.0.1:1", "home-1", dir
 	reg := prometheus.NewRegistry()
 	a, err := New(Options{Config: &c, Token: "t", Registerer: reg})

@@ -25,7 +25,7 @@ import (
 
 func newTestAgent(t *testing.T, url, dir string) *Agent {
 	t.Helper()
-	c := agentconfig.Default
+	c := agentconfig.Default()
 	c.Collector.URL, c.Collector.AgentID, c.Queue.Dir = url, "home-1", dir
 	a, err := New(Options{Config: &c, Token: "t"})
 	if err != nil {
@@ -189,7 +189,7 @@ func BenchmarkDrillTakeUp(b *testing.B) {
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	for i := range agents {
-		c := agentconfig.Default
+		c := agentconfig.Default()
 		c.Collector.URL, c.Collector.AgentID, c.Collector.PullTargets = srv.URL, fmt.Sprintf("a%d", i), true
 		c.Collector.PullInterval = configfile.Duration(time.Second)
 		c.Collector.ResolveInterval = 0

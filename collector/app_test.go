@@ -43,7 +43,7 @@ func getAs(t *testing.T, u, token string) (int, string) {
 
 // What was accepted before Stop is there after a restart on the same data.
 func TestStopKeepsAcceptedData(t *testing.T) {
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.DataDir = t.TempDir()
 	agents := auth.NewAgents()
 	agents.Add("home-token", auth.Identity{Agent: "home-1", Vantage: "home"})

@@ -56,7 +56,7 @@ func testUsers() *auth.Users {
 // startCollector runs a collector with two agent tokens.
 func startCollector(t *testing.T) *collector.App {
 	t.Helper()
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.DataDir = t.TempDir()
 	agents := auth.NewAgents()
 	agents.Add("home-token", auth.Identity{Agent: "home-1", Vantage: "home"})

@@ -44,7 +44,7 @@ func copyDir(t *testing.T, src, dst string) {
 func TestUpgradeFromV0(t *testing.T) {
 	dir := t.TempDir()
 	copyDir(t, "testdata/upgrade/v0", dir)
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.DataDir = dir
 	app, err := New(Options{Config: &cfg})
 	if err != nil {

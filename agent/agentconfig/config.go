@@ -87,24 +87,26 @@ type Defaults struct {
 	DepsSchedule string `yaml:"deps_schedule"`
 }
 
-// Default values of a new Config.
-var Default = Config{
-	Collector: Collector{BatchSize: 2000, PullInterval: configfile.Duration(time.Minute), ResolveInterval: configfile.Duration(time.Hour),
-		SelfMetricsInterval: configfile.Duration(30 * time.Second)},
-	Queue:    Queue{Dir: "queue", MaxBytes: 256 << 20, MaxAge: configfile.Duration(24 * time.Hour)},
-	Defaults: Defaults{Schedule: "@every 30s", Timeout: configfile.Duration(10 * time.Second), DepsSchedule: "@hourly"},
+// Default returns the values of a new Config.
+func Default() Config {
+	return Config{
+		Collector: Collector{BatchSize: 2000, PullInterval: configfile.Duration(time.Minute), ResolveInterval: configfile.Duration(time.Hour),
+			SelfMetricsInterval: configfile.Duration(30 * time.Second)},
+		Queue:    Queue{Dir: "queue", MaxBytes: 256 << 20, MaxAge: configfile.Duration(24 * time.Hour)},
+		Defaults: Defaults{Schedule: "@every 30s", Timeout: configfile.Duration(10 * time.Second), DepsSchedule: "@hourly"},
+	}
 }
 
 // UnmarshalYAML fills in defaults before decoding.
 func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
-	*c = Default
+	*c = Default()
 	type plain Config
 	return unmarshal((*plain)(c))
 }
 
 // Load reads and validates an agent configuration file.
 func Load(path string) (*Config, error) {
-	c := Default
+	c := Default()
 	if err := configfile.LoadFile(path, &c); err != nil {
 		return nil, err
 	}
@@ -135,7 +137,7 @@ func (c *Config) WithDefaults(ts []target.Target) []target.Target {
 // ValidateTargets checks targets that come from elsewhere than the file
 // (the collector), with the same rules.
 func ValidateTargets(ts []target.Target) error {
-	c := Default
+	c := Default()
 	c.Collector.URL = "http://collector"
 	c.Collector.PullTargets, c.Collector.AgentID = true, "x"
 	c.Targets = ts

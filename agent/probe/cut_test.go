@@ -22,7 +22,7 @@ func TestProbesUnderCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	base := &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.HomeSource}
+	base := &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.HomeSource()}
 	now := time.Now()
 	mk := func(prefixes []string, names ...string) *Env {
 		c := &cutset.Cut{ID: "d1", Starts: now.Add(-time.Minute), Expires: now.Add(time.Hour), Names: names}

@@ -159,14 +159,14 @@ func TestHTTPResolverAndSourceAddress(t *testing.T) {
 			continue
 		}
 		tg := &target.Target{ID: s.ID, URL: s.URL, Timeout: configfile.Duration(3 * time.Second)}
-		home := Run(context.Background(), "http", tg, &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.HomeSource})
+		home := Run(context.Background(), "http", tg, &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.HomeSource()})
 		if !home.Success {
 			t.Fatalf("home probe of %s failed: %v", s.ID, home.Err)
 		}
 		if v := metric(t, home, "probe_duration_seconds", "phase", "resolve"); v <= 0 {
 			t.Errorf("resolve phase = %v", v)
 		}
-		abroad := Run(context.Background(), "http", tg, &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.AbroadSource})
+		abroad := Run(context.Background(), "http", tg, &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.AbroadSource()})
 		if abroad.Success {
 			t.Fatalf("abroad probe of home-only %s succeeded", s.ID)
 		}

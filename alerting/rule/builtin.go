@@ -2,6 +2,7 @@ package rule
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -63,14 +64,17 @@ type Builtin struct {
 	DriftFor configfile.Duration `yaml:"drift_for"`
 }
 
-// DefaultBuiltin is used for zero fields.
-var DefaultBuiltin = Builtin{
-	QuorumAgents: 2, QuorumShare: 0.5,
-	VoteWindow: configfile.Duration(2 * time.Minute), DownFor: DurationOf(time.Minute),
-	HomeVantages: []string{"home"},
-	CertDays:     map[int]int{1: 30, 2: 21, 3: 14}, CertDaysDefault: 14, DNSSECDays: 3,
-	LatencyObjective: configfile.Duration(2 * time.Second), LatencyFor: configfile.Duration(5 * time.Minute),
-	DriftFor: configfile.Duration(10 * time.Minute),
+// DefaultBuiltin returns the values used for zero fields, fresh on every
+// call.
+func DefaultBuiltin() Builtin {
+	return Builtin{
+		QuorumAgents: 2, QuorumShare: 0.5,
+		VoteWindow: configfile.Duration(2 * time.Minute), DownFor: DurationOf(time.Minute),
+		HomeVantages: []string{"home"},
+		CertDays:     map[int]int{1: 30, 2: 21, 3: 14}, CertDaysDefault: 14, DNSSECDays: 3,
+		LatencyObjective: configfile.Duration(2 * time.Second), LatencyFor: configfile.Duration(5 * time.Minute),
+		DriftFor: configfile.Duration(10 * time.Minute),
+	}
 }
 
 // DurationOf is d as an optional duration of the configuration.
@@ -79,10 +83,11 @@ func DurationOf(d time.Duration) *configfile.Duration {
 	return &v
 }
 
-// WithDefaults fills zero fields from DefaultBuiltin.
+// WithDefaults fills zero fields from DefaultBuiltin. The result shares no
+// slice, map or pointer with b or with what another call returned.
 func (b Builtin) WithDefaults() Builtin {
-	d := DefaultBuiltin
-	d.Disabled = b.Disabled
+	d := DefaultBuiltin()
+	d.Disabled = slices.Clone(b.Disabled)
 	if b.QuorumAgents > 0 {
 		d.QuorumAgents = b.QuorumAgents
 	}
@@ -90,7 +95,7 @@ func (b Builtin) WithDefaults() Builtin {
 		d.QuorumShare = b.QuorumShare
 	}
 	if b.DownFor != nil {
-		d.DownFor = b.DownFor
+		d.DownFor = DurationOf(time.Duration(*b.DownFor))
 	}
 	for _, f := range []struct{ dst, src *configfile.Duration }{{&d.VoteWindow, &b.VoteWindow},
 		{&d.LatencyObjective, &b.LatencyObjective}, {&d.LatencyFor, &b.LatencyFor}, {&d.DriftFor, &b.DriftFor}} {
@@ -99,10 +104,10 @@ func (b Builtin) WithDefaults() Builtin {
 		}
 	}
 	if len(b.HomeVantages) > 0 {
-		d.HomeVantages = b.HomeVantages
+		d.HomeVantages = slices.Clone(b.HomeVantages)
 	}
 	if len(b.CertDays) > 0 {
-		d.CertDays = b.CertDays
+		d.CertDays = maps.Clone(b.CertDays)
 	}
 	if b.CertDaysDefault > 0 {
 		d.CertDaysDefault = b.CertDaysDefault

@@ -22,7 +22,7 @@ import (
 // Silences and acknowledgements from the command line, with roles, each
 // action in the audit log with who did it (issue 9).
 func TestSilenceAndAckCommands(t *testing.T) {
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.DataDir = t.TempDir()
 	// One incident to acknowledge: a rule that always fires, routed to a
 	// receiver that tells nobody.

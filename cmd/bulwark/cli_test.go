@@ -74,7 +74,7 @@ func TestFlagsAfterArguments(t *testing.T) {
 // matches, not "0 lost" (issue 8); the token comes from --token-file or
 // BULWARK_TOKEN.
 func TestWhatifUnknownCut(t *testing.T) {
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.DataDir = t.TempDir()
 	base := liveCollector(t, cfg, map[string]auth.User{"view-token": {ID: "vera", Role: auth.RoleViewer}})
 	whatif := func(args ...string) (string, error) {

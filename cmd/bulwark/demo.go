@@ -107,8 +107,8 @@ func startDemo(ctx context.Context, o demoOptions) error {
 		id, vantage, country string
 		source               string
 	}{
-		{"home-1", "home", "XA", demo.HomeSource.String()},
-		{"abroad-1", "abroad", "XC", demo.AbroadSource.String()},
+		{"home-1", "home", "XA", demo.HomeSource().String()},
+		{"abroad-1", "abroad", "XC", demo.AbroadSource().String()},
 	}
 	agents := auth.NewAgents()
 	tokens := map[string]string{}
@@ -131,7 +131,7 @@ func startDemo(ctx context.Context, o demoOptions) error {
 		targets = append(targets, target.Target{ID: s.ID, Name: s.Name, Sector: s.Sector, Operator: s.Operator,
 			Criticality: s.Criticality, URL: s.URL, Timeout: configfile.Duration(5 * time.Second)})
 	}
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.Listen = o.Listen
 	cfg.DataDir = o.DataDir
 	cfg.Targets = targets // the agents pull them
@@ -186,7 +186,7 @@ func startDemo(ctx context.Context, o demoOptions) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	for _, v := range vantages {
-		ac := agentconfig.Default
+		ac := agentconfig.Default()
 		ac.Collector.URL = "http://" + app.Addr()
 		ac.Network = agentconfig.Network{Resolver: world.DNS.Addr, SourceAddress: v.source}
 		ac.Queue.Dir = filepath.Join(o.DataDir, "queue-"+v.id)

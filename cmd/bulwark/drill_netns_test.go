@@ -174,7 +174,7 @@ func netnsDrill(t *testing.T) {
 	agents.Add("agent-token", auth.Identity{Agent: "ns-agent", Vantage: "home", Country: "XA"})
 	users.Add("op-token", false, auth.User{ID: "planner", Role: auth.RoleOperator})
 	os.WriteFile(filepath.Join(dir, "op.token"), []byte("op-token\n"), 0o600)
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Targets = []target.Target{{ID: "foreign-portal", Sector: "government", URL: "http://foreign.netns.test/", Timeout: configfile.Duration(2 * time.Second)},
 		{ID: "domestic-portal", Sector: "government", URL: "http://domestic.netns.test/", Timeout: configfile.Duration(2 * time.Second)}}
@@ -191,7 +191,7 @@ func netnsDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer app.Stop(context.Background())
-	ac := agentconfig.Default
+	ac := agentconfig.Default()
 	ac.Collector.URL, ac.Collector.AgentID, ac.Collector.PullTargets = "http://"+app.Addr(), "ns-agent", true
 	ac.Collector.PullInterval = configfile.Duration(time.Second)
 	ac.Network = agentconfig.Network{Resolver: os.Getenv("BULWARK_NETNS_DNS"), SourceAddress: nsAgent}

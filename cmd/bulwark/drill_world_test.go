@@ -108,7 +108,7 @@ steps:
 		}
 		targets = append(targets, tg)
 	}
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Targets = targets
 	cfg.Attribution.GeoDir = w.GeoDir
@@ -129,8 +129,8 @@ steps:
 	dw.startCollector(t, "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	dw.stopAgents = cancel
-	for id, src := range map[string]string{"home-1": demo.HomeSource.String(), "abroad-1": demo.AbroadSource.String()} {
-		ac := agentconfig.Default
+	for id, src := range map[string]string{"home-1": demo.HomeSource().String(), "abroad-1": demo.AbroadSource().String()} {
+		ac := agentconfig.Default()
 		ac.Collector.URL = dw.base
 		ac.Collector.AgentID = id
 		ac.Collector.PullTargets = true

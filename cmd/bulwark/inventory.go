@@ -38,7 +38,7 @@ func runTargets(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *file == "" || (*data == "") == (*collector == "") {
 		return errors.New("targets import: give --csv and exactly one of --data or --collector")
 	}
-	m, ok := inventory.Presets[*preset]
+	m, ok := inventory.Presets()[*preset]
 	if !ok {
 		return fmt.Errorf("targets import: unknown preset %q (known: %s)", *preset, strings.Join(presetNames(), ", "))
 	}
@@ -147,7 +147,7 @@ func printDiff(w io.Writer, d inventory.Diff, dry bool) {
 
 func presetNames() []string {
 	var out []string
-	for k := range inventory.Presets {
+	for k := range inventory.Presets() {
 		out = append(out, k)
 	}
 	return out

@@ -127,7 +127,7 @@ func TestInventoryAndZoneCommands(t *testing.T) {
 // Operators import through the API; the imported targets are the ones
 // agents are handed; a viewer may not import.
 func TestImportThroughAPI(t *testing.T) {
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.DataDir = t.TempDir()
 	agents := auth.NewAgents()
 	agents.Add("agent-token", auth.Identity{Agent: "home-1", Vantage: "home"})

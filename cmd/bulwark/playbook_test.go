@@ -20,7 +20,7 @@ func TestPlaybookCommands(t *testing.T) {
 	pb := filepath.Join(dir, "drill.yml")
 	os.WriteFile(pb, []byte("name: tabletop\nowner: planners\ntriggers: [{manual: true}]\ninputs: [{name: scenario, default: cdn-loss}]\n"+
 		"steps:\n  - name: walk-through\n    checklist: {items: [roles called, runbook read]}\n"), 0o600)
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Playbooks.Files = []string{pb}
 	base := liveCollector(t, cfg, map[string]auth.User{"op-token": {ID: "otto", Role: auth.RoleOperator}})

@@ -71,7 +71,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if err := audit.Verify(x, trusted); err != nil {
 		return fmt.Errorf("%s: %w", files[0], err)
 	}
-	fmt.Fprintf(stdout, "%s: intact: %d entries, chained, signed %s by %s (%s)\n", files[0], len(x.Entries), x.Exported.Format("2006-01-02 15:04:05 MST"), origin, audit.Kinds[x.Kind])
+	fmt.Fprintf(stdout, "%s: intact: %d entries, chained, signed %s by %s (%s)\n", files[0], len(x.Entries), x.Exported.Format("2006-01-02 15:04:05 MST"), origin, audit.Kinds()[x.Kind])
 	return nil
 }
 

@@ -36,7 +36,7 @@ func (f *sovereigntyFlags) register(fs *flag.FlagSet) {
 
 // load returns the data directory, the attributor and the policy.
 func (f *sovereigntyFlags) load() (string, *attrib.Attributor, *attrib.Policy, func(), error) {
-	cfg := collectorconfig.Default
+	cfg := collectorconfig.Default()
 	if f.config != "" {
 		c, err := collectorconfig.Load(f.config)
 		if err != nil {

@@ -48,28 +48,30 @@ type Limits struct {
 // agent may spend at once: a restarted collector sees every series anew.
 const newSeriesBurstMinutes = 16
 
-// DefaultLimits are used for zero fields.
-var DefaultLimits = Limits{
-	MaxBodyBytes:         8 << 20,
-	MaxDecodedBytes:      16 << 20,
-	MaxSeriesPerRequest:  10_000,
-	MaxSamplesPerRequest: 100_000,
-	MaxLabelsPerSeries:   32,
-	MaxLabelNameLength:   128,
-	MaxLabelValueLength:  1024,
-	MaxSeriesLabelsBytes: 4096,
-	MaxFutureSkew:        10 * time.Minute,
-	MaxInflightBytes:     128 << 20,
-	SamplesPerSecond:     100_000,
-	Burst:                1_000_000,
-	MaxSeriesPerAgent:    200_000,
+// DefaultLimits returns the limits used for zero fields.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxBodyBytes:         8 << 20,
+		MaxDecodedBytes:      16 << 20,
+		MaxSeriesPerRequest:  10_000,
+		MaxSamplesPerRequest: 100_000,
+		MaxLabelsPerSeries:   32,
+		MaxLabelNameLength:   128,
+		MaxLabelValueLength:  1024,
+		MaxSeriesLabelsBytes: 4096,
+		MaxFutureSkew:        10 * time.Minute,
+		MaxInflightBytes:     128 << 20,
+		SamplesPerSecond:     100_000,
+		Burst:                1_000_000,
+		MaxSeriesPerAgent:    200_000,
 
-	NewSeriesBytesPerMinute: 1 << 20,
-	MaxRequestsPerAgent:     4,
+		NewSeriesBytesPerMinute: 1 << 20,
+		MaxRequestsPerAgent:     4,
+	}
 }
 
 func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
+	d := DefaultLimits()
 	set := func(dst *int, v int) {
 		if v > 0 {
 			*dst = v

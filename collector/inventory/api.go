@@ -39,7 +39,7 @@ func ImportHandler(s *Store, changed func() error) http.Handler {
 		if preset == "" {
 			preset = "bulwark"
 		}
-		m, ok := Presets[preset]
+		m, ok := Presets()[preset]
 		if !ok {
 			writeJSON(w, http.StatusBadRequest, map[string]any{"status": "error", "error": "unknown preset " + preset})
 			return

@@ -225,17 +225,17 @@ func TestReadCSVStreamingUTF8(t *testing.T) {
 		"bom":       "\xef\xbb\xbfid,name,url,sector\nz,Z,https://z.test/,energy\n",
 	}
 	for name, f := range files {
-		want, werr := ParseCSV(name, []byte(f), Presets["bulwark"])
-		got, gerr := ReadCSV(name, iotest.OneByteReader(strings.NewReader(f)), Presets["bulwark"], Limits{})
+		want, werr := ParseCSV(name, []byte(f), Presets()["bulwark"])
+		got, gerr := ReadCSV(name, iotest.OneByteReader(strings.NewReader(f)), Presets()["bulwark"], Limits{})
 		if fmt.Sprint(want, werr) != fmt.Sprint(got, gerr) {
 			t.Errorf("%s: byte by byte %v %v, whole %v %v", name, got, gerr, want, werr)
 		}
 	}
-	_, err := ParseCSV("latin1", []byte(files["latin1"]), Presets["bulwark"])
+	_, err := ParseCSV("latin1", []byte(files["latin1"]), Presets()["bulwark"])
 	if err == nil || !strings.HasPrefix(err.Error(), "latin1:3: the file is not UTF-8") {
 		t.Errorf("latin1: %v", err)
 	}
-	if ts, err := ParseCSV("valid", []byte(files["valid"]), Presets["bulwark"]); err != nil || ts[0].Name != "Zürich — 市" {
+	if ts, err := ParseCSV("valid", []byte(files["valid"]), Presets()["bulwark"]); err != nil || ts[0].Name != "Zürich — 市" {
 		t.Errorf("valid: %v %v", ts, err)
 	}
 }
@@ -249,7 +249,7 @@ func TestReadCSVErrorsCapped(t *testing.T) {
 	for i := range 500 {
 		fmt.Fprintf(&b, "bad id %d,https://x.test/,energy\n", i)
 	}
-	_, err := ReadCSV("f.csv", strings.NewReader(b.String()), Presets["bulwark"], Limits{MaxErrors: 10})
+	_, err := ReadCSV("f.csv", strings.NewReader(b.String()), Presets()["bulwark"], Limits{MaxErrors: 10})
 	var ie *Error
 	if !errors.As(err, &ie) || len(ie.Rows) != 10 || ie.Total != 501 {
 		t.Fatalf("ReadCSV = %v", err)
@@ -269,7 +269,7 @@ func TestReadCSVMaxTargets(t *testing.T) {
 	for i := range 6 {
 		fmt.Fprintf(&b, "t%d,https://x.test/,energy\n", i)
 	}
-	_, err := ReadCSV("f.csv", strings.NewReader(b.String()), Presets["bulwark"], Limits{MaxTargets: 5})
+	_, err := ReadCSV("f.csv", strings.NewReader(b.String()), Presets()["bulwark"], Limits{MaxTargets: 5})
 	if err == nil || err.Error() != "f.csv:7: more than 5 targets in one file: split it" {
 		t.Fatalf("ReadCSV = %v", err)
 	}

@@ -18,8 +18,10 @@ import (
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
-// Fields a column can fill.
-var Fields = []string{"id", "name", "url", "host", "domain", "sector", "operator", "type", "contact", "criticality"}
+// Fields returns the fields a column can fill, in the order they are read.
+func Fields() []string {
+	return []string{"id", "name", "url", "host", "domain", "sector", "operator", "type", "contact", "criticality"}
+}
 
 // Mapping says which column fills which field, and constant values.
 type Mapping struct {
@@ -29,15 +31,17 @@ type Mapping struct {
 	Optional []string
 }
 
-// Presets are mappings for common layouts.
-var Presets = map[string]Mapping{
-	// bulwark: the columns are named after the fields.
-	"bulwark": {Columns: map[string]string{"id": "id", "name": "name", "url": "url", "host": "host", "sector": "sector",
-		"operator": "operator", "type": "type", "contact": "contact", "criticality": "criticality"},
-		Optional: []string{"name", "url", "host", "operator", "type", "contact", "criticality"}},
-	// dotgov: the US .gov domain list (current-full.csv of cisagov/dotgov-data).
-	"dotgov": {Columns: map[string]string{"domain": "Domain name", "name": "Organization name", "operator": "Organization name",
-		"type": "Domain type", "contact": "Security contact email"}, Set: map[string]string{"sector": "government"}},
+// Presets returns the mappings for common layouts, fresh on every call.
+func Presets() map[string]Mapping {
+	return map[string]Mapping{
+		// bulwark: the columns are named after the fields.
+		"bulwark": {Columns: map[string]string{"id": "id", "name": "name", "url": "url", "host": "host", "sector": "sector",
+			"operator": "operator", "type": "type", "contact": "contact", "criticality": "criticality"},
+			Optional: []string{"name", "url", "host", "operator", "type", "contact", "criticality"}},
+		// dotgov: the US .gov domain list (current-full.csv of cisagov/dotgov-data).
+		"dotgov": {Columns: map[string]string{"domain": "Domain name", "name": "Organization name", "operator": "Organization name",
+			"type": "Domain type", "contact": "Security contact email"}, Set: map[string]string{"sector": "government"}},
+	}
 }
 
 // RowError is one refused row.
@@ -188,7 +192,7 @@ func (p *parser) read(r *csv.Reader, m Mapping) error {
 	}
 	col := map[string]int{}
 	var missing []string
-	for _, field := range Fields {
+	for _, field := range Fields() {
 		c, mapped := m.Columns[field]
 		if !mapped {
 			continue

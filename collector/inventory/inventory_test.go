@@ -15,7 +15,7 @@ func parseFile(t *testing.T, name, preset string) ([]byte, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ParseCSV("testdata/"+name, b, Presets[preset])
+	_, err = ParseCSV("testdata/"+name, b, Presets()[preset])
 	return b, err
 }
 
@@ -25,7 +25,7 @@ func TestImportDotgov(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := ParseCSV("current-full.csv", b, Presets["dotgov"])
+	ts, err := ParseCSV("current-full.csv", b, Presets()["dotgov"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestImportRefused(t *testing.T) {
 
 // Issue 8: a bare quote made ParseCSV call FieldPos after a failed Read, which panicked.
 func TestParseCSVBareQuote(t *testing.T) {
-	_, err := ParseCSV("x.csv", []byte("id,sector\naaaa\"00"), Presets["bulwark"])
+	_, err := ParseCSV("x.csv", []byte("id,sector\naaaa\"00"), Presets()["bulwark"])
 	var ie *Error
 	if !errors.As(err, &ie) || len(ie.Rows) != 1 || ie.Rows[0].Line != 2 {
 		t.Fatalf("ParseCSV = %v, want one bad row at line 2", err)
@@ -94,7 +94,7 @@ func FuzzParseCSV(f *testing.F) {
 	f.Add([]byte("id,url\n\"unterminated,x\n"))
 	f.Add([]byte("id,sector\naaaa\"00")) // issue 8: panicked in FieldPos after a parse error
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ts, err := ParseCSV("fuzz.csv", b, Presets["bulwark"])
+		ts, err := ParseCSV("fuzz.csv", b, Presets()["bulwark"])
 		if err == nil {
 			for _, x := range ts {
 				if len(x.Validate()) > 0 {

@@ -72,9 +72,12 @@ func (x *Export) signed() []byte {
 	return []byte(fmt.Sprintf("%s\n%s\n%d\n%s", x.Kind, head, len(x.Entries), x.Exported.UTC().Format(time.RFC3339Nano)))
 }
 
-// Kinds of signed exports: an audit log or a playbook run's timeline, and
-// a drill report (its parts as entries).
-var Kinds = map[string]string{"bulwark-audit": "audit export", "bulwark-drill-report": "drill report"}
+// Kinds returns the kinds of signed exports, each with what it is called:
+// an audit log or a playbook run's timeline, and a drill report (its parts
+// as entries).
+func Kinds() map[string]string {
+	return map[string]string{"bulwark-audit": "audit export", "bulwark-drill-report": "drill report"}
+}
 
 // Sign signs an export of entries with key.
 func Sign(entries []Entry, key ed25519.PrivateKey, now time.Time) *Export {
@@ -113,7 +116,7 @@ func (p *Problem) Unwrap() error { return p.Err }
 // which proves integrity but not origin). It names the first entry that
 // does not hold.
 func Verify(x *Export, trusted ed25519.PublicKey) error {
-	if _, ok := Kinds[x.Kind]; !ok {
+	if _, ok := Kinds()[x.Kind]; !ok {
 		return &Problem{Msg: fmt.Sprintf("kind %q is not a Bulwark audit export or report", x.Kind)}
 	}
 	prev := ""

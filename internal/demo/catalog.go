@@ -12,7 +12,7 @@ import (
 func CatalogYAML() []byte {
 	var b strings.Builder
 	b.WriteString("# The demo world's providers (fictional; ASNs from the private range).\nproviders:\n")
-	for _, p := range Providers {
+	for _, p := range Providers() {
 		fmt.Fprintf(&b, "  - id: %s\n    name: %s\n    parent: %s\n    country: %s\n    kinds: [%s]\n    asns: [%d]\n",
 			p.ID, p.Name, p.Name, p.Country, strings.Join(p.Kinds, ", "), p.ASN)
 		fmt.Fprintf(&b, "    cname_suffixes: [%s]\n    ns_suffixes: [%s]\n    mx_suffixes: [%s]\n", p.Domain, p.Domain, p.Domain)

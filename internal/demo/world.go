@@ -24,9 +24,12 @@ import (
 	"time"
 )
 
-// Countries of the demo world: Arcadia is home, Borealis a trusted partner,
-// Cathay and Dravia foreign. XA-XD are ISO 3166 user-assigned codes.
-var Countries = map[string]string{"XA": "Arcadia", "XB": "Borealis", "XC": "Cathay", "XD": "Dravia"}
+// Countries returns the countries of the demo world: Arcadia is home,
+// Borealis a trusted partner, Cathay and Dravia foreign. XA-XD are ISO 3166
+// user-assigned codes.
+func Countries() map[string]string {
+	return map[string]string{"XA": "Arcadia", "XB": "Borealis", "XC": "Cathay", "XD": "Dravia"}
+}
 
 // Provider is an infrastructure company of the demo world.
 type Provider struct {
@@ -40,24 +43,29 @@ type Provider struct {
 	Domain  string // its own DNS domain
 }
 
-// Providers is the ground truth the attribution must recover.
-var Providers = []Provider{
-	{ID: "arcanet", Name: "ArcaNet", Kinds: []string{"hosting", "dns", "mail"}, Country: "XA", ASN: 64501, ASName: "ARCANET-AS ArcaNet", Net: "127.1.0.0/16", Domain: "arcanet.test"},
-	{ID: "arcatel", Name: "Arcadia Telecom", Kinds: []string{"hosting", "dns"}, Country: "XA", ASN: 64502, ASName: "ARCATEL Arcadia Telecom", Net: "127.2.0.0/16", Domain: "arcatel.test"},
-	{ID: "borealis", Name: "Borealis Cloud", Kinds: []string{"hosting", "dns"}, Country: "XB", ASN: 64510, ASName: "BOREALIS-CLOUD", Net: "127.10.0.0/16", Domain: "borealis-cloud.test"},
-	{ID: "skyline", Name: "Skyline CDN", Kinds: []string{"cdn", "ca"}, Country: "XC", ASN: 64520, ASName: "SKYLINE-CDN", Net: "127.20.0.0/16", Domain: "skylinecdn.test"},
-	{ID: "cathaydns", Name: "Cathay DNS", Kinds: []string{"dns"}, Country: "XC", ASN: 64521, ASName: "CATHAYDNS", Net: "127.21.0.0/16", Domain: "cathaydns.test"},
-	{ID: "dravia", Name: "Dravia Cloud", Kinds: []string{"hosting", "dns", "mail", "ca"}, Country: "XD", ASN: 64530, ASName: "DRAVIA-CLOUD", Net: "127.30.0.0/16", Domain: "draviacloud.test"},
+// Providers returns the ground truth the attribution must recover.
+func Providers() []Provider {
+	return []Provider{
+		{ID: "arcanet", Name: "ArcaNet", Kinds: []string{"hosting", "dns", "mail"}, Country: "XA", ASN: 64501, ASName: "ARCANET-AS ArcaNet", Net: "127.1.0.0/16", Domain: "arcanet.test"},
+		{ID: "arcatel", Name: "Arcadia Telecom", Kinds: []string{"hosting", "dns"}, Country: "XA", ASN: 64502, ASName: "ARCATEL Arcadia Telecom", Net: "127.2.0.0/16", Domain: "arcatel.test"},
+		{ID: "borealis", Name: "Borealis Cloud", Kinds: []string{"hosting", "dns"}, Country: "XB", ASN: 64510, ASName: "BOREALIS-CLOUD", Net: "127.10.0.0/16", Domain: "borealis-cloud.test"},
+		{ID: "skyline", Name: "Skyline CDN", Kinds: []string{"cdn", "ca"}, Country: "XC", ASN: 64520, ASName: "SKYLINE-CDN", Net: "127.20.0.0/16", Domain: "skylinecdn.test"},
+		{ID: "cathaydns", Name: "Cathay DNS", Kinds: []string{"dns"}, Country: "XC", ASN: 64521, ASName: "CATHAYDNS", Net: "127.21.0.0/16", Domain: "cathaydns.test"},
+		{ID: "dravia", Name: "Dravia Cloud", Kinds: []string{"hosting", "dns", "mail", "ca"}, Country: "XD", ASN: 64530, ASName: "DRAVIA-CLOUD", Net: "127.30.0.0/16", Domain: "draviacloud.test"},
+	}
 }
 
 // Vantage networks: the agents dial from these so services can tell home from abroad.
 var (
-	HomeNet   = Network{CIDR: "127.100.0.0/16", ASN: 64540, ASName: "ARCADIA-BROADBAND", Country: "XA"}
-	AbroadNet = Network{CIDR: "127.200.0.0/16", ASN: 64550, ASName: "CATHAY-TRANSIT", Country: "XC"}
-	// HomeSource and AbroadSource are the agents' source addresses.
-	HomeSource   = netip.MustParseAddr("127.100.0.1")
-	AbroadSource = netip.MustParseAddr("127.200.0.1")
+	homeNet   = Network{CIDR: "127.100.0.0/16", ASN: 64540, ASName: "ARCADIA-BROADBAND", Country: "XA"}
+	abroadNet = Network{CIDR: "127.200.0.0/16", ASN: 64550, ASName: "CATHAY-TRANSIT", Country: "XC"}
 )
+
+// HomeSource is the home agents' source address, inside the home network.
+func HomeSource() netip.Addr { return netip.AddrFrom4([4]byte{127, 100, 0, 1}) }
+
+// AbroadSource is the agents' source address abroad.
+func AbroadSource() netip.Addr { return netip.AddrFrom4([4]byte{127, 200, 0, 1}) }
 
 // CAs of the demo world, by provider id that owns them.
 var caOwners = []struct{ Provider, Name, Org, Country string }{
@@ -204,8 +212,8 @@ func Start(opts Options) (w *World, err error) {
 	if err := os.WriteFile(w.RootsFile, bundle, 0o644); err != nil {
 		return nil, fmt.Errorf("testenv: %w", err)
 	}
-	nets := []Network{HomeNet, AbroadNet}
-	for _, p := range Providers {
+	nets := []Network{homeNet, abroadNet}
+	for _, p := range Providers() {
 		nets = append(nets, Network{CIDR: p.Net, ASN: p.ASN, ASName: p.ASName, Country: p.Country})
 	}
 	if err := WriteMMDB(opts.Dir, nets); err != nil {
@@ -340,7 +348,7 @@ func (w *World) Close() {
 
 // ProviderByID returns the provider with that id.
 func ProviderByID(id string) (Provider, bool) {
-	for _, p := range Providers {
+	for _, p := range Providers() {
 		if p.ID == id {
 			return p, true
 		}
@@ -364,7 +372,7 @@ func (w *World) providerRecords() error {
 	if err := w.DNS.Set(LongTailNS+".", 1, fmt.Sprintf("%s. 3600 IN A %s", LongTailNS, providerAddr("dravia", 53, 9))); err != nil {
 		return err
 	}
-	for _, p := range Providers {
+	for _, p := range Providers() {
 		for i, ns := range []string{"ns1", "ns2"} {
 			host := ns + "." + p.Domain + "."
 			if err := w.DNS.Set(host, 1, fmt.Sprintf("%s 3600 IN A %s", host, providerAddr(p.ID, 53, i+1))); err != nil {
@@ -428,7 +436,7 @@ func (w *World) serve(s *Service) error {
 	s.Addr = netip.MustParseAddrPort(ln.Addr().String())
 	s.URL = fmt.Sprintf("https://%s:%d/", s.Host, s.Addr.Port())
 	if s.Has(HomeOnly) {
-		ln = &homeOnlyListener{Listener: ln, home: netip.MustParsePrefix(HomeNet.CIDR)}
+		ln = &homeOnlyListener{Listener: ln, home: netip.MustParsePrefix(homeNet.CIDR)}
 	}
 	srv := &http.Server{
 		Handler:           w.handler(s),

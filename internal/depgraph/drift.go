@@ -130,7 +130,7 @@ func (t *Tracker) ObserveFrom(services []*Service, agent, vantage string, at tim
 		}
 		prev := t.last[k]
 		kept := &Service{Target: s.Target, Sector: s.Sector, Score: s.Score, WorstLayer: s.WorstLayer, WorstState: s.WorstState}
-		for _, name := range Layers {
+		for _, name := range layerOrder {
 			var base *Layer
 			if prev != nil {
 				base = prev.Layer(name)

@@ -14,7 +14,7 @@ import (
 // layer to "provider@jurisdiction"; a layer left out was not observed.
 func svc(layers map[string]string) *Service {
 	s := &Service{Target: "heat-network", Sector: "energy"}
-	for _, name := range Layers {
+	for _, name := range Layers() {
 		p, ok := layers[name]
 		if !ok {
 			continue
@@ -176,7 +176,7 @@ func modelDrift(steps []driftStep, layers []string, driftFor time.Duration) []Dr
 			clear(runs)
 			continue
 		}
-		for _, name := range Layers {
+		for _, name := range Layers() {
 			sig, ok := s.obs[name]
 			if !ok || !slices.Contains(layers, name) {
 				continue

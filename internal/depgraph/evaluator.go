@@ -204,7 +204,7 @@ func (e *Evaluator) write(ctx context.Context, services []*Service, ts time.Time
 			return fmt.Errorf("depgraph: write: %w", err)
 		}
 		for _, l := range s.Layers {
-			add(StateValue[l.State], "__name__", "bulwark_layer_state", "target", s.Target, "sector", s.Sector, "layer", l.Name, "state", l.State)
+			add(StateValue(l.State), "__name__", "bulwark_layer_state", "target", s.Target, "sector", s.Sector, "layer", l.Name, "state", l.State)
 			add(float64(counts[s.Target+"\x00"+l.Name]), "__name__", "bulwark_dependency_drift_total", "target", s.Target, "sector", s.Sector, "layer", l.Name)
 			for _, it := range l.Items {
 				asn := ""

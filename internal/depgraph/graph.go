@@ -15,13 +15,29 @@ import (
 	"github.com/bulwarkhq/bulwark/internal/attrib"
 )
 
-// Layers in the order they are shown.
-var Layers = []string{"hosting", "cdn", "dns", "ca", "mail", "subresource"}
+// layerOrder is the layers in the order they are shown.
+var layerOrder = [...]string{"hosting", "cdn", "dns", "ca", "mail", "subresource"}
 
-// Weights of the published score: a weighted mean of layer state values
-// over the layers a service has. Hosting and DNS weigh most because losing
-// either takes the service down.
-var Weights = map[string]float64{"hosting": 0.30, "dns": 0.25, "cdn": 0.15, "ca": 0.10, "mail": 0.10, "subresource": 0.10}
+// Layers returns the layers in the order they are shown.
+func Layers() []string { return slices.Clone(layerOrder[:]) }
+
+// Weight is a layer's weight in the published score: a weighted mean of
+// layer state values over the layers a service has. Hosting and DNS weigh
+// most because losing either takes the service down. An unknown layer
+// weighs 0.
+func Weight(layer string) float64 {
+	switch layer {
+	case "hosting":
+		return 0.30
+	case "dns":
+		return 0.25
+	case "cdn":
+		return 0.15
+	case "ca", "mail", "subresource":
+		return 0.10
+	}
+	return 0
+}
 
 // States of a layer, after the critical-dependency idea of Kashaf et al.
 // (IMC 2020), with their score values.
@@ -35,9 +51,19 @@ const (
 	Unattributed = "unattributed"
 )
 
-// StateValue is the score value of each state (an unattributed layer has
-// none: it does not count).
-var StateValue = map[string]float64{Domestic: 0, ForeignRedundant: 0.25, ForeignMulti: 0.75, ForeignCritical: 1}
+// StateValue is the score value of a state (an unattributed layer has
+// none: it does not count; nor does an unknown state, valued 0).
+func StateValue(state string) float64 {
+	switch state {
+	case ForeignRedundant:
+		return 0.25
+	case ForeignMulti:
+		return 0.75
+	case ForeignCritical:
+		return 1
+	}
+	return 0 // Domestic
+}
 
 // Observation is one raw probe_dependency_info series.
 type Observation struct {
@@ -150,7 +176,7 @@ func Build(target, sector string, obs []Observation, a *attrib.Attributor, pol *
 			add("subresource", o.Name, "", func() attrib.Attribution { return a.Name("subresource", o.Name) })
 		}
 	}
-	for _, name := range Layers {
+	for _, name := range layerOrder {
 		m := byLayer[name]
 		if len(m) == 0 {
 			continue
@@ -266,10 +292,10 @@ func (s *Service) score() {
 		if l.State == Unattributed {
 			continue // neither foreign nor domestic: it does not count
 		}
-		v := StateValue[l.State]
-		sum += Weights[l.Name] * v
-		weights += Weights[l.Name]
-		if v > worst || (v == worst && Weights[l.Name] > Weights[s.WorstLayer]) {
+		v, w := StateValue(l.State), Weight(l.Name)
+		sum += w * v
+		weights += w
+		if v > worst || (v == worst && w > Weight(s.WorstLayer)) {
 			worst, s.WorstLayer, s.WorstState = v, l.Name, l.State
 		}
 	}

@@ -20,7 +20,7 @@ import (
 func observe(t *testing.T, w *demo.World, s *demo.Service) []Observation {
 	t.Helper()
 	res := probe.Run(context.Background(), "deps", &target.Target{ID: s.ID, URL: s.URL, Timeout: configfile.Duration(5 * time.Second)},
-		&probe.Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.HomeSource})
+		&probe.Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.HomeSource()})
 	if !res.Success {
 		t.Fatalf("deps %s: %v", s.ID, res.Err)
 	}

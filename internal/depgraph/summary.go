@@ -123,7 +123,7 @@ func Summarize(services []*Service) []LayerSummary {
 		}
 	}
 	var out []LayerSummary
-	for _, name := range Layers {
+	for _, name := range layerOrder {
 		if t := tallies[name]; t != nil {
 			out = append(out, t.Summary())
 		}

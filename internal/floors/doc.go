@@ -2,5 +2,6 @@
 // built in floors (internal, then agent and alerting, then playbooks, then
 // collector and dashboards, then the commands), and a package may import
 // only its own room or a lower floor. No production binary links a test
-// helper from internal/testenv.
+// helper from internal/testenv. No exported package variable holds state
+// another package could change (globals_test.go).
 package floors
