@@ -29,8 +29,8 @@ func TestExamples(t *testing.T) {
 	var walk func([]Step)
 	walk = func(steps []Step) {
 		for i := range steps {
-			if sp := steps[i].Spec(); sp != nil {
-				kinds[sp.Kind()] = true
+			if k := steps[i].Kind(); k.Name != "" {
+				kinds[k.Name] = true
 			} else {
 				kinds["parallel"] = true
 			}
