@@ -148,8 +148,8 @@ func (a *App) playbookList(w http.ResponseWriter, _ *http.Request) {
 		v := view{Name: pb.Name, Owner: pb.Owner, Description: pb.Description, Triggers: pb.Triggers, Inputs: pb.Inputs}
 		for _, s := range pb.Steps {
 			kind := "parallel"
-			if sp := s.Spec(); sp != nil {
-				kind = sp.Kind()
+			if k := s.Kind(); k.Name != "" {
+				kind = k.Name
 			}
 			v.Steps = append(v.Steps, stepView{s.Name, kind})
 		}

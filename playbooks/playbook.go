@@ -51,54 +51,32 @@ type Input struct {
 	Default     string `yaml:"default"`
 }
 
-// Step is one step: exactly one kind, or a parallel group of steps.
+// Step is one step: exactly one kind (a key of the step, decoded into
+// that kind's spec; see playbooks/step's table of kinds), or a parallel
+// group of steps.
 type Step struct {
-	Name      string          `yaml:"name"`
-	Notify    *step.Notify    `yaml:"notify"`
-	HTTP      *step.HTTP      `yaml:"http"`
-	Exec      *step.Exec      `yaml:"exec"`
-	WaitFor   *step.WaitFor   `yaml:"wait_for"`
-	Approval  *step.Approval  `yaml:"approval"`
-	Checklist *step.Checklist `yaml:"checklist"`
-	Parallel  []Step          `yaml:"parallel"`
+	Name     string
+	Parallel []Step
 	// Timeout bounds the step (default 15m; approvals and checklists 4h).
-	Timeout configfile.Duration `yaml:"timeout"`
+	Timeout configfile.Duration
 	// OnFailure: "abort" (default), "continue", or the name of a step to
 	// run instead (a recovery step; chains of them must not loop).
-	OnFailure string `yaml:"on_failure"`
+	OnFailure string
 	// DrillSafe lets the step act during a drill; otherwise it is recorded
 	// as would-have-run (the default is the kind's: only notify, wait_for,
 	// approval and checklist may act).
-	DrillSafe *bool `yaml:"drill_safe"`
+	DrillSafe *bool
+
+	kind  step.Kind // zero for a parallel group
+	spec  step.Spec
+	kinds int // how many kinds the step set: more than one is refused
 }
 
-// Spec is the step's kind, nil for a parallel group.
-func (s *Step) Spec() step.Spec {
-	for _, sp := range []step.Spec{s.Notify, s.HTTP, s.Exec, s.WaitFor, s.Approval, s.Checklist} {
-		if !isNil(sp) {
-			return sp
-		}
-	}
-	return nil
-}
+// Spec is the step's kind's configuration, nil for a parallel group.
+func (s *Step) Spec() step.Spec { return s.spec }
 
-func isNil(sp step.Spec) bool {
-	switch v := sp.(type) {
-	case *step.Notify:
-		return v == nil
-	case *step.HTTP:
-		return v == nil
-	case *step.Exec:
-		return v == nil
-	case *step.WaitFor:
-		return v == nil
-	case *step.Approval:
-		return v == nil
-	case *step.Checklist:
-		return v == nil
-	}
-	return sp == nil
-}
+// Kind is the step's kind, the zero Kind (no name) for a parallel group.
+func (s *Step) Kind() step.Kind { return s.kind }
 
 // Load reads a playbook file strictly and checks it against env: every
 // problem with its file and line.
@@ -210,18 +188,15 @@ func (pb *Playbook) Validate() []configfile.Problem {
 			} else {
 				names[s.Name] = sat
 			}
-			kinds := 0
-			if s.Spec() != nil {
-				kinds++
-			}
+			kinds := s.kinds
 			if len(s.Parallel) > 0 {
 				kinds++
 			}
-			if kinds != 1 || countSpecs(s) > 1 {
-				p(sat, "a step is exactly one of notify, http, exec, wait_for, approval, checklist, parallel")
+			if kinds != 1 {
+				p(sat, "a step is exactly one of %s", stepKeys())
 			}
-			if sp := s.Spec(); sp != nil && countSpecs(s) == 1 {
-				ps = append(ps, sp.Validate(env, sat.Add(sp.Kind()))...)
+			if s.spec != nil && s.kinds == 1 {
+				ps = append(ps, s.spec.Validate(env, sat.Add(s.kind.Name))...)
 			}
 			if s.Timeout < 0 {
 				p(sat.Add("timeout"), "must not be negative")
@@ -238,17 +213,6 @@ func (pb *Playbook) Validate() []configfile.Problem {
 	walk(pb.Steps, configfile.Path{"steps"}, 0)
 	ps = append(ps, pb.checkFailures(names)...)
 	return ps
-}
-
-// countSpecs counts the kinds a step sets.
-func countSpecs(s *Step) int {
-	n := 0
-	for _, sp := range []step.Spec{s.Notify, s.HTTP, s.Exec, s.WaitFor, s.Approval, s.Checklist} {
-		if !isNil(sp) {
-			n++
-		}
-	}
-	return n
 }
 
 // checkFailures resolves every on_failure and refuses chains of recovery

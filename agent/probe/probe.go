@@ -56,15 +56,6 @@ func (r *Recorder) Set(name string, v float64, labels ...string) {
 // the target is up.
 type ProbeFn func(ctx context.Context, p *Prepared, env *Env, r *Recorder) error
 
-// Probers maps a check kind to its implementation.
-var Probers = map[string]ProbeFn{
-	"http": ProbeHTTP,
-	"tls":  ProbeTLS,
-	"dns":  ProbeDNS,
-	"tcp":  ProbeTCP,
-	"deps": ProbeDeps,
-}
-
 // DefaultTimeout applies to targets that set none.
 const DefaultTimeout = 10 * time.Second
 
@@ -93,7 +84,7 @@ func Run(ctx context.Context, check string, t *target.Target, env *Env) Result {
 // timeout and adds probe_success and probe_duration_seconds{phase="total"}.
 func RunPrepared(ctx context.Context, check string, p *Prepared, env *Env) Result {
 	t := p.Target
-	fn, ok := Probers[check]
+	fn, ok := probers[check]
 	if !ok {
 		return Result{Check: check, Err: fmt.Errorf("unknown check %q", check)}
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/tsdb/chunkenc"
+
+	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 // AvailabilityMetric is the series the vantage quorum writes before each
@@ -31,8 +33,9 @@ import (
 // The built-in alerts select on it; Grafana and the console can too.
 const AvailabilityMetric = "bulwark_target_availability"
 
-// availabilityChecks are the checks whose success is a service's availability.
-var availabilityChecks = []string{"http", "dns", "tcp"}
+// availabilityChecks are the checks whose success is a service's
+// availability, as internal/target's kinds table says.
+var availabilityChecks = target.AvailabilityKinds()
 
 // lookback is how far back a target's last report is looked for, as the
 // PromQL engine's default look-back.
@@ -78,7 +81,7 @@ func (m *Manager) writeAvailability(ctx context.Context, ts time.Time, only map[
 	defer q.Close()
 	var later []string // arrived, stamped after ts: tallied again next time
 	matchers := []*labels.Matcher{labels.MustNewMatcher(labels.MatchEqual, model.MetricNameLabel, "probe_success"),
-		labels.MustNewMatcher(labels.MatchNotEqual, "check", "deps")}
+		labels.MustNewMatcher(labels.MatchNotEqual, "check", target.Deps)}
 	if only != nil {
 		alts := make([]string, 0, len(only))
 		for id := range only {

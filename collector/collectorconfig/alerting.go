@@ -4,10 +4,10 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/alerting"
-	"github.com/bulwarkhq/bulwark/alerting/notify/email"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
@@ -132,25 +132,15 @@ func (a *Alerting) Validate(at configfile.Path) []configfile.Problem {
 			p(at.Add("receivers", i, "name"), "receiver name %q is empty or used twice", r.Name)
 		}
 		names[r.Name] = true
-		if setCount(some(r.Slack != nil), some(r.Webhook != nil), some(r.Email != nil), some(r.Discard)) != 1 {
-			p(at.Add("receivers", i), "receiver %q needs exactly one of slack, webhook, email, discard", r.Name)
+		if r.Kind() == "" {
+			p(at.Add("receivers", i), "receiver %q needs exactly one of %s", r.Name, strings.Join(ReceiverKinds(), ", "))
 		}
-		if sl := r.Slack; sl != nil && sl.WebhookURLFile == "" && (sl.Channel == "" || setCount(sl.TokenFile, sl.TokenEnv) != 1) {
-			p(at.Add("receivers", i, "slack"), "needs a channel and one of token_file, token_env (or webhook_url_file alone)")
-		}
-		if sl := r.Slack; sl != nil && sl.WebhookURLFile != "" && setCount(sl.Channel, sl.TokenFile, sl.TokenEnv, sl.SigningSecretFile) != 0 {
-			p(at.Add("receivers", i, "slack"), "webhook_url_file goes alone: an incoming webhook has its channel and no token")
-		}
-		if r.Webhook != nil && setCount(r.Webhook.URL, r.Webhook.URLFile) != 1 {
-			p(at.Add("receivers", i, "webhook"), "needs one of url, url_file")
-		}
-		if e := r.Email; e != nil {
-			rcv := email.Receiver{Smarthost: e.Smarthost, From: e.From, To: e.To}
-			if err := rcv.Validate(); err != nil {
-				p(at.Add("receivers", i, "email"), "%v", err)
+		for _, k := range receiverKinds {
+			if k.check == nil || !k.set(&r) {
+				continue
 			}
-			if (e.Username == "") != (e.PasswordFile == "") {
-				p(at.Add("receivers", i, "email"), "username and password_file go together")
+			for _, msg := range k.check(&r) {
+				p(at.Add("receivers", i, k.name), "%s", msg)
 			}
 		}
 	}
@@ -196,12 +186,4 @@ func (a *Alerting) validateSlackUsers(users []User, at configfile.Path) []config
 		}
 	}
 	return ps
-}
-
-// some is "x" when b holds, for counting with setCount.
-func some(b bool) string {
-	if b {
-		return "x"
-	}
-	return ""
 }

@@ -13,10 +13,7 @@ import (
 
 // allowedGlobals are exported package variables that may stay, each with why.
 // Keys are "dir/file.go:Name" relative to the module root.
-var allowedGlobals = map[string]string{
-	"agent/probe/probe.go:Probers":         "removed by the registry change",
-	"internal/target/target.go:CheckKinds": "removed by the registry change",
-}
+var allowedGlobals = map[string]string{}
 
 // scalarTypes are the predeclared types whose values cannot be mutated
 // through the variable by a caller that reads it.

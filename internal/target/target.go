@@ -102,9 +102,6 @@ type TCPStep struct {
 	Expect string `yaml:"expect,omitempty" json:"expect,omitempty"`
 }
 
-// CheckKinds are the probes a target may list.
-var CheckKinds = []string{"http", "tls", "dns", "tcp"}
-
 // EffectiveChecks returns the checks to run: the listed ones, or http
 // (with tls for https URLs) by default.
 func (t *Target) EffectiveChecks() []string {
@@ -169,18 +166,16 @@ func (t *Target) Validate() []Problem {
 		}
 	}
 	for _, c := range t.Checks {
-		switch c {
-		case "http":
-			if t.URL == "" {
-				add("checks", "the http check needs a url")
-			}
-		case "tls", "dns":
-		case "tcp":
-			if t.TCP.Address == "" && t.Host == "" {
-				add("tcp", "the tcp check needs tcp.address or host (host:port)")
-			}
-		default:
-			add("checks", "unknown check %q (known: %s)", c, strings.Join(CheckKinds, ", "))
+		k, ok := lookupKind(c)
+		if !ok || !k.listed {
+			add("checks", "unknown check %q (known: %s)", c, strings.Join(CheckKinds(), ", "))
+			continue
+		}
+		if k.needs == nil {
+			continue
+		}
+		if field, msg := k.needs(t); msg != "" {
+			add(field, "%s", msg)
 		}
 	}
 	for _, re := range []struct{ field, expr string }{{"http", t.HTTP.BodyRegex}, {"dns", t.DNS.AnswerRegex}} {

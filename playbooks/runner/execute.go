@@ -102,16 +102,16 @@ func (r *Runner) attempt(ctx context.Context, run *Run, s *playbooks.Step, byNam
 		wg.Wait()
 		return errors.Join(errs...)
 	}
-	spec := s.Spec()
-	safe := spec.DrillSafeDefault()
+	spec, kind := s.Spec(), s.Kind()
+	safe := kind.DrillSafe
 	if s.DrillSafe != nil {
 		safe = *s.DrillSafe
 	}
 	if run.Drill != "" && !safe {
-		r.log(ctx, run, "bulwark", "step.would-run", map[string]any{"step": s.Name, "kind": spec.Kind(), "drill": run.Drill})
+		r.log(ctx, run, "bulwark", "step.would-run", map[string]any{"step": s.Name, "kind": kind.Name, "drill": run.Drill})
 		return nil
 	}
-	manual := spec.Kind() == "approval" || spec.Kind() == "checklist"
+	manual := kind.Manual()
 	timeout := time.Duration(s.Timeout)
 	if timeout <= 0 {
 		timeout = defaultStepTimeout
@@ -121,7 +121,7 @@ func (r *Runner) attempt(ctx context.Context, run *Run, s *playbooks.Step, byNam
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.log(ctx, run, "bulwark", "step.start", map[string]any{"step": s.Name, "kind": spec.Kind()})
+	r.log(ctx, run, "bulwark", "step.start", map[string]any{"step": s.Name, "kind": kind.Name})
 	r.mu.Lock()
 	resumed := run.Wait != nil && run.Wait.Step == s.Name
 	if manual && !resumed {
@@ -132,7 +132,7 @@ func (r *Runner) attempt(ctx context.Context, run *Run, s *playbooks.Step, byNam
 	r.mu.Unlock()
 	res, err := spec.Run(sctx, r.opts.Runtime, data)
 	if errors.Is(err, step.ErrManual) {
-		err = r.waitForPeople(sctx, run, s, spec)
+		err = r.waitForPeople(sctx, run, s, kind, spec)
 	}
 	detail := map[string]any{"step": s.Name, "output": res.Output}
 	if err != nil && ctx.Err() != nil {
@@ -149,13 +149,10 @@ func (r *Runner) attempt(ctx context.Context, run *Run, s *playbooks.Step, byNam
 
 // waitForPeople puts the run in the waiting state until the manual step
 // is answered, or its timeout.
-func (r *Runner) waitForPeople(ctx context.Context, run *Run, s *playbooks.Step, spec step.Spec) error {
-	w := &Wait{Step: s.Name, Kind: spec.Kind()}
-	switch sp := spec.(type) {
-	case *step.Approval:
-		w.Role = sp.Role
-	case *step.Checklist:
-		w.Items = sp.Items
+func (r *Runner) waitForPeople(ctx context.Context, run *Run, s *playbooks.Step, kind step.Kind, spec step.Spec) error {
+	w := &Wait{Step: s.Name, Kind: kind.Name}
+	if kind.Waits != nil {
+		w.Role, w.Items = kind.Waits(spec)
 	}
 	r.mu.Lock()
 	if run.Wait != nil && run.Wait.Step == s.Name { // resumed after a restart: keep what was answered

@@ -20,9 +20,6 @@ type Notify struct {
 	Text     string `yaml:"text"`
 }
 
-func (*Notify) Kind() string           { return "notify" }
-func (*Notify) DrillSafeDefault() bool { return true }
-
 func (n *Notify) Validate(env *Env, at configfile.Path) []configfile.Problem {
 	var ps []configfile.Problem
 	if !env.Receivers[n.Receiver] {
@@ -44,9 +41,6 @@ type HTTP struct {
 	Body         string            `yaml:"body"`
 	ExpectStatus []int             `yaml:"expect_status"` // default any 2xx
 }
-
-func (*HTTP) Kind() string           { return "http" }
-func (*HTTP) DrillSafeDefault() bool { return false }
 
 func (h *HTTP) Validate(_ *Env, at configfile.Path) []configfile.Problem {
 	var ps []configfile.Problem
@@ -77,9 +71,6 @@ type Exec struct {
 	Command string   `yaml:"command"`
 	Args    []string `yaml:"args"`
 }
-
-func (*Exec) Kind() string           { return "exec" }
-func (*Exec) DrillSafeDefault() bool { return false }
 
 func (e *Exec) Validate(env *Env, at configfile.Path) []configfile.Problem {
 	var ps []configfile.Problem
@@ -119,9 +110,6 @@ type WaitFor struct {
 	Every configfile.Duration `yaml:"every"` // default 15s
 }
 
-func (*WaitFor) Kind() string           { return "wait_for" }
-func (*WaitFor) DrillSafeDefault() bool { return true }
-
 func (w *WaitFor) Validate(_ *Env, at configfile.Path) []configfile.Problem {
 	if w.Every != 0 && w.Every < configfile.Duration(time.Second) {
 		return []configfile.Problem{configfile.At(at.Add("every"), "must be at least 1s")}
@@ -144,9 +132,6 @@ type Approval struct {
 	Receiver string `yaml:"receiver"`
 }
 
-func (*Approval) Kind() string           { return "approval" }
-func (*Approval) DrillSafeDefault() bool { return true }
-
 func (a *Approval) Validate(env *Env, at configfile.Path) []configfile.Problem {
 	var ps []configfile.Problem
 	if !env.Roles[a.Role] {
@@ -162,9 +147,6 @@ func (a *Approval) Validate(env *Env, at configfile.Path) []configfile.Problem {
 type Checklist struct {
 	Items []string `yaml:"items"`
 }
-
-func (*Checklist) Kind() string           { return "checklist" }
-func (*Checklist) DrillSafeDefault() bool { return true }
 
 func (c *Checklist) Validate(_ *Env, at configfile.Path) []configfile.Problem {
 	if len(c.Items) == 0 {

@@ -118,7 +118,7 @@ func TestNotifyAndManualSteps(t *testing.T) {
 	}
 	for _, s := range []Spec{&Approval{Role: "operator"}, &Checklist{Items: []string{"x"}}} {
 		if _, err := s.Run(context.Background(), rt, data); !errors.Is(err, ErrManual) {
-			t.Errorf("%s: %v", s.Kind(), err)
+			t.Errorf("%T: %v", s, err)
 		}
 	}
 }

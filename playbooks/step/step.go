@@ -22,15 +22,12 @@ type Env struct {
 	ExecAllow []string
 }
 
-// Spec is one step kind's configuration.
+// Spec is one step kind's configuration: what a step of the kind is
+// given in its playbook. Its kind (name, defaults) is its entry in the
+// table of kinds (registry.go).
 type Spec interface {
-	// Kind names the kind ("notify", "http", ...).
-	Kind() string
 	// Validate reports the problems of the spec, at paths under at.
 	Validate(env *Env, at configfile.Path) []configfile.Problem
-	// DrillSafeDefault says whether the kind may act during a drill when
-	// the step does not say (only notifying and waiting may).
-	DrillSafeDefault() bool
 	Runner
 }
 
