@@ -138,7 +138,7 @@ func TestBuiltinRules(t *testing.T) {
 		if i == 0 { // an agent that reports once and falls silent
 			w.add(t, ts, 1, "__name__", "probe_success", "target", "fine", "sector", "finance", "check", "http", "agent", "home-3", "vantage", "home")
 		}
-		w.add(t, ts, float64(ts.Add(5*24*time.Hour).Unix()), "__name__", "probe_tls_cert_expiry_timestamp_seconds", "target", "fine", "sector", "finance", "check", "tls", "agent", "home-1", "vantage", "home")
+		w.add(t, ts, float64(ts.Add(5*24*time.Hour).Unix()), "__name__", "probe_ssl_earliest_cert_expiry", "target", "fine", "sector", "finance", "check", "tls", "agent", "home-1", "vantage", "home")
 		// water-utility's DNS moves abroad after two minutes and stays.
 		dns := []string{"arcanet", "XA"}
 		if i >= 8 {
@@ -248,7 +248,7 @@ func benchWorld(b *testing.B, services int, downAbroad func(i int) bool, eval bo
 				for _, check := range []string{"http", "tls"} {
 					app.Append(0, labels.FromStrings("__name__", "probe_success", "agent", ag[0], "check", check, "sector", "finance", "target", id, "vantage", ag[1]), ts.UnixMilli(), v)
 				}
-				app.Append(0, labels.FromStrings("__name__", "probe_duration_seconds", "agent", ag[0], "check", "http", "phase", "total", "sector", "finance", "target", id, "vantage", ag[1]), ts.UnixMilli(), 0.2)
+				app.Append(0, labels.FromStrings("__name__", "probe_duration_seconds", "agent", ag[0], "check", "http", "sector", "finance", "target", id, "vantage", ag[1]), ts.UnixMilli(), 0.2)
 			}
 		}
 		if err := app.Commit(); err != nil {
@@ -395,5 +395,37 @@ func TestDownForZero(t *testing.T) {
 		if got != want {
 			t.Errorf("%s: ServiceDownEverywhere %q, want %q", yml, got, want)
 		}
+	}
+}
+
+// The built-ins read blackbox_exporter's names (issue 21): the whole
+// run's duration is the unlabelled probe_duration_seconds (the HTTP phases
+// are probe_http_duration_seconds{phase} and must not count), and a
+// certificate's expiry is probe_ssl_earliest_cert_expiry.
+func TestBuiltinReadBlackboxNames(t *testing.T) {
+	b := Builtin{LatencyFor: configfile.Duration(time.Minute)}
+	targets := []TargetInfo{{ID: "slow", Sector: "finance", Criticality: 1, Interval: 15 * time.Second, LatencyObjective: time.Second},
+		{ID: "quick", Sector: "finance", Criticality: 1, Interval: 15 * time.Second, LatencyObjective: time.Second}}
+	w := newWorld(t, b, targets)
+	start := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	ag := []string{"agent", "home-1", "vantage", "home", "check", "http", "sector", "finance"}
+	for i := 0; i <= 8; i++ {
+		ts := start.Add(time.Duration(i) * 15 * time.Second)
+		for _, tgt := range []string{"slow", "quick"} {
+			w.add(t, ts, 1, append([]string{"__name__", "probe_success", "target", tgt}, ag...)...)
+		}
+		w.add(t, ts, 3, append([]string{"__name__", "probe_duration_seconds", "target", "slow"}, ag...)...)
+		w.add(t, ts, 0.2, append([]string{"__name__", "probe_duration_seconds", "target", "quick"}, ag...)...)
+		w.add(t, ts, 5, append([]string{"__name__", "probe_http_duration_seconds", "target", "quick", "phase", "transfer"}, ag...)...)
+		w.add(t, ts, float64(ts.Add(3*24*time.Hour).Unix()), append([]string{"__name__", "probe_ssl_earliest_cert_expiry", "target", "quick"}, ag...)...)
+		w.eval(ts)
+	}
+	got := w.firing("target", "classification")
+	want := []string{
+		"CertificateExpiring{target=quick,classification=certificate-expiring}",
+		"LatencyAboveObjective{target=slow,classification=slow}",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("firing:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }
