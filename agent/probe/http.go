@@ -277,8 +277,10 @@ func recordResponse(r *Recorder, resp *http.Response) {
 	r.Set("probe_http_content_length", float64(resp.ContentLength))
 	version, _ := strconv.ParseFloat(strings.TrimPrefix(resp.Proto, "HTTP/"), 64)
 	r.Set("probe_http_version", version)
-	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
-		r.Set("probe_http_last_modified_timestamp_seconds", float64(lm.Unix()))
+	if v := resp.Header.Get("Last-Modified"); v != "" { // ParseTime("") allocates three errors
+		if lm, err := http.ParseTime(v); err == nil {
+			r.Set("probe_http_last_modified_timestamp_seconds", float64(lm.Unix()))
+		}
 	}
 	r.Set("probe_http_ssl", b2f(resp.TLS != nil))
 	if resp.TLS != nil {

@@ -103,7 +103,7 @@ func RunPrepared(ctx context.Context, check string, p *Prepared, env *Env) Resul
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r := Recorder{Metrics: make([]Metric, 0, 16)}
+	r := Recorder{Metrics: make([]Metric, 0, 24)} // an https probe records 20
 	start := time.Now()
 	err := fn(ctx, p, env, &r)
 	d := time.Since(start)
