@@ -27,7 +27,7 @@ import (
 )
 
 // agentPushed are the names the agents of this test push themselves.
-var agentPushed = []string{"probe_success", "probe_tls_cert_expiry_timestamp_seconds", "bulwark_agent_queue_pending_samples"}
+var agentPushed = []string{"probe_success", "probe_ssl_earliest_cert_expiry", "bulwark_agent_queue_pending_samples"}
 
 // builtinSelected returns the metric names the built-in rules select.
 func builtinSelected(t *testing.T) []string {
@@ -111,7 +111,7 @@ alerting:
 	}
 	for _, tok := range []string{"t-home-1", "t-home-2", "t-abroad-1"} {
 		ss := append(honest("grid-portal", "energy"), honest("tax-portal", "finance")...)
-		ss = append(ss, wire.Series{Labels: []wire.Label{{Name: "__name__", Value: "probe_tls_cert_expiry_timestamp_seconds"}, {Name: "check", Value: "tls"},
+		ss = append(ss, wire.Series{Labels: []wire.Label{{Name: "__name__", Value: "probe_ssl_earliest_cert_expiry"}, {Name: "check", Value: "tls"},
 			{Name: "sector", Value: "finance"}, {Name: "target", Value: "tax-portal"}},
 			Samples: []wire.Sample{{Value: float64(now.Add(3 * 24 * time.Hour).Unix()), Timestamp: ms}}},
 			wire.Series{Labels: []wire.Label{{Name: "__name__", Value: "bulwark_agent_queue_pending_samples"}}, Samples: []wire.Sample{{Value: 0, Timestamp: ms}}})

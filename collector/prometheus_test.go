@@ -164,9 +164,6 @@ func probeData(agentID, vantage string, end time.Time, withIdentity bool) *wire.
 				ls = append(ls, wire.Label{Name: "agent", Value: agentID})
 			}
 			ls = append(ls, wire.Label{Name: "check", Value: "http"})
-			if name == "probe_duration_seconds" {
-				ls = append(ls, wire.Label{Name: "phase", Value: "total"})
-			}
 			ls = append(ls, wire.Label{Name: "sector", Value: tg.sector}, wire.Label{Name: "target", Value: tg.id})
 			if withIdentity {
 				ls = append(ls, wire.Label{Name: "vantage", Value: vantage})
@@ -315,7 +312,7 @@ func TestPrometheusCompatible(t *testing.T) {
 		`probe_success`,
 		`count(probe_success)`,
 		`sum by (sector) (avg_over_time(probe_success[10m]))`,
-		`max_over_time(probe_duration_seconds{phase="total"}[5m])`,
+		`max_over_time(probe_duration_seconds{check="http"}[5m])`,
 		`quantile_over_time(0.9, probe_duration_seconds[10m])`,
 		`probe_success{vantage="abroad"} == 0`,
 		`avg by (target) (probe_success) * 100`,

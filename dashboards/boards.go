@@ -56,7 +56,7 @@ func overview() *board {
 		`bulwark_target_availability{classification!="up",`+prod+`,sector=~"$sector"}`, "Every service answers from every vantage.", 12, 9)
 	bd.table("Open incidents", `ALERTS{alertstate="firing",`+prod+`,sector=~"$sector"}`, "No alert is firing.", 12, 9)
 	bd.series("Probe duration by sector (p90 of services)", "s", 24, 8,
-		`quantile by (sector) (0.9, max by (sector, target) (probe_duration_seconds{phase="total",check!="deps",`+sel[1:]+`))`, "{{sector}}")
+		`quantile by (sector) (0.9, max by (sector, target) (probe_duration_seconds{check!="deps",`+sel[1:]+`))`, "{{sector}}")
 	return bd
 }
 
@@ -66,12 +66,12 @@ func service() *board {
 	bd.variable("target", "Service", `label_values(probe_success, target)`, false)
 	t := `target="$target",` + prod
 	bd.stat("Up from (agents)", `sum(max by (agent) (probe_success{check!="deps",`+t+`}))`, "none", 6)
-	bd.stat("Certificate expires in", `(min(probe_tls_cert_expiry_timestamp_seconds{`+t+`}) - time()) or vector(0)`, "s", 6)
+	bd.stat("Certificate expires in", `(min(probe_ssl_earliest_cert_expiry{`+t+`}) - time()) or vector(0)`, "s", 6)
 	bd.stat("Foreign dependency score", `max(bulwark_foreign_dependency_score{target="$target"}) or vector(0)`, "percentunit", 6)
 	bd.stat("HTTP status", `max(probe_http_status_code{`+t+`}) or vector(0)`, "none", 6)
 	bd.series("Success by vantage", "none", 12, 8, `min by (vantage) (probe_success{check!="deps",`+t+`})`, "{{vantage}}")
-	bd.series("Phases", "s", 12, 8, `avg by (phase) (probe_duration_seconds{phase!="total",`+t+`})`, "{{phase}}")
-	bd.series("Total duration by vantage", "s", 12, 8, `max by (vantage) (probe_duration_seconds{phase="total",check!="deps",`+t+`})`, "{{vantage}}")
+	bd.series("HTTP phases", "s", 12, 8, `avg by (phase) (probe_http_duration_seconds{`+t+`})`, "{{phase}}")
+	bd.series("Total duration by vantage", "s", 12, 8, `max by (vantage) (probe_duration_seconds{check!="deps",`+t+`})`, "{{vantage}}")
 	bd.table("Why probes fail", `probe_failure_info{`+t+`}`, "No probe of this service is failing.", 12, 8)
 	return bd
 }

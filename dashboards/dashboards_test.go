@@ -67,3 +67,44 @@ func TestQueriesParse(t *testing.T) {
 		t.Errorf("only %d panel queries", n)
 	}
 }
+
+// Issue 21: the boards read blackbox_exporter's names. probe_duration_seconds
+// is one unlabelled series per run (no phase), the phases are
+// probe_http_duration_seconds{phase}, and the names Bulwark had before are gone.
+func TestQueriesUseBlackboxNames(t *testing.T) {
+	boards, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := map[string]string{ // old name: blackbox_exporter's
+		"probe_tls_earliest_cert_expiry": "probe_ssl_earliest_cert_expiry",
+	}
+	p := parser.NewParser(parser.Options{})
+	for _, b := range boards {
+		for _, q := range b.Queries {
+			expr, err := p.ParseExpr(Expand(q.Expr, "grid-portal"))
+			if err != nil {
+				continue // TestQueriesParse reports it
+			}
+			for _, vs := range parser.ExtractSelectors(expr) {
+				var name string
+				for _, m := range vs {
+					if m.Name == "__name__" {
+						name = m.Value
+					}
+				}
+				for _, m := range vs {
+					if name == "probe_duration_seconds" && m.Name == "phase" {
+						t.Errorf("%s / %s: probe_duration_seconds has no phase label; the phases are probe_http_duration_seconds{phase}", q.Dashboard, q.Panel)
+					}
+				}
+				if name == "probe_tls_cert_expiry_timestamp_seconds" && !bytes.Contains([]byte(q.Expr), []byte(`check="tls"`)) {
+					t.Errorf("%s / %s: probe_tls_cert_expiry_timestamp_seconds is the tls check's leaf only; read probe_ssl_earliest_cert_expiry", q.Dashboard, q.Panel)
+				}
+				if to, ok := renamed[name]; ok {
+					t.Errorf("%s / %s: %s is now %s", q.Dashboard, q.Panel, name, to)
+				}
+			}
+		}
+	}
+}

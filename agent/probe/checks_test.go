@@ -275,7 +275,7 @@ func TestTCP(t *testing.T) {
 	roots.AddCert(ca.Cert)
 	tlsAddr := tlsServer(t, ca, time.Now().Add(time.Hour), "127.0.0.1")
 	tlsOK := Run(t.Context(), "tcp", &target.Target{ID: "imaps", Host: tlsAddr, TCP: target.TCP{TLS: true}}, &Env{RootCAs: roots})
-	if !tlsOK.Success || metric(t, tlsOK, "probe_tls_cert_expiry_timestamp_seconds") == 0 {
+	if !tlsOK.Success || metric(t, tlsOK, "probe_ssl_earliest_cert_expiry") == 0 {
 		t.Errorf("tcp+tls: %v", tlsOK.Err)
 	}
 }

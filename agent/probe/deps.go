@@ -152,7 +152,7 @@ func (o *observer) query(name string, qtype uint16) []dns.RR {
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
 	m.SetEdns0(4096, false)
-	resp, err := exchange(o.ctx, o.env, m, o.server)
+	resp, _, err := exchange(o.ctx, o.env, m, o.server)
 	if err != nil {
 		if o.err == nil {
 			o.err = fmt.Errorf("query %s %s: %w", dns.TypeToString[qtype], name, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -14,9 +15,14 @@ import (
 )
 
 // ProbeDNS sends one query to the target's resolver (else the agent's) and
-// records probe_dns_rcode, probe_dns_answer_rrs, probe_dns_authority_rrs,
-// probe_dns_additional_rrs, probe_dns_lookup_time_seconds and, with dnssec,
-// probe_dns_ad and probe_dns_rrsig_expiry_timestamp_seconds (the earliest).
+// records blackbox_exporter's series of a DNS probe under its names:
+// probe_dns_duration_seconds{phase=resolve|connect|request},
+// probe_dns_query_succeeded, probe_dns_answer_rrs, probe_dns_authority_rrs,
+// probe_dns_additional_rrs, probe_dns_serial (SOA queries) and, when the
+// resolver is given as an address, probe_dns_lookup_time_seconds (0: nothing
+// to look up), probe_ip_protocol and probe_ip_addr_hash. Its own:
+// probe_dns_rcode and, with dnssec, probe_dns_ad and
+// probe_dns_rrsig_expiry_timestamp_seconds (the earliest).
 // A truncated UDP answer is retried over TCP; an answer is at most 64 KiB.
 func ProbeDNS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 	t := p.Target
@@ -41,9 +47,18 @@ func ProbeDNS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 	if t.DNS.DNSSEC {
 		m.AuthenticatedData = true
 	}
+	r.Set("probe_dns_duration_seconds", 0, "phase", "resolve") // the resolver is dialled as given
+	if host, _, err := net.SplitHostPort(server); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil {
+			recordAddr(r, ip, 0)
+		}
+	}
 	start := time.Now()
-	resp, err := exchange(ctx, env, m, server)
-	r.Set("probe_dns_lookup_time_seconds", time.Since(start).Seconds())
+	resp, rtt, err := exchange(ctx, env, m, server)
+	// As blackbox_exporter: connect is the time outside the exchanges' round trips.
+	r.Set("probe_dns_duration_seconds", max(time.Since(start)-rtt, 0).Seconds(), "phase", "connect")
+	r.Set("probe_dns_duration_seconds", rtt.Seconds(), "phase", "request")
+	r.Set("probe_dns_query_succeeded", b2f(err == nil))
 	if err != nil {
 		return fmt.Errorf("query %s %s at %s: %w", dns.TypeToString[qtype], name, server, err)
 	}
@@ -51,6 +66,14 @@ func ProbeDNS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 	r.Set("probe_dns_answer_rrs", float64(len(resp.Answer)))
 	r.Set("probe_dns_authority_rrs", float64(len(resp.Ns)))
 	r.Set("probe_dns_additional_rrs", float64(len(resp.Extra)))
+	if qtype == dns.TypeSOA {
+		for _, rr := range resp.Answer {
+			if soa, ok := rr.(*dns.SOA); ok {
+				r.Set("probe_dns_serial", float64(soa.Serial))
+				break
+			}
+		}
+	}
 	if t.DNS.DNSSEC {
 		r.Set("probe_dns_ad", b2f(resp.AuthenticatedData))
 		earliest := int64(math.MaxInt64)
@@ -80,8 +103,8 @@ func ProbeDNS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 }
 
 // exchange queries over UDP from env's source address, then over TCP when
-// the answer is truncated.
-func exchange(ctx context.Context, env *Env, m *dns.Msg, server string) (*dns.Msg, error) {
+// the answer is truncated; rtt is the sum of the exchanges' round trips.
+func exchange(ctx context.Context, env *Env, m *dns.Msg, server string) (resp *dns.Msg, rtt time.Duration, err error) {
 	c := &dns.Client{Net: "udp", UDPSize: 4096}
 	if env.SourceAddr.IsValid() {
 		c.Dialer = &net.Dialer{LocalAddr: &net.UDPAddr{IP: env.SourceAddr.AsSlice()}}
@@ -89,7 +112,7 @@ func exchange(ctx context.Context, env *Env, m *dns.Msg, server string) (*dns.Ms
 	if env.Cut != nil {
 		c.Dialer = env.guardDialer(cmp.Or(c.Dialer, &net.Dialer{Timeout: 2 * time.Second}))
 	}
-	resp, _, err := c.ExchangeContext(ctx, m, server)
+	resp, rtt, err = c.ExchangeContext(ctx, m, server)
 	if err == nil && resp.Truncated {
 		c.Net = "tcp"
 		if env.SourceAddr.IsValid() {
@@ -98,9 +121,11 @@ func exchange(ctx context.Context, env *Env, m *dns.Msg, server string) (*dns.Ms
 		if env.Cut != nil {
 			c.Dialer = env.guardDialer(cmp.Or(c.Dialer, &net.Dialer{Timeout: 2 * time.Second}))
 		}
-		resp, _, err = c.ExchangeContext(ctx, m, server)
+		var more time.Duration
+		resp, more, err = c.ExchangeContext(ctx, m, server)
+		rtt += more
 	}
-	return resp, err
+	return resp, rtt, err
 }
 
 // sigExpiry turns a 32-bit serial-number RRSIG expiration into Unix

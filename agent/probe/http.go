@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,10 +29,15 @@ var (
 )
 
 // ProbeHTTP fetches the target URL over a fresh connection per hop and
-// records probe_http_status_code, probe_http_content_length,
-// probe_http_redirects, probe_http_ssl, probe_ip_protocol,
-// probe_tls_cert_expiry_timestamp_seconds and the duration of each phase
-// in probe_duration_seconds{phase=resolve|connect|tls|processing|transfer}.
+// records the series of blackbox_exporter's HTTP prober under its names:
+// probe_http_duration_seconds{phase=resolve|connect|tls|processing|transfer},
+// probe_http_status_code, probe_http_content_length (the Content-Length
+// header, -1 when absent), probe_http_uncompressed_body_length (the bytes
+// read), probe_http_redirects, probe_http_ssl, probe_http_version,
+// probe_http_last_modified_timestamp_seconds, probe_failed_due_to_regex,
+// probe_dns_lookup_time_seconds, probe_ip_protocol, probe_ip_addr_hash and,
+// over TLS, probe_ssl_earliest_cert_expiry, probe_tls_version_info{version}
+// and probe_ssl_last_chain_expiry_timestamp_seconds.
 //
 // It speaks HTTP/1.1 itself on the connection it dialled (the standard
 // library writes the request and parses the response): every phase is
@@ -75,23 +82,12 @@ func ProbeHTTP(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 				method = http.MethodGet
 			}
 			u = next
-			r.Set("probe_http_redirects", float64(hop+1))
+			ph.redirects = hop + 1
 			continue
 		}
-		if hop == 0 {
-			r.Set("probe_http_redirects", 0)
-		}
-		r.Set("probe_http_status_code", float64(resp.StatusCode))
-		if resp.TLS != nil {
-			r.Set("probe_http_ssl", 1)
-			if len(resp.TLS.PeerCertificates) > 0 {
-				r.Set("probe_tls_cert_expiry_timestamp_seconds", float64(earliestExpiry(resp.TLS.PeerCertificates).Unix()))
-			}
-		} else {
-			r.Set("probe_http_ssl", 0)
-		}
+		recordResponse(r, resp)
 		limit := env.maxBody()
-		r.Set("probe_http_content_length", float64(min(body.n, limit)))
+		r.Set("probe_http_uncompressed_body_length", float64(min(body.n, limit)))
 		if body.err != nil {
 			return fmt.Errorf("read body: %w", body.err)
 		}
@@ -102,6 +98,7 @@ func ProbeHTTP(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 			return fail("status", "status %d is not an expected status", resp.StatusCode)
 		}
 		if bodyRE != nil && !bodyRE.Match(body.data) {
+			ph.regexFailed = true
 			return fail("body_mismatch", "body does not match %q", t.HTTP.BodyRegex)
 		}
 		return nil
@@ -134,11 +131,15 @@ func fetch(ctx context.Context, t *target.Target, env *Env, method string, u *ur
 	}
 	start := time.Now()
 	ip, err := env.resolveOne(ctx, host, t.HTTP.IPProtocol, !t.HTTP.NoFallback)
-	ph.resolve += time.Since(start)
+	lookup := time.Since(start)
+	ph.resolve += lookup
+	if !ph.ip.IsValid() {
+		ph.lookup = lookup // as blackbox_exporter: the first hop's lookup
+	}
 	if err != nil {
 		return nil, readBody{}, err
 	}
-	ph.ip6 = !ip.Is4()
+	ph.ip = ip
 	start = time.Now()
 	conn, err := env.dialer().DialContext(ctx, "tcp", net.JoinHostPort(ip.String(), port))
 	ph.connect += time.Since(start)
@@ -246,19 +247,45 @@ func validStatus(valid []int, code int) bool {
 type phases struct {
 	resolve, connect, tls time.Duration
 	wrote, firstByte, end time.Time
-	ip6                   bool
+	lookup                time.Duration // the first hop's resolve
+	ip                    netip.Addr    // the last hop's address
+	redirects             int
+	regexFailed           bool
 }
 
+// record records what every run has, whether or not it got an answer.
 func (p *phases) record(r *Recorder) {
 	set := func(name string, d time.Duration) {
-		r.Set("probe_duration_seconds", max(d, 0).Seconds(), "phase", name)
+		r.Set("probe_http_duration_seconds", max(d, 0).Seconds(), "phase", name)
 	}
 	set("resolve", p.resolve)
 	set("connect", p.connect)
 	set("tls", p.tls)
 	set("processing", since(p.wrote, p.firstByte))
 	set("transfer", since(p.firstByte, p.end))
-	r.Set("probe_ip_protocol", map[bool]float64{false: 4, true: 6}[p.ip6])
+	r.Set("probe_http_redirects", float64(p.redirects))
+	r.Set("probe_failed_due_to_regex", b2f(p.regexFailed))
+	if p.ip.IsValid() {
+		recordAddr(r, p.ip, p.lookup)
+	}
+}
+
+// recordResponse records what the final answer tells, as
+// blackbox_exporter does.
+func recordResponse(r *Recorder, resp *http.Response) {
+	r.Set("probe_http_status_code", float64(resp.StatusCode))
+	r.Set("probe_http_content_length", float64(resp.ContentLength))
+	version, _ := strconv.ParseFloat(strings.TrimPrefix(resp.Proto, "HTTP/"), 64)
+	r.Set("probe_http_version", version)
+	if v := resp.Header.Get("Last-Modified"); v != "" { // ParseTime("") allocates three errors
+		if lm, err := http.ParseTime(v); err == nil {
+			r.Set("probe_http_last_modified_timestamp_seconds", float64(lm.Unix()))
+		}
+	}
+	r.Set("probe_http_ssl", b2f(resp.TLS != nil))
+	if resp.TLS != nil {
+		recordTLSState(r, resp.TLS)
+	}
 }
 
 func since(a, b time.Time) time.Duration {

@@ -81,7 +81,7 @@ func Run(ctx context.Context, check string, t *target.Target, env *Env) Result {
 }
 
 // RunPrepared probes p with the prober of kind check within the target's
-// timeout and adds probe_success and probe_duration_seconds{phase="total"}.
+// timeout and adds probe_success and probe_duration_seconds (the whole run).
 func RunPrepared(ctx context.Context, check string, p *Prepared, env *Env) Result {
 	t := p.Target
 	fn, ok := probers[check]
@@ -94,7 +94,7 @@ func RunPrepared(ctx context.Context, check string, p *Prepared, env *Env) Resul
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r := Recorder{Metrics: make([]Metric, 0, 16)}
+	r := Recorder{Metrics: make([]Metric, 0, 24)} // an https probe records 20
 	start := time.Now()
 	err := fn(ctx, p, env, &r)
 	d := time.Since(start)
@@ -103,7 +103,7 @@ func RunPrepared(ctx context.Context, check string, p *Prepared, env *Env) Resul
 		success = 1
 	}
 	r.Set("probe_success", success)
-	r.Set("probe_duration_seconds", d.Seconds(), "phase", "total")
+	r.Set("probe_duration_seconds", d.Seconds()) // unlabelled, as blackbox_exporter's
 	if err != nil {
 		r.Set("probe_failure_info", 1, "reason", Reason(err))
 	}

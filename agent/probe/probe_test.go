@@ -46,7 +46,7 @@ func TestHTTPPlain(t *testing.T) {
 	if v := metric(t, res, "probe_http_ssl"); v != 0 {
 		t.Errorf("ssl = %v", v)
 	}
-	if v := metric(t, res, "probe_duration_seconds", "phase", "connect"); v <= 0 {
+	if v := metric(t, res, "probe_http_duration_seconds", "phase", "connect"); v <= 0 {
 		t.Errorf("connect phase = %v, want > 0 on a fresh connection", v)
 	}
 	if v := metric(t, res, "probe_success"); v != 1 {
@@ -99,10 +99,10 @@ func TestHTTPSGeneratedCA(t *testing.T) {
 	if v := metric(t, res, "probe_http_ssl"); v != 1 {
 		t.Errorf("ssl = %v", v)
 	}
-	if v := metric(t, res, "probe_tls_cert_expiry_timestamp_seconds"); int64(v) != notAfter.Unix() {
+	if v := metric(t, res, "probe_ssl_earliest_cert_expiry"); int64(v) != notAfter.Unix() {
 		t.Errorf("expiry = %v, want %v", int64(v), notAfter.Unix())
 	}
-	if v := metric(t, res, "probe_duration_seconds", "phase", "tls"); v <= 0 {
+	if v := metric(t, res, "probe_http_duration_seconds", "phase", "tls"); v <= 0 {
 		t.Errorf("tls phase = %v", v)
 	}
 
@@ -163,7 +163,7 @@ func TestHTTPResolverAndSourceAddress(t *testing.T) {
 		if !home.Success {
 			t.Fatalf("home probe of %s failed: %v", s.ID, home.Err)
 		}
-		if v := metric(t, home, "probe_duration_seconds", "phase", "resolve"); v <= 0 {
+		if v := metric(t, home, "probe_http_duration_seconds", "phase", "resolve"); v <= 0 {
 			t.Errorf("resolve phase = %v", v)
 		}
 		abroad := Run(context.Background(), "http", tg, &Env{Resolver: w.DNS.Addr, RootCAs: w.Roots, SourceAddr: demo.AbroadSource()})

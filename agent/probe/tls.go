@@ -33,9 +33,13 @@ func tlsAddress(t *target.Target) string {
 	return net.JoinHostPort(t.Host, "443")
 }
 
-// ProbeTLS completes a handshake and records what the certificate tells:
-// probe_tls_cert_expiry_timestamp_seconds (leaf), probe_tls_earliest_cert_expiry,
-// probe_tls_cert_days_left, probe_tls_version_info{version},
+// ProbeTLS completes a handshake and records what the certificate tells,
+// under blackbox_exporter's names where it has the series (those of its TCP
+// prober with tls: probe_ssl_earliest_cert_expiry,
+// probe_ssl_last_chain_expiry_timestamp_seconds, probe_tls_version_info{version},
+// probe_dns_lookup_time_seconds, probe_ip_protocol, probe_ip_addr_hash) and
+// Bulwark's own: probe_tls_duration_seconds{phase=resolve|connect|tls},
+// probe_tls_cert_expiry_timestamp_seconds (leaf), probe_tls_cert_days_left,
 // probe_tls_issuer_info{organization,country,common_name},
 // probe_tls_san_match, probe_tls_ocsp_stapled, probe_tls_chain_verified,
 // probe_tls_chain_length. An invalid certificate is recorded and fails the
@@ -48,9 +52,7 @@ func ProbeTLS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 	if serverName == "" {
 		serverName = host
 	}
-	start := time.Now()
-	raw, err := env.dial(ctx, addr)
-	r.Set("probe_duration_seconds", time.Since(start).Seconds(), "phase", "connect")
+	raw, err := env.dialTimed(ctx, addr, "probe_tls_duration_seconds", r)
 	if err != nil {
 		return fmt.Errorf("connect %s: %w", addr, err)
 	}
@@ -61,11 +63,12 @@ func ProbeTLS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 	// Verification is done below, so that a bad chain is recorded in
 	// detail instead of ending the handshake.
 	conn := tls.Client(raw, &tls.Config{ServerName: serverName, InsecureSkipVerify: true})
-	start = time.Now()
-	if err := conn.HandshakeContext(ctx); err != nil {
+	start := time.Now()
+	err = conn.HandshakeContext(ctx)
+	r.Set("probe_tls_duration_seconds", time.Since(start).Seconds(), "phase", "tls")
+	if err != nil {
 		return fmt.Errorf("tls handshake with %s: %w", addr, err)
 	}
-	r.Set("probe_duration_seconds", time.Since(start).Seconds(), "phase", "tls")
 	st := conn.ConnectionState()
 	if len(st.PeerCertificates) == 0 {
 		return fail("tls", "%s sent no certificate", addr)
@@ -73,9 +76,7 @@ func ProbeTLS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 	leaf := st.PeerCertificates[0]
 	earliest := earliestExpiry(st.PeerCertificates)
 	r.Set("probe_tls_cert_expiry_timestamp_seconds", float64(leaf.NotAfter.Unix()))
-	r.Set("probe_tls_earliest_cert_expiry", float64(earliest.Unix()))
 	r.Set("probe_tls_cert_days_left", time.Until(earliest).Hours()/24)
-	r.Set("probe_tls_version_info", 1, "version", tls.VersionName(st.Version))
 	r.Set("probe_tls_chain_length", float64(len(st.PeerCertificates)))
 	org, country := "", ""
 	if len(leaf.Issuer.Organization) > 0 {
@@ -97,7 +98,8 @@ func ProbeTLS(ctx context.Context, p *Prepared, env *Env, r *Recorder) error {
 	for _, c := range st.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	_, verr := leaf.Verify(x509.VerifyOptions{Roots: env.RootCAs, Intermediates: inter, CurrentTime: time.Now()})
+	chains, verr := leaf.Verify(x509.VerifyOptions{Roots: env.RootCAs, Intermediates: inter, CurrentTime: time.Now()})
+	recordTLS(r, st.Version, st.PeerCertificates, chains)
 	r.Set("probe_tls_chain_verified", b2f(verr == nil))
 	switch {
 	case verr != nil:

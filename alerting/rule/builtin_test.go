@@ -138,7 +138,7 @@ func TestBuiltinRules(t *testing.T) {
 		if i == 0 { // an agent that reports once and falls silent
 			w.add(t, ts, 1, "__name__", "probe_success", "target", "fine", "sector", "finance", "check", "http", "agent", "home-3", "vantage", "home")
 		}
-		w.add(t, ts, float64(ts.Add(5*24*time.Hour).Unix()), "__name__", "probe_tls_cert_expiry_timestamp_seconds", "target", "fine", "sector", "finance", "check", "tls", "agent", "home-1", "vantage", "home")
+		w.add(t, ts, float64(ts.Add(5*24*time.Hour).Unix()), "__name__", "probe_ssl_earliest_cert_expiry", "target", "fine", "sector", "finance", "check", "tls", "agent", "home-1", "vantage", "home")
 		// water-utility's DNS moves abroad after two minutes and stays.
 		dns := []string{"arcanet", "XA"}
 		if i >= 8 {
@@ -248,7 +248,7 @@ func benchWorld(b *testing.B, services int, downAbroad func(i int) bool, eval bo
 				for _, check := range []string{"http", "tls"} {
 					app.Append(0, labels.FromStrings("__name__", "probe_success", "agent", ag[0], "check", check, "sector", "finance", "target", id, "vantage", ag[1]), ts.UnixMilli(), v)
 				}
-				app.Append(0, labels.FromStrings("__name__", "probe_duration_seconds", "agent", ag[0], "check", "http", "phase", "total", "sector", "finance", "target", id, "vantage", ag[1]), ts.UnixMilli(), 0.2)
+				app.Append(0, labels.FromStrings("__name__", "probe_duration_seconds", "agent", ag[0], "check", "http", "sector", "finance", "target", id, "vantage", ag[1]), ts.UnixMilli(), 0.2)
 			}
 		}
 		if err := app.Commit(); err != nil {

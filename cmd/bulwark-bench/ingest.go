@@ -12,14 +12,15 @@ import (
 	"github.com/bulwarkhq/bulwark/internal/wire"
 )
 
-// probeSeries builds n probe-shaped series of 7 labels, the shape agents push.
+// probeSeries builds n probe-shaped series of 7 labels, the shape agents
+// push: the phases of HTTP checks, probe_http_duration_seconds{phase}.
 func probeSeries(n int) [][]wire.Label {
 	sectors := []string{"energy", "finance", "government", "health", "telecom", "transport"}
-	phases := []string{"resolve", "connect", "tls", "processing", "transfer", "total"}
+	phases := []string{"resolve", "connect", "tls", "processing", "transfer"}
 	out := make([][]wire.Label, n)
 	for i := range out {
 		out[i] = []wire.Label{
-			{Name: "__name__", Value: "probe_duration_seconds"},
+			{Name: "__name__", Value: "probe_http_duration_seconds"},
 			{Name: "agent", Value: "bench"},
 			{Name: "check", Value: "http"},
 			{Name: "phase", Value: phases[i%len(phases)]},

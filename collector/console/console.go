@@ -211,7 +211,7 @@ func (c *Console) Overview(ctx context.Context, ts time.Time) ([]*Sector, error)
 	if err != nil {
 		return nil, err
 	}
-	lat, err := c.instant(ctx, `max by (target, agent) (last_over_time(probe_duration_seconds{phase="total",check="http"}[2m]))`, ts)
+	lat, err := c.instant(ctx, `max by (target, agent) (last_over_time(probe_duration_seconds{check="http"}[2m]))`, ts)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (c *Console) Overview(ctx context.Context, ts time.Time) ([]*Sector, error)
 	if err != nil {
 		return nil, err
 	}
-	expiry, err := c.instant(ctx, `min by (target, agent) (last_over_time(probe_tls_cert_expiry_timestamp_seconds[2m]))`, ts)
+	expiry, err := c.instant(ctx, `min by (target, agent) (last_over_time(probe_ssl_earliest_cert_expiry[2m]))`, ts)
 	if err != nil {
 		return nil, err
 	}

@@ -14,9 +14,11 @@ import (
 // store keeps no metadata of pushed series).
 var metricMeta = map[string][3]string{ // name: type, help, unit
 	"probe_success":                            {"gauge", "1 when the check succeeded from this vantage point, else 0.", ""},
-	"probe_duration_seconds":                   {"gauge", "How long the check or one of its phases took.", "seconds"},
+	"probe_duration_seconds":                   {"gauge", "How long the whole check took.", "seconds"},
+	"probe_http_duration_seconds":              {"gauge", "How long each phase of an HTTP check took, summed over redirects.", "seconds"},
 	"probe_http_status_code":                   {"gauge", "The HTTP status code of the final answer.", ""},
-	"probe_tls_cert_expiry_timestamp_seconds":  {"gauge", "When the served certificate expires.", "seconds"},
+	"probe_ssl_earliest_cert_expiry":           {"gauge", "When the first of the certificates the server sent expires, in Unix seconds.", ""},
+	"probe_tls_cert_expiry_timestamp_seconds":  {"gauge", "When the served (leaf) certificate expires (tls check).", "seconds"},
 	"probe_dns_rrsig_expiry_timestamp_seconds": {"gauge", "When the earliest DNSSEC signature of the answer expires.", "seconds"},
 	"probe_dependency_info":                    {"info", "A dependency the agent observed: layer, kind, name, address.", ""},
 	"probe_failure_info":                       {"info", "Why the check failed.", ""},

@@ -11,11 +11,11 @@ var seriesLabels = []string{"__name__", "target", "sector", "check", "agent", "v
 // own series ("*": every check, through the runner). A probe package test
 // fails when a prober writes a label this table does not list.
 var proberLabels = map[string][]string{
-	"*":    {"phase", "reason"}, // probe_duration_seconds{phase}, probe_failure_info{reason}
-	"http": {"phase"},
+	"*":    {"reason"},           // probe_failure_info{reason}
+	"http": {"phase", "version"}, // probe_http_duration_seconds{phase}, probe_tls_version_info{version}
 	"tls":  {"phase", "version", "common_name", "country", "organization"},
-	"dns":  {},
-	"tcp":  {"phase"},
+	"dns":  {"phase"},            // probe_dns_duration_seconds{phase}
+	"tcp":  {"phase", "version"}, // probe_tcp_duration_seconds{phase}, probe_tls_version_info{version}
 	"deps": {"addr", "kind", "layer", "name", "position", "zone", "organization", "country", "sha256", "anchor_key_id"},
 }
 
