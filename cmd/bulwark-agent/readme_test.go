@@ -42,3 +42,23 @@ func TestREADMEAgentConfig(t *testing.T) {
 		t.Fatalf("check said %q", out.String())
 	}
 }
+
+// Issue 21: the example agent configuration passes `bulwark-agent check`
+// as docs/CONFIGURATION.md runs it, from the repository's root with the
+// token in BULWARK_AGENT_TOKEN; without the token it says what is missing.
+func TestExampleAgentConfig(t *testing.T) {
+	t.Chdir("../..")
+	var out, errb bytes.Buffer
+	t.Setenv("BULWARK_AGENT_TOKEN", "")
+	if err := run(context.Background(), []string{"check", "--config", "examples/agent.yml"}, &out, &errb); err == nil ||
+		!strings.Contains(err.Error(), "BULWARK_AGENT_TOKEN is empty or unset") {
+		t.Fatalf("check without the token: %v", err)
+	}
+	t.Setenv("BULWARK_AGENT_TOKEN", "try-me-home-1")
+	if err := run(context.Background(), []string{"check", "--config", "examples/agent.yml"}, &out, &errb); err != nil {
+		t.Fatalf("bulwark-agent check --config examples/agent.yml: %v", err)
+	}
+	if out.String() != "examples/agent.yml: valid (1 targets)\n" {
+		t.Fatalf("check said %q", out.String())
+	}
+}
