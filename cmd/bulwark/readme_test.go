@@ -156,7 +156,7 @@ func TestREADMECommands(t *testing.T) {
 	}
 	args := strings.NewReplacer("examples/collector.yml", cfgFile, "--data data ", "--data "+filepath.Join(dir, "data")+" ",
 		" data/state/", " "+filepath.Join(dir, "data", "state")+"/",
-		"bulwark-audit.json", filepath.Join(dir, "bulwark-audit.json"), "ciso.token", filepath.Join(etc, "ciso.token"),
+		"bulwark-audit.json", filepath.Join(dir, "bulwark-audit.json"), "bulwark-backup.tar.gz", filepath.Join(dir, "bulwark-backup.tar.gz"), "ciso.token", filepath.Join(etc, "ciso.token"),
 		"op.token", filepath.Join(etc, "cert-duty.token"), "/var/lib/bulwark", filepath.Join(dir, "data"),
 		"http://127.0.0.1:9400", "http://"+app.Addr())
 	shBlocks, plainBlocks := readmeBlocks(t, "sh"), readmeBlocks(t, "")
@@ -184,8 +184,8 @@ func TestREADMECommands(t *testing.T) {
 		}
 	}
 	t.Logf("ran %d commands of the README and docs/", ran)
-	if ran < 17 {
-		t.Errorf("ran %d commands of the README and docs/, want at least 17", ran)
+	if ran < 19 {
+		t.Errorf("ran %d commands of the README and docs/, want at least 19", ran)
 	}
 	// The attrib lookup examples, output included.
 	examples := 0
