@@ -330,37 +330,40 @@ func noFalseDrift(t *testing.T, base string) {
 	}
 }
 
-// readmeCommands runs the README's commands that talk to a running demo,
-// copied from the README itself (so a broken example fails here): its
-// curl lines and its bulwark whatif line, with the demo's address and data
-// directory in place of the defaults.
+// readmeCommands runs the commands of the README and docs/ that talk to a
+// running demo, copied from the pages themselves (so a broken example
+// fails here): their curl lines and their whatif line, with the demo's
+// address and data directory in place of the defaults.
 func readmeCommands(t *testing.T, base, dataDir string) {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var curls, whatifs int
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.ReplaceAll(line, "http://127.0.0.1:9400", base)
-		line = strings.ReplaceAll(line, "DATA_DIR", dataDir)
-		switch {
-		case strings.HasPrefix(line, "curl "):
-			curls++
-			out, err := exec.Command("sh", "-c", line).CombinedOutput()
-			if err != nil || !strings.Contains(string(out), `"status":"success"`) {
-				t.Errorf("README: %s: %v\n%s", line, err, out)
-			}
-		case strings.HasPrefix(line, "bulwark whatif "):
-			whatifs++
-			var out, errb strings.Builder
-			if err := run(context.Background(), strings.Fields(line)[1:], &out, &errb); err != nil || !strings.Contains(out.String(), "lost") {
-				t.Errorf("README: %s: %v\n%s", line, err, out.String())
+	for _, f := range docFiles(t) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.ReplaceAll(line, "http://127.0.0.1:9400", base)
+			line = strings.ReplaceAll(line, "DATA_DIR", dataDir)
+			cmd, isBulwark := bulwarkCommand(strings.Fields(line))
+			switch {
+			case strings.HasPrefix(line, "curl "):
+				curls++
+				out, err := exec.Command("sh", "-c", line).CombinedOutput()
+				if err != nil || !strings.Contains(string(out), `"status":"success"`) {
+					t.Errorf("%s: %s: %v\n%s", f, line, err, out)
+				}
+			case isBulwark && len(cmd) > 0 && cmd[0] == "whatif":
+				whatifs++
+				var out, errb strings.Builder
+				if err := run(context.Background(), cmd, &out, &errb); err != nil || !strings.Contains(out.String(), "lost") {
+					t.Errorf("%s: %s: %v\n%s", f, line, err, out.String())
+				}
 			}
 		}
 	}
 	if curls == 0 || whatifs == 0 {
-		t.Errorf("the README shows %d curl and %d whatif commands for the demo; this test expects them", curls, whatifs)
+		t.Errorf("the docs show %d curl and %d whatif commands for the demo; this test expects them", curls, whatifs)
 	}
 }
 

@@ -226,7 +226,9 @@ func (rs *Reports) compute(k reportKey, types map[string]string) (*Report, canon
 	if err != nil {
 		return nil, canonical{}, err
 	}
-	return b.finish(head, n), canon, nil
+	r := b.finish(head, n)
+	r.Home = rs.opts.Policy.Home
+	return r, canon, nil
 }
 
 // writeDomains writes the domain table of origin's report as CSV rows to

@@ -20,6 +20,11 @@ type Headline struct {
 	DNSSEC float64 `json:"dnssec_coverage"`
 }
 
+// noHome is what the report says of foreign dependencies when the policy
+// has no home country: every jurisdiction is then neither foreign nor
+// domestic, and a count of 0 would read as good news.
+const noHome = "cannot tell foreign from domestic without a home country: set attribution.policy.home in the collector configuration, or give --home CC"
+
 // writeHeadline prints the headline.
 func (r *Report) writeHeadline(w io.Writer) {
 	h, n := r.Headline, float64(max(r.Domains, 1))
@@ -34,8 +39,12 @@ func (r *Report) writeHeadline(w io.Writer) {
 		}
 		return strings.Join(parts, ", ")
 	}
-	fmt.Fprintf(w, "Foreign only:  %d domains (%.1f%%) depend solely on DNS providers under foreign jurisdiction", h.ForeignOnly, 100*float64(h.ForeignOnly)/n)
-	if h.ForeignOnly > 0 {
+	if r.Home == "" {
+		fmt.Fprintf(w, "Foreign only:  %s", noHome)
+	} else {
+		fmt.Fprintf(w, "Foreign only:  %d domains (%.1f%%) depend solely on DNS providers under foreign jurisdiction", h.ForeignOnly, 100*float64(h.ForeignOnly)/n)
+	}
+	if r.Home != "" && h.ForeignOnly > 0 {
 		fmt.Fprintf(w, "\n               by country: %s\n               by provider: %s", list(h.ForeignOnlyByCountry, 10), list(h.ForeignOnlyByProvider, 10))
 	}
 	fmt.Fprintf(w, "\nOne provider:  %d domains (%.1f%%) rely on a single DNS provider\n", h.SingleProvider, 100*float64(h.SingleProvider)/n)

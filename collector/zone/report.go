@@ -22,6 +22,8 @@ type Analysis struct {
 	// Operators maps each unknown operator seen under several top-level
 	// domains to its group's key (see groupUnknown).
 	Operators map[string]string
+	// Home is the policy's home country: without one nothing is foreign.
+	Home string
 }
 
 // Analyze attributes every delegation's name servers (by name through the
@@ -36,7 +38,7 @@ func Analyze(s *Snapshot, a *attrib.Attributor, pol *attrib.Policy, types map[st
 // servers that have no glue (resolved may be nil): those are attributed
 // by address too.
 func AnalyzeWith(s *Snapshot, a *attrib.Attributor, pol *attrib.Policy, types map[string]string, resolved func(name string) []string) *Analysis {
-	an := &Analysis{Snapshot: s, Types: map[string]string{}}
+	an := &Analysis{Snapshot: s, Types: map[string]string{}, Home: pol.Home}
 	a = a.Cached() // name servers recur across thousands of domains
 	obs := make([]depgraph.Observation, 0, 8)
 	for i := range s.Delegations {
@@ -147,6 +149,9 @@ type Report struct {
 	ForeignOnly []string      `json:"foreign_only_domains"`
 	Headline    Headline      `json:"headline"`
 	DomainRows  []DomainRow   `json:"domains_detail,omitempty"`
+	// Home is the home country the report was made for; "" when the
+	// policy has none, and then no domain can be told foreign.
+	Home string `json:"home"`
 }
 
 // Report computes the figures; withDomains adds one row per domain.
@@ -160,7 +165,7 @@ func (an *Analysis) Report(withDomains bool) *Report {
 		b.add(svc, an.Snapshot.Delegations[i].DS, an.Types[svc.Target])
 	}
 	r := b.finish(an.Snapshot, len(an.Snapshot.Delegations))
-	r.DomainRows = rows
+	r.DomainRows, r.Home = rows, an.Home
 	return r
 }
 
@@ -193,6 +198,10 @@ func (r *Report) WriteText(w io.Writer, top int) {
 	fmt.Fprintf(w, "\n%-*s %8s %8s %9s %8s  %s\n", width, "DOMAIN TYPE", "DOMAINS", "DNSSEC", "FOREIGN", "HHI", "LARGEST PROVIDER")
 	for _, t := range r.Types {
 		fmt.Fprintf(w, "%-*s %8d %7.1f%% %9d %8.0f  %s (%.0f%%)\n", width, t.Type, t.Domains, 100*t.DNSSEC, t.ForeignOnly, t.HHI, t.TopProvider, 100*t.TopShare)
+	}
+	if r.Home == "" {
+		fmt.Fprintf(w, "\n%s\n", noHome)
+		return
 	}
 	fmt.Fprintf(w, "\n%d domains have their DNS entirely under foreign jurisdiction.\n", len(r.ForeignOnly))
 }
