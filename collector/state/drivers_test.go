@@ -3,8 +3,11 @@ package state
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bulwarkhq/bulwark/internal/testenv/postgres"
 )
 
 // driver is one database the state tests run against.
@@ -20,7 +23,19 @@ func drivers() []driver {
 		{SQLite, func(t *testing.T) Options {
 			return Options{Driver: SQLite, Path: filepath.Join(t.TempDir(), "bulwark.db")}
 		}},
+		{Postgres, func(t *testing.T) Options {
+			return Options{Driver: Postgres, DSN: pg.Database(t)}
+		}},
 	}
+}
+
+// pg is the PostgreSQL 15 the tests share (a database each).
+var pg postgres.Shared
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pg.Close()
+	os.Exit(code)
 }
 
 // eachDriver runs f on a fresh database of every driver.
