@@ -274,3 +274,15 @@ func freeAddr() (string, error) {
 	defer ln.Close()
 	return ln.Addr().String(), nil
 }
+
+// New starts a server of the test's own, closed when it ends (about
+// 2-10 s for initdb and start: share one with Shared where tests can).
+func New(t testing.TB) *Server {
+	t.Helper()
+	s, err := Start(context.Background(), BinDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
