@@ -1,12 +1,12 @@
 package collector
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/bulwarkhq/bulwark/collector/state"
 	"github.com/bulwarkhq/bulwark/internal/attrib"
 	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
@@ -45,7 +45,7 @@ func (a *App) sovereignty() error {
 	if err := os.MkdirAll(filepath.Join(a.opts.Config.DataDir, "state"), 0o750); err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	if a.state, err = state.Open(filepath.Join(a.opts.Config.DataDir, "state", "bulwark.db")); err != nil {
+	if a.state, err = openState(context.Background(), a.opts.Config); err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
 	if a.signer, err = signingKey(filepath.Join(a.opts.Config.DataDir, "state")); err != nil {

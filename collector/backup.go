@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwarkhq/bulwark/collector/backup"
 	"github.com/bulwarkhq/bulwark/collector/query"
+	"github.com/bulwarkhq/bulwark/collector/state"
 )
 
 // backupHandler streams a backup of the running collector (admin): a TSDB
@@ -29,16 +30,19 @@ func (a *App) backupHandler(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, "backup: tsdb snapshot: %v", err)
 		return
 	}
-	if err := a.state.BackupTo(r.Context(), filepath.Join(tmp, "bulwark.db")); err != nil {
-		apiError(w, http.StatusInternalServerError, "%v", err)
-		return
+	sqlite := a.state.Driver() == state.SQLite // PostgreSQL is backed up with its own tools
+	if sqlite {
+		if err := a.state.BackupTo(r.Context(), filepath.Join(tmp, "bulwark.db")); err != nil {
+			apiError(w, http.StatusInternalServerError, "%v", err)
+			return
+		}
 	}
 	a.audit(r, "backup", map[string]string{"from": r.RemoteAddr})
 	w.Header().Set("Content-Type", "application/gzip")
 	w.Header().Set("Content-Disposition", `attachment; filename="bulwark-backup.tar.gz"`)
 	bw := backup.NewWriter(w, query.Version, dataFormat)
 	err = bw.AddDir("tsdb", filepath.Join(tmp, "tsdb"))
-	if err == nil {
+	if err == nil && sqlite {
 		err = bw.AddFile("state/bulwark.db", filepath.Join(tmp, "bulwark.db"))
 	}
 	if err == nil {

@@ -59,6 +59,8 @@ Commands:
   backup --out FILE [--collector URL]
                             a consistent backup of the running collector, checked (admin)
   restore FILE --data DIR   restore a backup into a new data directory
+  state migrate --from sqlite:PATH --to postgres:DSN [--replace]
+                            copy a stopped collector's state to PostgreSQL, checked row by row
   verify [--key FILE] FILE  check a signed audit export, run timeline or drill report: the first altered entry
   geo import --libloc --out DIR
                             build the IP databases from Debian's libloc-database
@@ -124,6 +126,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runVerify(args[1:], stdout, stderr)
 	case "silence":
 		return runSilence(ctx, args[1:], stdout, stderr)
+	case "state":
+		return runState(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "bulwark", Version)
 		return nil

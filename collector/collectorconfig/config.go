@@ -29,6 +29,8 @@ type Config struct {
 	Playbooks   Playbooks       `yaml:"playbooks"`
 	Drills      []Drill         `yaml:"drills"`
 	Sinks       Sinks           `yaml:"sinks"`
+	// State is where the state database lives (SQLite by default).
+	State State `yaml:"state"`
 }
 
 // Auth says who may do what without a token.

@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,32 +13,29 @@ import (
 // Issue 11: the audit log is hash-chained, also across a database written
 // before the chain existed: its rows are chained when it is opened, and
 // later entries follow on.
-func TestAuditChain(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bulwark.db")
+func TestAuditChain(t *testing.T) { eachDriver(t, testAuditChain) }
+
+func testAuditChain(t *testing.T, o Options) {
 	// A database of the previous format: an audit table without the chain.
-	raw, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
+	raw, dia := rawDB(t, o)
+	table := `CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)`
+	if dia.name == Postgres {
+		table = `CREATE TABLE audit (id BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, "user" TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)`
+	}
+	if _, err := raw.Exec(table); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(`CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
-		INSERT INTO audit (at_ms, user, action, detail) VALUES (1764158400000, 'otto', 'silence', '{"id":"a"}'), (1764158460000, 'otto', 'acknowledge', '{"group":"g"}');`); err != nil {
+	if _, err := raw.Exec(`INSERT INTO audit (id, at_ms, "user", action, detail) VALUES (1, 1764158400000, 'otto', 'silence', '{"id":"a"}'), (2, 1764158460000, 'otto', 'acknowledge', '{"group":"g"}')`); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := mustOpen(t, o)
 	ctx := context.Background()
 	if err := db.Audit(ctx, "ada", "expire-silence", map[string]string{"id": "a"}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	db, err = Open(path) // reopened: nothing chained twice
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = mustOpen(t, o) // reopened: nothing chained twice
 	chain, err := db.AuditChain(ctx)
 	if err != nil || len(chain) != 3 {
 		t.Fatalf("chain: %v %d entries", err, len(chain))
@@ -54,12 +50,10 @@ func TestAuditChain(t *testing.T) {
 }
 
 // Playbook runs are kept whole, timeline included, and read back.
-func TestRunsRoundTrip(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "bulwark.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+func TestRunsRoundTrip(t *testing.T) { eachDriver(t, testRunsRoundTrip) }
+
+func testRunsRoundTrip(t *testing.T, o Options) {
+	db := mustOpen(t, o)
 	ctx := context.Background()
 	run := &runner.Run{ID: "renew-1", Playbook: "renew", State: runner.Waiting, Started: time.Now().UTC(),
 		Wait: &runner.Wait{Step: "checks", Kind: "checklist", Items: []string{"a", "b"}, Ticked: map[string]string{"a": "otto"}}}

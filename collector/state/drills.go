@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/bulwarkhq/bulwark/playbooks/drill"
@@ -16,7 +17,7 @@ func (d *DB) SaveDrill(ctx context.Context, dr *drill.Drill) error {
 	if err != nil {
 		return fmt.Errorf("state: drill: %w", err)
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO drills (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body`,
+	if _, err := d.db.ExecContext(ctx, d.dialect.rebind(`INSERT INTO drills (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body`),
 		dr.ID, string(b)); err != nil {
 		return fmt.Errorf("state: drill %s: %w", dr.ID, err)
 	}
@@ -43,9 +44,16 @@ func (d *DB) LoadDrills(ctx context.Context) ([]*drill.Drill, error) {
 	return out, nil
 }
 
-// BackupTo writes a consistent copy of the database to path while it is
-// in use (VACUUM INTO).
+// ErrNoFileBackup is BackupTo's answer on PostgreSQL, whose state is
+// backed up by its own tools (pg_dump, base backups), not into a file here.
+var ErrNoFileBackup = errors.New("state: the PostgreSQL state is backed up with pg_dump or its base backups, not by the collector")
+
+// BackupTo writes a consistent copy of the SQLite database to path while
+// it is in use (VACUUM INTO).
 func (d *DB) BackupTo(ctx context.Context, path string) error {
+	if d.dialect.name != SQLite {
+		return ErrNoFileBackup
+	}
 	if _, err := d.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
 		return fmt.Errorf("state: backup: %w", err)
 	}

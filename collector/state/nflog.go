@@ -22,27 +22,13 @@ type nflogMeta struct {
 	Starts   map[string]int64 `json:"starts,omitempty"` // fingerprint (decimal) -> unix ms
 }
 
-// migrateNflog adds the meta column to a notification log made before it.
-func (d *DB) migrateNflog(ctx context.Context) error {
-	var n int
-	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('notification_log') WHERE name = 'meta'`).Scan(&n); err != nil {
-		return err
-	}
-	if n == 0 {
-		if _, err := d.db.ExecContext(ctx, `ALTER TABLE notification_log ADD COLUMN meta TEXT NOT NULL DEFAULT '{}'`); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Get returns the last notification of a group to a receiver.
 func (d *DB) Get(ctx context.Context, receiver, groupKey string) (alerting.LogEntry, bool, error) {
 	var e alerting.LogEntry
 	var fh, rh []byte
 	var ms, since int64
 	var meta string
-	err := d.db.QueryRowContext(ctx, `SELECT firing_hash, resolved_hash, sent_ms, since_ms, thread, meta FROM notification_log WHERE receiver = ? AND group_key = ?`,
+	err := d.db.QueryRowContext(ctx, d.dialect.rebind(`SELECT firing_hash, resolved_hash, sent_ms, since_ms, thread, meta FROM notification_log WHERE receiver = ? AND group_key = ?`),
 		receiver, groupKey).Scan(&fh, &rh, &ms, &since, &e.Thread, &meta)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, false, nil
@@ -89,10 +75,10 @@ func (d *DB) Put(ctx context.Context, receiver, groupKey string, e alerting.LogE
 	if err != nil {
 		return fmt.Errorf("state: notification log: %w", err)
 	}
-	_, err = d.db.ExecContext(ctx, `INSERT INTO notification_log (receiver, group_key, firing_hash, resolved_hash, sent_ms, since_ms, thread, meta)
+	_, err = d.db.ExecContext(ctx, d.dialect.rebind(`INSERT INTO notification_log (receiver, group_key, firing_hash, resolved_hash, sent_ms, since_ms, thread, meta)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (receiver, group_key) DO UPDATE SET firing_hash = excluded.firing_hash,
 		resolved_hash = excluded.resolved_hash, sent_ms = excluded.sent_ms, since_ms = excluded.since_ms, thread = excluded.thread,
-		meta = excluded.meta`,
+		meta = excluded.meta`),
 		receiver, groupKey, e.FiringHash[:], e.ResolvedHash[:], ms(e.SentAt), ms(e.Since), e.Thread, string(meta))
 	if err != nil {
 		return fmt.Errorf("state: notification log: %w", err)
@@ -111,7 +97,7 @@ func ms(t time.Time) int64 {
 // GC deletes the entries last sent before before, except those of groups
 // live says are held.
 func (d *DB) GC(ctx context.Context, before time.Time, live func(receiver, groupKey string) bool) (int, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT receiver, group_key FROM notification_log WHERE sent_ms < ?`, before.UnixMilli())
+	rows, err := d.db.QueryContext(ctx, d.dialect.rebind(`SELECT receiver, group_key FROM notification_log WHERE sent_ms < ?`), before.UnixMilli())
 	if err != nil {
 		return 0, fmt.Errorf("state: notification log GC: %w", err)
 	}
@@ -132,7 +118,7 @@ func (d *DB) GC(ctx context.Context, before time.Time, live func(receiver, group
 		return 0, fmt.Errorf("state: notification log GC: %w", err)
 	}
 	for _, k := range old {
-		if _, err := d.db.ExecContext(ctx, `DELETE FROM notification_log WHERE receiver = ? AND group_key = ? AND sent_ms < ?`,
+		if _, err := d.db.ExecContext(ctx, d.dialect.rebind(`DELETE FROM notification_log WHERE receiver = ? AND group_key = ? AND sent_ms < ?`),
 			k.receiver, k.group, before.UnixMilli()); err != nil {
 			return 0, fmt.Errorf("state: notification log GC: %w", err)
 		}

@@ -2,9 +2,7 @@ package state
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -14,11 +12,11 @@ import (
 
 // The notification log survives a restart: what was sent stays known.
 func TestNotificationLogSurvivesReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bulwark.db")
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eachDriver(t, testNotificationLogSurvivesReopen)
+}
+
+func testNotificationLogSurvivesReopen(t *testing.T, o Options) {
+	db := mustOpen(t, o)
 	ctx := context.Background()
 	e := alerting.LogEntry{FiringHash: [32]byte{1, 2, 3}, ResolvedHash: [32]byte{9}, SentAt: time.UnixMilli(1_764_158_400_000), Thread: "1700000000.000001",
 		Since: time.UnixMilli(1_764_158_000_000), Incident: "abc", Version: 3,
@@ -31,10 +29,7 @@ func TestNotificationLogSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if db, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = mustOpen(t, o)
 	got, ok, err := db.Get(ctx, "duty", `0/duty:{classification="down-everywhere"}`)
 	if err != nil || !ok || !reflect.DeepEqual(got, e) {
 		t.Fatalf("after reopen: %+v %v %v, want %+v", got, ok, err, e)
@@ -47,12 +42,10 @@ func TestNotificationLogSurvivesReopen(t *testing.T) {
 // The log forgets entries older than its retention, except those of the
 // groups still held (an acknowledged incident is not repeated, so its entry
 // is not rewritten).
-func TestNotificationLogGC(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "bulwark.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+func TestNotificationLogGC(t *testing.T) { eachDriver(t, testNotificationLogGC) }
+
+func testNotificationLogGC(t *testing.T, o Options) {
+	db := mustOpen(t, o)
 	ctx := context.Background()
 	now := time.UnixMilli(1_764_158_400_000)
 	for i, age := range []time.Duration{time.Hour, 6 * 24 * time.Hour, 7 * 24 * time.Hour} {
@@ -73,12 +66,10 @@ func TestNotificationLogGC(t *testing.T) {
 
 // Expired silences are deleted; the acknowledgement records are compacted
 // to the ones in force, and survive a reopen.
-func TestSilenceAndAckCollection(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bulwark.db")
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestSilenceAndAckCollection(t *testing.T) { eachDriver(t, testSilenceAndAckCollection) }
+
+func testSilenceAndAckCollection(t *testing.T, o Options) {
+	db := mustOpen(t, o)
 	ctx := context.Background()
 	now := time.UnixMilli(1_764_158_400_000)
 	for _, id := range []string{"old", "new"} {
@@ -98,10 +89,7 @@ func TestSilenceAndAckCollection(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if db, err = Open(path); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = mustOpen(t, o)
 	sils, err := db.LoadSilences(ctx)
 	if err != nil || len(sils) != 1 || sils[0].ID != "new" {
 		t.Fatalf("silences after delete: %+v %v", sils, err)
@@ -114,23 +102,23 @@ func TestSilenceAndAckCollection(t *testing.T) {
 
 // A notification log made before the meta column opens, its entries read
 // with no incident.
-func TestNotificationLogMigrates(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
+func TestNotificationLogMigrates(t *testing.T) { eachDriver(t, testNotificationLogMigrates) }
+
+func testNotificationLogMigrates(t *testing.T, o Options) {
+	raw, dia := rawDB(t, o)
+	blob, bigint, hex := "BLOB", "INTEGER", "x'01', x'02'"
+	if dia.name == Postgres {
+		blob, bigint, hex = "BYTEA", "BIGINT", `'\x01', '\x02'`
+	}
+	if _, err := raw.Exec(`CREATE TABLE notification_log (receiver TEXT NOT NULL, group_key TEXT NOT NULL, firing_hash ` + blob + ` NOT NULL,
+		resolved_hash ` + blob + ` NOT NULL, sent_ms ` + bigint + ` NOT NULL, since_ms ` + bigint + ` NOT NULL, thread TEXT NOT NULL, PRIMARY KEY (receiver, group_key))`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec(`CREATE TABLE notification_log (receiver TEXT NOT NULL, group_key TEXT NOT NULL, firing_hash BLOB NOT NULL,
-		resolved_hash BLOB NOT NULL, sent_ms INTEGER NOT NULL, since_ms INTEGER NOT NULL, thread TEXT NOT NULL, PRIMARY KEY (receiver, group_key));
-		INSERT INTO notification_log VALUES ('duty', 'g', x'01', x'02', 1764158400000, 1764158000000, 'ts1')`); err != nil {
+	if _, err := raw.Exec(`INSERT INTO notification_log VALUES ('duty', 'g', ` + hex + `, 1764158400000, 1764158000000, 'ts1')`); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := mustOpen(t, o)
 	e, ok, err := db.Get(context.Background(), "duty", "g")
 	if err != nil || !ok || e.Thread != "ts1" || e.Incident != "" || e.Since.UnixMilli() != 1764158000000 {
 		t.Fatalf("old entry: %+v %v %v", e, ok, err)

@@ -16,7 +16,7 @@ func (d *DB) SaveRun(ctx context.Context, r *runner.Run) error {
 	if err != nil {
 		return fmt.Errorf("state: run: %w", err)
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO playbook_runs (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body`,
+	if _, err := d.db.ExecContext(ctx, d.dialect.rebind(`INSERT INTO playbook_runs (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body`),
 		r.ID, string(b)); err != nil {
 		return fmt.Errorf("state: run %s: %w", r.ID, err)
 	}

@@ -30,7 +30,7 @@ func (d *DB) SaveSilence(ctx context.Context, s *alerting.Silence) error {
 	if err != nil {
 		return fmt.Errorf("state: silence: %w", err)
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO silences (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`, s.ID, string(b)); err != nil {
+	if _, err := d.db.ExecContext(ctx, d.dialect.rebind(`INSERT INTO silences (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`), s.ID, string(b)); err != nil {
 		return fmt.Errorf("state: silence: %w", err)
 	}
 	return nil
@@ -56,7 +56,7 @@ func (d *DB) SaveAck(ctx context.Context, a *alerting.Ack) error {
 	if err != nil {
 		return fmt.Errorf("state: ack: %w", err)
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO acks (body) VALUES (?)`, string(b)); err != nil {
+	if _, err := d.db.ExecContext(ctx, d.dialect.rebind(`INSERT INTO acks (body) VALUES (?)`), string(b)); err != nil {
 		return fmt.Errorf("state: ack: %w", err)
 	}
 	return nil
@@ -64,7 +64,7 @@ func (d *DB) SaveAck(ctx context.Context, a *alerting.Ack) error {
 
 // DeleteSilence forgets a silence.
 func (d *DB) DeleteSilence(ctx context.Context, id string) error {
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM silences WHERE id = ?`, id); err != nil {
+	if _, err := d.db.ExecContext(ctx, d.dialect.rebind(`DELETE FROM silences WHERE id = ?`), id); err != nil {
 		return fmt.Errorf("state: silence %s: %w", id, err)
 	}
 	return nil
@@ -85,7 +85,7 @@ func (d *DB) CompactAcks(ctx context.Context, live []*alerting.Ack) error {
 		if err != nil {
 			return fmt.Errorf("state: ack: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO acks (body) VALUES (?)`, string(b)); err != nil {
+		if _, err := tx.ExecContext(ctx, d.dialect.rebind(`INSERT INTO acks (body) VALUES (?)`), string(b)); err != nil {
 			return fmt.Errorf("state: ack: %w", err)
 		}
 	}

@@ -1,6 +1,8 @@
 // Package state is the collector's state database: SQLite (pure Go,
-// modernc.org/sqlite) in WAL mode. It keeps what is not a time series:
-// dependency graphs with their history, and drift events.
+// modernc.org/sqlite) in WAL mode by default, or PostgreSQL (pgx) shared
+// by several collectors. It keeps what is not a time series: dependency
+// graphs with their history, drift events, silences, acknowledgements,
+// the notification log, the audit chain, playbook runs and drills.
 package state
 
 import (
@@ -8,18 +10,21 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	_ "github.com/jackc/pgx/v5/stdlib" // the database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // the database/sql driver "sqlite"
 
 	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
 // DB is the state database.
 type DB struct {
-	db *sql.DB
+	db      *sql.DB
+	dialect *dialect
 
 	mu    sync.Mutex
 	saved map[string][32]byte // key -> hash of the graph last written
@@ -29,93 +34,81 @@ type DB struct {
 
 var _ depgraph.StateStore = (*DB)(nil)
 
-const schema = `
-CREATE TABLE IF NOT EXISTS graphs (
-	key        TEXT PRIMARY KEY,  -- target, or target@agent
-	target     TEXT NOT NULL,
-	graph      TEXT NOT NULL,     -- JSON of depgraph.Service
-	updated_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS graph_history (
-	id       INTEGER PRIMARY KEY,
-	key      TEXT NOT NULL,
-	target   TEXT NOT NULL,
-	graph    TEXT NOT NULL,
-	since_ms INTEGER NOT NULL     -- when this version was first seen
-);
-CREATE INDEX IF NOT EXISTS graph_history_target ON graph_history(target, since_ms);
-CREATE TABLE IF NOT EXISTS drift (
-	id            INTEGER PRIMARY KEY,
-	target        TEXT NOT NULL,
-	sector        TEXT NOT NULL,
-	layer         TEXT NOT NULL,
-	agent         TEXT NOT NULL,
-	vantage       TEXT NOT NULL,
-	before        TEXT NOT NULL,
-	after         TEXT NOT NULL,
-	from_state    TEXT NOT NULL,
-	to_state      TEXT NOT NULL,
-	first_seen_ms INTEGER NOT NULL,
-	evidence      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS drift_target ON drift(target, first_seen_ms);
-CREATE TABLE IF NOT EXISTS silences (
-	id   TEXT PRIMARY KEY,
-	body TEXT NOT NULL      -- JSON of alerting.Silence
-);
-CREATE TABLE IF NOT EXISTS acks (
-	id   INTEGER PRIMARY KEY,
-	body TEXT NOT NULL      -- JSON of alerting.Ack, in the order given
-);
-CREATE TABLE IF NOT EXISTS drills (
-	id   TEXT PRIMARY KEY,
-	body TEXT NOT NULL      -- JSON of drill.Drill, its cut-set included
-);
-CREATE TABLE IF NOT EXISTS playbook_runs (
-	id   TEXT PRIMARY KEY,
-	body TEXT NOT NULL      -- JSON of runner.Run, its timeline included
-);
-CREATE TABLE IF NOT EXISTS audit (
-	id     INTEGER PRIMARY KEY,
-	at_ms  INTEGER NOT NULL,
-	user   TEXT NOT NULL,
-	action TEXT NOT NULL,
-	detail TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS notification_log (
-	receiver      TEXT NOT NULL,
-	group_key     TEXT NOT NULL,
-	firing_hash   BLOB NOT NULL,
-	resolved_hash BLOB NOT NULL,
-	sent_ms       INTEGER NOT NULL,
-	since_ms      INTEGER NOT NULL,   -- first notified firing; 0 once resolved
-	thread        TEXT NOT NULL,
-	PRIMARY KEY (receiver, group_key)
-);
-`
-
-// Open opens (or creates) the database at path.
-func Open(path string) (*DB, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)")
-	if err != nil {
-		return nil, fmt.Errorf("state: open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1) // one writer; SQLite serialises anyway
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("state: %s: schema: %w", path, err)
-	}
-	d := &DB{db: db, saved: map[string][32]byte{}}
-	if err := d.migrateAudit(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("state: %s: audit chain: %w", path, err)
-	}
-	if err := d.migrateNflog(context.Background()); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("state: %s: notification log: %w", path, err)
-	}
-	return d, nil
+// Options say which database to open.
+type Options struct {
+	// Driver is SQLite (the default) or Postgres.
+	Driver string
+	// Path is the SQLite file.
+	Path string
+	// DSN is the PostgreSQL connection string (a URL or key=value pairs).
+	DSN string
 }
+
+func (o *Options) validate() (*dialect, error) {
+	switch o.Driver {
+	case "", SQLite:
+		if o.Path == "" {
+			return nil, errors.New("state: sqlite needs a path")
+		}
+		return sqliteDialect, nil
+	case Postgres:
+		if o.DSN == "" {
+			return nil, errors.New("state: postgres needs a DSN")
+		}
+		return postgresDialect, nil
+	}
+	return nil, fmt.Errorf("state: unknown driver %q (sqlite or postgres)", o.Driver)
+}
+
+// Open opens (or creates) the SQLite database at path.
+func Open(path string) (*DB, error) {
+	return New(context.Background(), Options{Driver: SQLite, Path: path})
+}
+
+// New opens the state database o names and brings its schema up to date.
+func New(ctx context.Context, o Options) (*DB, error) {
+	dia, err := o.validate()
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, o, dia, len(migrations))
+}
+
+// open opens the database and migrates it up to version target.
+func open(ctx context.Context, o Options, dia *dialect, target int) (*DB, error) {
+	var db *sql.DB
+	var err error
+	name := o.Path
+	if dia.name == Postgres {
+		name = "postgres"
+		db, err = sql.Open(dia.sqlName, o.DSN)
+		if err == nil {
+			db.SetMaxOpenConns(8)
+			db.SetMaxIdleConns(4)
+			db.SetConnMaxLifetime(30 * time.Minute)
+			err = db.PingContext(ctx)
+		}
+	} else {
+		db, err = sql.Open(dia.sqlName, "file:"+o.Path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)")
+		if err == nil {
+			db.SetMaxOpenConns(1) // one writer; SQLite serialises anyway
+		}
+	}
+	if err != nil {
+		if db != nil {
+			db.Close()
+		}
+		return nil, fmt.Errorf("state: open %s: %w", name, err)
+	}
+	if err := migrate(ctx, db, dia, target); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: %s: %w", name, err)
+	}
+	return &DB{db: db, dialect: dia, saved: map[string][32]byte{}}, nil
+}
+
+// Driver is the database's driver: SQLite or Postgres.
+func (d *DB) Driver() string { return d.dialect.name }
 
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
@@ -171,18 +164,18 @@ func (d *DB) Save(graphs map[string]*depgraph.Service, drift []depgraph.Drift, a
 		if old, ok := d.saved[key]; ok && old == h {
 			continue
 		}
-		if _, err := tx.Exec(`INSERT INTO graphs(key, target, graph, updated_ms) VALUES(?, ?, ?, ?)
-			ON CONFLICT(key) DO UPDATE SET graph = excluded.graph, updated_ms = excluded.updated_ms`, key, s.Target, string(b), ms); err != nil {
+		if _, err := tx.Exec(d.dialect.rebind(`INSERT INTO graphs(key, target, graph, updated_ms) VALUES(?, ?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET graph = excluded.graph, updated_ms = excluded.updated_ms`), key, s.Target, string(b), ms); err != nil {
 			return fmt.Errorf("state: save graph %s: %w", key, err)
 		}
-		if _, err := tx.Exec(`INSERT INTO graph_history(key, target, graph, since_ms) VALUES(?, ?, ?, ?)`, key, s.Target, string(b), ms); err != nil {
+		if _, err := tx.Exec(d.dialect.rebind(`INSERT INTO graph_history(key, target, graph, since_ms) VALUES(?, ?, ?, ?)`), key, s.Target, string(b), ms); err != nil {
 			return fmt.Errorf("state: graph history %s: %w", key, err)
 		}
 		changed[key] = h
 	}
 	for _, e := range drift {
-		if _, err := tx.Exec(`INSERT INTO drift(target, sector, layer, agent, vantage, before, after, from_state, to_state, first_seen_ms, evidence)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Target, e.Sector, e.Layer, e.Agent, e.Vantage, e.Before, e.After,
+		if _, err := tx.Exec(d.dialect.rebind(`INSERT INTO drift(target, sector, layer, agent, vantage, before, after, from_state, to_state, first_seen_ms, evidence)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), e.Target, e.Sector, e.Layer, e.Agent, e.Vantage, e.Before, e.After,
 			e.FromState, e.ToState, e.FirstSeen.UnixMilli(), e.Evidence); err != nil {
 			return fmt.Errorf("state: save drift: %w", err)
 		}
@@ -209,7 +202,7 @@ func (d *DB) Drift(ctx context.Context, target string, limit int) ([]depgraph.Dr
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
-	rows, err := d.db.QueryContext(ctx, q, args...)
+	rows, err := d.db.QueryContext(ctx, d.dialect.rebind(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("state: drift: %w", err)
 	}
@@ -229,7 +222,7 @@ func (d *DB) Drift(ctx context.Context, target string, limit int) ([]depgraph.Dr
 
 // History returns the versions of a target's graphs, oldest first.
 func (d *DB) History(ctx context.Context, target string) ([]HistoryEntry, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT key, graph, since_ms FROM graph_history WHERE target = ? ORDER BY since_ms, id`, target)
+	rows, err := d.db.QueryContext(ctx, d.dialect.rebind(`SELECT key, graph, since_ms FROM graph_history WHERE target = ? ORDER BY since_ms, id`), target)
 	if err != nil {
 		return nil, fmt.Errorf("state: history: %w", err)
 	}

@@ -2,19 +2,16 @@ package state
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/bulwarkhq/bulwark/internal/depgraph"
 )
 
-func TestSaveLoadHistory(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "bulwark.db")
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestSaveLoadHistory(t *testing.T) { eachDriver(t, testSaveLoadHistory) }
+
+func testSaveLoadHistory(t *testing.T, o Options) {
+	db := mustOpen(t, o)
 	t0 := time.UnixMilli(1_790_000_000_000).UTC()
 	v1 := &depgraph.Service{Target: "water-utility", Sector: "energy", Layers: []*depgraph.Layer{{Name: "dns", State: depgraph.Domestic}}}
 	if err := db.Save(map[string]*depgraph.Service{"water-utility": v1}, nil, t0); err != nil {
@@ -32,11 +29,7 @@ func TestSaveLoadHistory(t *testing.T) {
 	}
 	db.Close()
 
-	db, err = Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = mustOpen(t, o)
 	graphs, events, err := db.Load()
 	if err != nil {
 		t.Fatal(err)
