@@ -131,9 +131,10 @@ func NewDispatcher(opts DispatcherOptions) (*Dispatcher, error) {
 	}
 	d.unrouted = f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "alerts", Name: "unrouted_total",
 		Help: "Firing alerts handed to the dispatcher that no route took (each time handed), hence notified to nobody."})
-	for name := range opts.Receivers { // a receiver never used shows 0, not nothing
+	for name := range opts.Receivers { // a receiver never used shows 0, not nothing, and a rate over its first notification is not empty
 		d.sent.WithLabelValues(name)
 		d.failed.WithLabelValues(name)
+		d.latency.WithLabelValues(name)
 	}
 	for _, state := range []string{"firing", "acknowledged"} {
 		f.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "bulwark", Name: "incidents", ConstLabels: prometheus.Labels{"state": state},
