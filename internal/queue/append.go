@@ -77,9 +77,11 @@ func (q *Queue) Append(series []wire.Series) error {
 		return g.err
 	}
 	q.metrics.appended.Add(float64(samples))
-	select {
-	case q.notEmpty <- struct{}{}:
-	default:
+	for _, c := range q.cursors {
+		select {
+		case c.notEmpty <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
@@ -134,7 +136,9 @@ func (q *Queue) writeGroup(g *group) error {
 		}
 		cur.size += int64(len(buf))
 		cur.samples += bufSamples
-		q.pending += bufSamples
+		for _, c := range q.cursors {
+			c.pending += bufSamples
+		}
 		buf, bufSamples = buf[:0], 0
 		return nil
 	}

@@ -1,6 +1,6 @@
 package queue
 
-// Reading batches from the cursor.
+// Reading batches from a cursor.
 
 import (
 	"errors"
@@ -23,8 +23,12 @@ type Batch struct {
 	raw     []byte // the segment bytes read, kept for the next ReadInto
 	next    Position
 	start   Position
+	cursor  *Cursor
 	// consumed counts every sample passed over: delivered, expired or corrupt.
 	consumed int
+	// Passed over, counted as dropped when the batch is committed (a batch
+	// read again after a failed push counts them once).
+	expired, corrupt, corruptTails int
 }
 
 // Decode parses the batch's series.
@@ -40,9 +44,9 @@ func (b *Batch) Decode() (*wire.WriteRequest, error) {
 // maxSamples samples or the queue ends. It does not move the cursor: call
 // Commit once the batch is delivered. Expired and corrupt records are
 // skipped and counted.
-func (q *Queue) Read(maxSamples int) (*Batch, error) {
+func (c *Cursor) Read(maxSamples int) (*Batch, error) {
 	b := new(Batch)
-	if err := q.ReadInto(b, maxSamples); err != nil {
+	if err := c.ReadInto(b, maxSamples); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -50,12 +54,13 @@ func (q *Queue) Read(maxSamples int) (*Batch, error) {
 
 // ReadInto is Read into b, reusing its buffers: a pusher that keeps one
 // Batch allocates nothing per batch once they have grown.
-func (q *Queue) ReadInto(b *Batch, maxSamples int) error {
+func (c *Cursor) ReadInto(b *Batch, maxSamples int) error {
+	q := c.q
 	q.mu.Lock()
-	pos := q.cursor
+	pos := c.pos
 	segs := slices.Clone(q.segs)
 	q.mu.Unlock()
-	*b = Batch{Proto: b.Proto[:0], raw: b.raw[:0], next: pos, start: pos}
+	*b = Batch{Proto: b.Proto[:0], raw: b.raw[:0], next: pos, start: pos, cursor: c}
 	oldest := q.opts.Now().Add(-q.opts.MaxAge)
 	for _, s := range segs {
 		if s.id < pos.Segment {
@@ -77,7 +82,7 @@ func (q *Queue) ReadInto(b *Batch, maxSamples int) error {
 			n, rec, err := parseRecord(data[off:])
 			if err != nil {
 				if s.id != segs[len(segs)-1].id {
-					q.metrics.dropped.WithLabelValues("corrupt").Add(1)
+					b.corruptTails++
 					q.opts.Logger.Error("queue: corrupt record, skipping the rest of the segment", "segment", s.id, "offset", pos.Offset+off)
 					off = int64(len(data))
 				}
@@ -87,7 +92,7 @@ func (q *Queue) ReadInto(b *Batch, maxSamples int) error {
 			b.next = Position{Segment: s.id, Offset: pos.Offset + off}
 			b.consumed += rec.samples
 			if rec.created.Before(oldest) {
-				q.metrics.dropped.WithLabelValues("expired").Add(float64(rec.samples))
+				b.expired += rec.samples
 				continue
 			}
 			dl, err := snappy.DecodedLen(rec.payload)
@@ -100,7 +105,7 @@ func (q *Queue) ReadInto(b *Batch, maxSamples int) error {
 				}
 			}
 			if err != nil {
-				q.metrics.dropped.WithLabelValues("corrupt").Add(float64(rec.samples))
+				b.corrupt += rec.samples
 				continue
 			}
 			b.Samples += rec.samples

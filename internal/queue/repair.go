@@ -1,10 +1,11 @@
 package queue
 
-// Opening after a crash: find the segments, cut a torn tail, restore the cursor.
+// Opening after a crash: find the segments, cut a torn tail, restore the cursors.
 
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,37 +35,92 @@ func (q *Queue) recover() error {
 		}
 		s.size, s.samples = size, samples
 	}
-	q.cursor = q.readCursor()
-	if len(q.segs) == 0 || q.cursor.Segment > q.segs[len(q.segs)-1].id {
-		if err := q.newSegment(max(q.cursor.Segment, 1)); err != nil {
+	// Each cursor from its file; a new one from the unnamed cursor's (an
+	// upgrade from one reader), else from the oldest record.
+	legacy, hasLegacy := Position{}, false
+	if q.Cursor("") == nil {
+		legacy, hasLegacy = q.readCursor(legacyCursor)
+	}
+	lastID := 0
+	if len(q.segs) > 0 {
+		lastID = q.segs[len(q.segs)-1].id
+	}
+	furthest := 0
+	for _, c := range q.cursors {
+		pos, ok := q.readCursor(cursorFile(c.name))
+		if !ok && hasLegacy {
+			pos = legacy
+			q.opts.Logger.Info("queue: new cursor starts where the unnamed one was", "cursor", c.name)
+		}
+		c.pos = pos
+		furthest = max(furthest, pos.Segment)
+	}
+	if len(q.segs) == 0 || furthest > lastID {
+		if err := q.newSegment(max(furthest, 1)); err != nil {
 			return err
 		}
-		q.cursor = Position{Segment: q.segs[len(q.segs)-1].id}
+		for _, c := range q.cursors {
+			if c.pos.Segment > lastID {
+				c.pos = Position{Segment: q.segs[len(q.segs)-1].id}
+			}
+		}
 	} else {
-		last := q.segs[len(q.segs)-1]
-		f, err := os.OpenFile(segName(q.opts.Dir, last.id), os.O_WRONLY|os.O_APPEND, 0o640)
+		f, err := os.OpenFile(segName(q.opts.Dir, lastID), os.O_WRONLY|os.O_APPEND, 0o640)
 		if err != nil {
 			return fmt.Errorf("queue: %w", err)
 		}
 		q.w = f
 	}
-	if q.cursor.Segment < q.segs[0].id {
-		q.cursor = Position{Segment: q.segs[0].id}
-	}
-	for _, s := range q.segs {
-		if s.id >= q.cursor.Segment {
-			q.pending += s.samples
+	for _, c := range q.cursors {
+		if c.pos.Segment < q.segs[0].id {
+			c.pos = Position{Segment: q.segs[0].id}
+		}
+		for _, s := range q.segs {
+			if s.id >= c.pos.Segment {
+				c.pending += s.samples
+			}
+		}
+		if c.pos.Offset > 0 {
+			data, err := readFrom(segName(q.opts.Dir, c.pos.Segment), 0, nil)
+			if err == nil && int64(len(data)) >= c.pos.Offset {
+				_, before, _ := scanBytes(data[:c.pos.Offset])
+				c.pending -= before
+			}
+		}
+		if err := c.write(); err != nil {
+			return err
 		}
 	}
-	if q.cursor.Offset > 0 {
-		data, err := readFrom(segName(q.opts.Dir, q.cursor.Segment), 0, nil)
-		if err == nil && int64(len(data)) >= q.cursor.Offset {
-			_, before, _ := scanBytes(data[:q.cursor.Offset])
-			q.pending -= before
+	if err := syncDir(q.opts.Dir); err != nil {
+		return fmt.Errorf("queue: sync dir: %w", err)
+	}
+	// Only now that every listed cursor is on disk: the files of cursors
+	// no longer listed (a collector removed from the configuration) go.
+	for _, e := range entries {
+		name := e.Name()
+		if name != legacyCursor && !strings.HasPrefix(name, legacyCursor+"-") || q.listed(name) {
+			continue
 		}
+		if err := os.Remove(filepath.Join(q.opts.Dir, name)); err != nil {
+			return fmt.Errorf("queue: remove the cursor of a removed reader: %w", err)
+		}
+		q.opts.Logger.Info("queue: removed the cursor of a reader no longer configured", "file", name)
+	}
+	if err := q.removeDelivered(); err != nil {
+		return err
 	}
 	q.updateBytes()
-	return q.writeCursor()
+	return nil
+}
+
+// listed reports whether file is the cursor file of a listed cursor.
+func (q *Queue) listed(file string) bool {
+	for _, c := range q.cursors {
+		if cursorFile(c.name) == file {
+			return true
+		}
+	}
+	return false
 }
 
 // scan validates a segment, counting its samples. In the last segment a

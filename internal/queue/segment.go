@@ -44,29 +44,33 @@ func syncDir(dir string) error {
 }
 
 // enforceMaxBytes drops the oldest whole segments while over the bound.
-// Called with q.mu held.
+// Each cursor still in a dropped segment loses what it had not delivered
+// (counted for it) and moves to the next segment; cursors past it lose
+// nothing, so a reader far behind never holds back the others. Called
+// with q.mu held.
 func (q *Queue) enforceMaxBytes() {
 	for q.total() > q.opts.MaxBytes && len(q.segs) > 1 {
 		old := q.segs[0]
-		undelivered := old.samples
-		if q.cursor.Segment > old.id {
-			undelivered = 0
-		}
 		if err := os.Remove(segName(q.opts.Dir, old.id)); err != nil {
 			q.opts.Logger.Error("queue: remove segment", "segment", old.id, "err", err)
 			return
 		}
 		q.segs = q.segs[1:]
-		if q.cursor.Segment == old.id {
-			undelivered = q.pending - q.pendingAfter(old.id)
-		}
-		q.pending -= undelivered
-		if undelivered > 0 {
-			q.metrics.dropped.WithLabelValues("full").Add(float64(undelivered))
-			q.opts.Logger.Warn("queue full: dropped the oldest segment", "samples", undelivered, "max_bytes", q.opts.MaxBytes)
-		}
-		if q.cursor.Segment <= old.id {
-			q.cursor = Position{Segment: q.segs[0].id}
+		for _, c := range q.cursors {
+			if c.pos.Segment > old.id {
+				continue
+			}
+			undelivered := old.samples
+			if c.pos.Segment == old.id {
+				undelivered = c.pending - q.pendingAfter(old.id)
+			}
+			c.pending -= undelivered
+			c.pos = Position{Segment: q.segs[0].id}
+			if undelivered > 0 {
+				q.metrics.dropped.WithLabelValues("full").Add(float64(undelivered))
+				q.metrics.cursorDropped.WithLabelValues(c.name, "full").Add(float64(undelivered))
+				q.opts.Logger.Warn("queue full: dropped the oldest segment", q.opts.CursorLabel, c.name, "samples", undelivered, "max_bytes", q.opts.MaxBytes)
+			}
 		}
 	}
 }
