@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -48,6 +49,7 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-queue.yml":               `testdata/invalid-queue.yml:4: queue.max_bytes: must be at least 1 MiB (1048576)`,
 		"invalid-collector-urls-both.yml": `testdata/invalid-collector-urls-both.yml:3: collector.urls: set url or urls, not both (url is urls with one element)`,
 		"invalid-collector-urls-name.yml": `testdata/invalid-collector-urls-name.yml:4: collector.urls[1]: https://collector-b.arcadia.test:9400/ names a second collector "collector-a.arcadia.test:9400" (first at urls[0]): give each a distinct name`,
+		"invalid-collector-urls-key.yml":  `testdata/invalid-collector-urls-key.yml:4: unknown key "tokenfile"`,
 		"invalid-collector-urls-url.yml":  `testdata/invalid-collector-urls-url.yml:4: collector.urls[1]: "collector-b.arcadia.test:9400" is not an http or https URL`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yml")
@@ -124,5 +126,32 @@ func TestLoadURLs(t *testing.T) {
 	one := Collector{URL: "http://User:pw@Collector.Example:9400/"}
 	if eps := one.Endpoints(); len(eps) != 1 || eps[0].Name != "collector.example:9400" || eps[0].URL != one.URL {
 		t.Errorf("url as one endpoint: %+v", eps)
+	}
+}
+
+// docs/AGENT-HA.md's configuration loads and names its collectors as the
+// page says.
+func TestAgentHADocConfig(t *testing.T) {
+	b, err := os.ReadFile("../../docs/AGENT-HA.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	yml, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/AGENT-HA.md lost its configuration")
+	}
+	f := filepath.Join(t.TempDir(), "agent.yml")
+	os.WriteFile(f, []byte(yml), 0o600)
+	c, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range c.Collector.Endpoints() {
+		names = append(names, e.Name)
+	}
+	if fmt.Sprint(names) != "[collector-a.example:9400 collector-b.example:9400 disaster-recovery]" {
+		t.Fatalf("names %v", names)
 	}
 }
