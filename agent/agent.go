@@ -107,42 +107,9 @@ func New(opts Options) (*Agent, error) {
 	if len(endpoints) == 0 {
 		return nil, errors.New("agent: no collector url")
 	}
-	var cursors []string
-	for _, e := range endpoints {
-		cursors = append(cursors, e.Name)
-	}
-	q, err := queue.Open(queue.Options{Dir: c.Queue.Dir, MaxBytes: c.Queue.MaxBytes, MaxAge: time.Duration(c.Queue.MaxAge),
-		Cursors: cursors, CursorLabel: "collector", Logger: opts.Logger, Registerer: opts.Registerer})
+	q, pushers, tokens, err := openPushers(c, endpoints, client, token, opts)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
-	}
-	pm := push.NewMetrics(opts.Registerer)
-	var pushers []*push.Pusher
-	var tokens []string
-	for _, e := range endpoints {
-		tok, err := e.Token(token)
-		if err != nil {
-			q.Close()
-			return nil, fmt.Errorf("agent: %w", err)
-		}
-		tokens = append(tokens, tok)
-		p, err := push.New(push.Options{
-			URL:        strings.TrimRight(e.URL, "/") + "/api/v1/write",
-			Token:      tok,
-			Queue:      q,
-			Cursor:     q.Cursor(e.Name),
-			Name:       e.Name,
-			Metrics:    pm,
-			Client:     client,
-			BatchSize:  c.Collector.BatchSize,
-			Logger:     opts.Logger,
-			Registerer: opts.Registerer,
-		})
-		if err != nil {
-			q.Close()
-			return nil, fmt.Errorf("agent: %w", err)
-		}
-		pushers = append(pushers, p)
 	}
 	f := promauto.With(opts.Registerer)
 	m := &metrics{
