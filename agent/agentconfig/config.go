@@ -232,11 +232,18 @@ func (c *Config) Validate() []configfile.Problem {
 	return ps
 }
 
-// Token reads the agent's bearer token from its file or environment variable.
+// Token reads the agent's shared bearer token from its file or environment
+// variable. It also fails when a collector's own token_file cannot be
+// read, so that `bulwark-agent check` finds it.
 func (c *Collector) Token() (string, error) {
 	tok, err := configfile.Secret(c.TokenFile, c.TokenEnv)
 	if err != nil {
 		return "", fmt.Errorf("collector token: %w", err)
+	}
+	for _, e := range c.Endpoints() {
+		if _, err := e.Token(tok); err != nil {
+			return "", err
+		}
 	}
 	return tok, nil
 }

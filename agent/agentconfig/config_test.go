@@ -82,6 +82,11 @@ func TestToken(t *testing.T) {
 	if _, err := c.Token(); err == nil {
 		t.Fatal("want error for empty env token")
 	}
+	// A collector's own token file is read too (bulwark-agent check).
+	c = Collector{TokenFile: f, URLs: []Endpoint{{URL: "http://a:9400"}, {URL: "http://b:9400", TokenFile: filepath.Join(dir, "absent")}}}
+	if _, err := c.Token(); err == nil || !strings.Contains(err.Error(), "collector b:9400 token") {
+		t.Fatalf("an unreadable token_file of one collector: %v", err)
+	}
 }
 
 func FuzzLoad(f *testing.F) {
