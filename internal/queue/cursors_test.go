@@ -35,6 +35,9 @@ func TestCursorsProperty(t *testing.T) {
 	full := 0
 	for run := range 4 {
 		seed := uint64(time.Now().UnixNano()) + uint64(run)
+		if s, err := strconv.ParseUint(os.Getenv("BULWARK_QUEUE_SEED"), 10, 64); err == nil {
+			seed = s // replay a failed run: BULWARK_QUEUE_SEED=<seed>
+		}
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			if cursorsProperty(t, seed) {
 				full++
