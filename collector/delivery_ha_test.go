@@ -71,7 +71,7 @@ func TestDeliveryTwoCollectorsOneAway(t *testing.T) {
 		}}); err != nil {
 			t.Fatal(err)
 		}
-		if i%40 == 0 {
+		if (i-1)%40 == 0 {
 			// a has everything so far, on time, while b is away.
 			waitUntil(t, func() bool { return q.Cursor("a").Pending() == 0 }, "collector a to receive each batch while b is away")
 		}
