@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -51,11 +52,12 @@ type Agent struct {
 	opts    Options
 	env     *probe.Env
 	queue   *queue.Queue
-	pusher  *push.Pusher
-	puller  *pull.Puller // nil unless targets come from the collector
+	pushers []*push.Pusher // one per collector, each through its own cursor
+	puller  *pull.Puller   // nil unless targets come from the collector
 	metrics *metrics
-	client  *http.Client // to the collector
-	token   string
+	client  *http.Client // to the collectors
+	baseURL string       // the first collector's, for pulls and drills
+	token   string       // the first collector's
 
 	mu     sync.Mutex
 	local  *agentconfig.Config // targets and defaults in force; Reload swaps it
@@ -101,22 +103,12 @@ func New(opts Options) (*Agent, error) {
 			return nil, fmt.Errorf("agent: %w", err)
 		}
 	}
-	q, err := queue.Open(queue.Options{Dir: c.Queue.Dir, MaxBytes: c.Queue.MaxBytes, MaxAge: time.Duration(c.Queue.MaxAge),
-		Logger: opts.Logger, Registerer: opts.Registerer})
-	if err != nil {
-		return nil, fmt.Errorf("agent: %w", err)
+	endpoints := c.Collector.Endpoints()
+	if len(endpoints) == 0 {
+		return nil, errors.New("agent: no collector url")
 	}
-	p, err := push.New(push.Options{
-		URL:        strings.TrimRight(c.Collector.URL, "/") + "/api/v1/write",
-		Token:      token,
-		Queue:      q,
-		Client:     client,
-		BatchSize:  c.Collector.BatchSize,
-		Logger:     opts.Logger,
-		Registerer: opts.Registerer,
-	})
+	q, pushers, tokens, err := openPushers(c, endpoints, client, token, opts)
 	if err != nil {
-		q.Close()
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	f := promauto.With(opts.Registerer)
@@ -128,7 +120,9 @@ func New(opts Options) (*Agent, error) {
 		skipped: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "probes_skipped_total",
 			Help: "Probes not started because the previous run of the same target was still going."}),
 	}
-	a := &Agent{opts: opts, env: env, queue: q, pusher: p, metrics: m, local: c, reload: make(chan struct{}, 1), client: client, token: token}
+	// Targets and drills come from the first collector.
+	a := &Agent{opts: opts, env: env, queue: q, pushers: pushers, metrics: m, local: c, reload: make(chan struct{}, 1), client: client,
+		baseURL: endpoints[0].URL, token: tokens[0]}
 	// Read at each scrape against the agent's own clock: the gauge falls to
 	// 0 at the cut's expiry, whether or not the collector is there to say
 	// the drill is over.
@@ -141,7 +135,7 @@ func New(opts Options) (*Agent, error) {
 			return 0
 		})
 	if c.Collector.PullTargets {
-		a.puller, err = pull.New(pull.Options{BaseURL: c.Collector.URL, AgentID: c.Collector.AgentID, Token: token, Client: client,
+		a.puller, err = pull.New(pull.Options{BaseURL: a.baseURL, AgentID: c.Collector.AgentID, Token: a.token, Client: client,
 			CacheFile: filepath.Join(c.Queue.Dir, "targets.json"), Validate: agentconfig.ValidateTargets, Logger: opts.Logger})
 		if err != nil {
 			q.Close()
@@ -274,7 +268,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Run(gctx, jobs) })
-	g.Go(func() error { return a.pusher.Run(gctx) })
+	for _, p := range a.pushers {
+		g.Go(func() error { return p.Run(gctx) })
+	}
 	if every := time.Duration(a.opts.Config.Collector.ResolveInterval); a.puller != nil && every > 0 {
 		g.Go(func() error { return a.resolveNames(gctx, every) })
 	}
@@ -331,7 +327,7 @@ func (a *Agent) Reload(c *agentconfig.Config) error {
 		return err
 	}
 	old := a.config()
-	if c.Collector != old.Collector || c.Queue != old.Queue || c.Network != old.Network {
+	if !reflect.DeepEqual(c.Collector, old.Collector) || c.Queue != old.Queue || c.Network != old.Network {
 		a.opts.Logger.Warn("collector, queue and network settings change only at restart")
 	}
 	a.mu.Lock()

@@ -96,7 +96,7 @@ func (a *Agent) loadDrill() {
 // for none), or after wait.
 func (a *Agent) fetchDrill(ctx context.Context, wait time.Duration, known string) (*cutset.Cut, error) {
 	c := a.config().Collector
-	u := strings.TrimRight(c.URL, "/") + "/api/v1/agents/" + url.PathEscape(c.AgentID) + "/drill"
+	u := strings.TrimRight(a.baseURL, "/") + "/api/v1/agents/" + url.PathEscape(c.AgentID) + "/drill"
 	if wait > 0 {
 		u += "?" + url.Values{"wait": {wait.String()}, "known": {known}}.Encode()
 	}

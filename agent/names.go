@@ -48,7 +48,7 @@ func (a *Agent) resolveNames(ctx context.Context, every time.Duration) error {
 // comes from the collector), and returns how many names resolved.
 func (a *Agent) resolveRound(ctx context.Context, budget time.Duration) (int, error) {
 	c := a.config().Collector
-	u := strings.TrimRight(c.URL, "/") + "/api/v1/agents/" + url.PathEscape(c.AgentID) + "/names"
+	u := strings.TrimRight(a.baseURL, "/") + "/api/v1/agents/" + url.PathEscape(c.AgentID) + "/names"
 	var list struct {
 		Names []string `json:"names"`
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
@@ -28,6 +27,10 @@ type Config struct {
 type Collector struct {
 	// URL is the collector's base URL; samples go to URL/api/v1/write.
 	URL string `yaml:"url"`
+	// URLs lists several collectors, each sent every sample through its
+	// own cursor of the one disk queue (docs/AGENT-HA.md). Set url or
+	// urls, not both; targets and drills are pulled from the first.
+	URLs []Endpoint `yaml:"urls"`
 	// TokenFile or TokenEnv hold the agent's bearer token.
 	TokenFile string `yaml:"token_file"`
 	TokenEnv  string `yaml:"token_env"`
@@ -155,11 +158,12 @@ func ValidateTargets(ts []target.Target) error {
 func (c *Config) Validate() []configfile.Problem {
 	var ps []configfile.Problem
 	p := func(path configfile.Path, f string, a ...any) { ps = append(ps, configfile.At(path, f, a...)) }
-	if c.Collector.URL == "" {
+	if c.Collector.URL == "" && len(c.Collector.URLs) == 0 {
 		p(configfile.Path{"collector"}, "url is required")
-	} else if u, err := url.Parse(c.Collector.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	} else if c.Collector.URL != "" && !httpURL(c.Collector.URL) {
 		p(configfile.Path{"collector", "url"}, "%q is not an http or https URL", c.Collector.URL)
 	}
+	c.Collector.validateURLs(p)
 	if c.Collector.TokenFile != "" && c.Collector.TokenEnv != "" {
 		p(configfile.Path{"collector", "token_env"}, "set token_file or token_env, not both")
 	}
@@ -230,11 +234,18 @@ func (c *Config) Validate() []configfile.Problem {
 	return ps
 }
 
-// Token reads the agent's bearer token from its file or environment variable.
+// Token reads the agent's shared bearer token from its file or environment
+// variable. It also fails when a collector's own token_file cannot be
+// read, so that `bulwark-agent check` finds it.
 func (c *Collector) Token() (string, error) {
 	tok, err := configfile.Secret(c.TokenFile, c.TokenEnv)
 	if err != nil {
 		return "", fmt.Errorf("collector token: %w", err)
+	}
+	for _, e := range c.Endpoints() {
+		if _, err := e.Token(tok); err != nil {
+			return "", err
+		}
 	}
 	return tok, nil
 }

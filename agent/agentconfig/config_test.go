@@ -1,8 +1,10 @@
 package agentconfig
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,12 +41,16 @@ func TestLoadInvalid(t *testing.T) {
 		"invalid-reserved-label.yml": `testdata/invalid-reserved-label.yml:7: targets[0].labels: label "vantage" is set by Bulwark and cannot be given`,
 		// Issue 8: the TLS prober writes country; a target label of that name
 		// made the collector refuse whole batches at run time.
-		"invalid-prober-label.yml":   `testdata/invalid-prober-label.yml:7: targets[0].labels: label "country" is set by Bulwark and cannot be given`,
-		"invalid-source-address.yml": `testdata/invalid-source-address.yml:4: network.source_address: "home-isp" is not an IP address`,
-		"invalid-yaml.yml":           `testdata/invalid-yaml.yml:5: invalid YAML: mapping values are not allowed in this context`,
-		"invalid-empty.yml":          `testdata/invalid-empty.yml:1: the file is empty`,
-		"invalid-criticality.yml":    `testdata/invalid-criticality.yml:6: targets[0].criticality: criticality 5 is not between 1 and 3`,
-		"invalid-queue.yml":          `testdata/invalid-queue.yml:4: queue.max_bytes: must be at least 1 MiB (1048576)`,
+		"invalid-prober-label.yml":        `testdata/invalid-prober-label.yml:7: targets[0].labels: label "country" is set by Bulwark and cannot be given`,
+		"invalid-source-address.yml":      `testdata/invalid-source-address.yml:4: network.source_address: "home-isp" is not an IP address`,
+		"invalid-yaml.yml":                `testdata/invalid-yaml.yml:5: invalid YAML: mapping values are not allowed in this context`,
+		"invalid-empty.yml":               `testdata/invalid-empty.yml:1: the file is empty`,
+		"invalid-criticality.yml":         `testdata/invalid-criticality.yml:6: targets[0].criticality: criticality 5 is not between 1 and 3`,
+		"invalid-queue.yml":               `testdata/invalid-queue.yml:4: queue.max_bytes: must be at least 1 MiB (1048576)`,
+		"invalid-collector-urls-both.yml": `testdata/invalid-collector-urls-both.yml:3: collector.urls: set url or urls, not both (url is urls with one element)`,
+		"invalid-collector-urls-name.yml": `testdata/invalid-collector-urls-name.yml:4: collector.urls[1]: https://collector-b.arcadia.test:9400/ names a second collector "collector-a.arcadia.test:9400" (first at urls[0]): give each a distinct name`,
+		"invalid-collector-urls-key.yml":  `testdata/invalid-collector-urls-key.yml:4: unknown key "tokenfile"`,
+		"invalid-collector-urls-url.yml":  `testdata/invalid-collector-urls-url.yml:4: collector.urls[1]: "collector-b.arcadia.test:9400" is not an http or https URL`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yml")
 	if len(files) != len(cases) {
@@ -76,6 +82,11 @@ func TestToken(t *testing.T) {
 	if _, err := c.Token(); err == nil {
 		t.Fatal("want error for empty env token")
 	}
+	// A collector's own token file is read too (bulwark-agent check).
+	c = Collector{TokenFile: f, URLs: []Endpoint{{URL: "http://a:9400"}, {URL: "http://b:9400", TokenFile: filepath.Join(dir, "absent")}}}
+	if _, err := c.Token(); err == nil || !strings.Contains(err.Error(), "collector b:9400 token") {
+		t.Fatalf("an unreadable token_file of one collector: %v", err)
+	}
 }
 
 func FuzzLoad(f *testing.F) {
@@ -94,4 +105,58 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal("loaded a config with no targets")
 		}
 	})
+}
+
+// collector.urls: plain URLs and mappings; names from host and path
+// unless given; url is urls with one element.
+func TestLoadURLs(t *testing.T) {
+	c, err := Load("testdata/good-urls.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := c.Collector.Endpoints()
+	var names []string
+	for _, e := range eps {
+		names = append(names, e.Name)
+	}
+	if fmt.Sprint(names) != "[collector-a.arcadia.test:9400 collector-b.arcadia.test:9443 third]" {
+		t.Fatalf("names %v", names)
+	}
+	if tok, err := eps[1].Token("shared"); err != nil || tok != "token-of-b" {
+		t.Errorf("b's token %q, %v", tok, err)
+	}
+	if tok, _ := eps[0].Token("shared"); tok != "shared" {
+		t.Errorf("a's token %q, want the shared one", tok)
+	}
+	one := Collector{URL: "http://User:pw@Collector.Example:9400/"}
+	if eps := one.Endpoints(); len(eps) != 1 || eps[0].Name != "collector.example:9400" || eps[0].URL != one.URL {
+		t.Errorf("url as one endpoint: %+v", eps)
+	}
+}
+
+// docs/AGENT-HA.md's configuration loads and names its collectors as the
+// page says.
+func TestAgentHADocConfig(t *testing.T) {
+	b, err := os.ReadFile("../../docs/AGENT-HA.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```yaml\n")
+	yml, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/AGENT-HA.md lost its configuration")
+	}
+	f := filepath.Join(t.TempDir(), "agent.yml")
+	os.WriteFile(f, []byte(yml), 0o600)
+	c, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range c.Collector.Endpoints() {
+		names = append(names, e.Name)
+	}
+	if fmt.Sprint(names) != "[collector-a.example:9400 collector-b.example:9400 disaster-recovery]" {
+		t.Fatalf("names %v", names)
+	}
 }

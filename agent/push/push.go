@@ -1,8 +1,10 @@
-// Package push delivers the disk queue's samples to the collector with the
+// Package push delivers the disk queue's samples to a collector with the
 // Prometheus remote-write protocol: batched, in order, retried with backoff
 // while the collector is away. A batch leaves the queue only once the
 // collector answered it; a retry after a lost answer is harmless because
-// the collector stores a repeated sample once.
+// the collector stores a repeated sample once. With several collectors,
+// one Pusher per collector reads through its own queue cursor, with its own
+// backoff: one collector away never holds back the others.
 package push
 
 import (
@@ -33,6 +35,14 @@ type Options struct {
 	Token string
 	// Queue holds what is to be delivered; required.
 	Queue *queue.Queue
+	// Cursor is the queue's cursor this Pusher reads through (default:
+	// the queue's first).
+	Cursor *queue.Cursor
+	// Name labels this collector in the metrics and logs (collector="...").
+	Name string
+	// Metrics, shared by the Pushers of one agent (default: made with
+	// NewMetrics(Registerer)).
+	Metrics *Metrics
 	// Client sends the requests (default: a client with a 30s timeout).
 	Client *http.Client
 	// BatchSize is about the most samples per request (default 2000): a
@@ -50,16 +60,43 @@ type Options struct {
 // Pusher delivers the queue's batches in order.
 type Pusher struct {
 	opts    Options
+	cursor  *queue.Cursor
 	metrics *metrics
 	// Reused by every batch (Run is the only sender).
 	batch queue.Batch
 	body  []byte
 }
 
+// Metrics are the pushers' metrics, labelled by collector.
+type Metrics struct {
+	pushed   *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	errors   *prometheus.CounterVec
+}
+
+// NewMetrics registers the pushers' metrics with r.
+func NewMetrics(r prometheus.Registerer) *Metrics {
+	f := promauto.With(r)
+	return &Metrics{
+		pushed: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "samples_pushed_total",
+			Help: "Samples the collector accepted."}, []string{"collector"}),
+		rejected: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "samples_rejected_total",
+			Help: "Samples the collector refused with a 4xx (not retried)."}, []string{"collector"}),
+		requests: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "push_requests_total",
+			Help: "Remote-write requests by HTTP status code (0: no answer)."}, []string{"collector", "code"}),
+		errors: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "push_errors_total",
+			Help: "Pushes that failed and will be retried (no answer, 5xx, 429, 401, or the queue could not be read or committed)."},
+			[]string{"collector"}),
+	}
+}
+
+// metrics are one Pusher's, curried with its collector.
 type metrics struct {
 	pushed   prometheus.Counter
 	rejected prometheus.Counter
 	requests *prometheus.CounterVec
+	errors   prometheus.Counter
 }
 
 // New validates opts and returns a Pusher.
@@ -88,16 +125,23 @@ func New(opts Options) (*Pusher, error) {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	f := promauto.With(opts.Registerer)
-	m := &metrics{
-		pushed: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "samples_pushed_total",
-			Help: "Samples the collector accepted."}),
-		rejected: f.NewCounter(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "samples_rejected_total",
-			Help: "Samples the collector refused with a 4xx (not retried)."}),
-		requests: f.NewCounterVec(prometheus.CounterOpts{Namespace: "bulwark", Subsystem: "agent", Name: "push_requests_total",
-			Help: "Remote-write requests by HTTP status code (0: no answer)."}, []string{"code"}),
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(opts.Registerer)
 	}
-	return &Pusher{opts: opts, metrics: m}, nil
+	cursor := opts.Cursor
+	if cursor == nil {
+		cursor = opts.Queue.Cursors()[0]
+	} else if opts.Queue.Cursor(cursor.Name()) != cursor {
+		return nil, fmt.Errorf("push: cursor %q is not the queue's", cursor.Name())
+	}
+	l := prometheus.Labels{"collector": opts.Name}
+	m := &metrics{
+		pushed:   opts.Metrics.pushed.With(l),
+		rejected: opts.Metrics.rejected.With(l),
+		requests: opts.Metrics.requests.MustCurryWith(l),
+		errors:   opts.Metrics.errors.With(l),
+	}
+	return &Pusher{opts: opts, cursor: cursor, metrics: m}, nil
 }
 
 // Run delivers until ctx ends. What is not delivered stays in the queue
@@ -118,7 +162,9 @@ func (p *Pusher) Run(ctx context.Context) error {
 				if errors.As(err, &ra) {
 					backoff = max(backoff, ra.wait) // the collector said when
 				}
-				p.opts.Logger.Warn("push failed, will retry", "url", redacted(p.opts.URL), "backoff", backoff, "err", err)
+				p.metrics.errors.Inc()
+				p.opts.Logger.Warn("push failed, will retry", "collector", p.opts.Name, "url", redacted(p.opts.URL),
+					"backoff", backoff, "pending", p.cursor.Pending(), "err", err)
 				break
 			}
 			backoff = 0
@@ -143,8 +189,8 @@ func (p *Pusher) Run(ctx context.Context) error {
 				return nil
 			case <-tick.C:
 				break wait
-			case <-p.opts.Queue.NotEmpty():
-				if p.opts.Queue.Pending() >= p.opts.BatchSize {
+			case <-p.cursor.NotEmpty():
+				if p.cursor.Pending() >= p.opts.BatchSize {
 					break wait
 				}
 			}
@@ -202,12 +248,12 @@ const headerSamplesWritten = "X-Prometheus-Remote-Write-Samples-Written"
 // sendBatch sends the oldest batch. It reports whether it sent anything.
 func (p *Pusher) sendBatch(ctx context.Context) (bool, error) {
 	b := &p.batch
-	if err := p.opts.Queue.ReadInto(b, p.opts.BatchSize); err != nil {
+	if err := p.cursor.ReadInto(b, p.opts.BatchSize); err != nil {
 		return false, fmt.Errorf("%w: %w", errRetry, err)
 	}
 	if b.Samples == 0 {
 		// Only expired or corrupt records were passed over: move on.
-		return false, p.opts.Queue.Commit(b)
+		return false, p.cursor.Commit(b)
 	}
 	p.body = snappy.Encode(p.body[:cap(p.body)], b.Proto)
 	err := p.post(ctx, p.body)
@@ -219,12 +265,12 @@ func (p *Pusher) sendBatch(ctx context.Context) (bool, error) {
 		stored := min(rf.written, b.Samples)
 		p.metrics.pushed.Add(float64(stored))
 		p.metrics.rejected.Add(float64(b.Samples - stored))
-		p.opts.Logger.Error("collector refused part of a batch; the rest is delivered", "samples", b.Samples,
+		p.opts.Logger.Error("collector refused part of a batch; the rest is delivered", "collector", p.opts.Name, "samples", b.Samples,
 			"stored", stored, "refused", b.Samples-stored, "err", err)
 	} else {
 		p.metrics.pushed.Add(float64(b.Samples))
 	}
-	if err := p.opts.Queue.Commit(b); err != nil {
+	if err := p.cursor.Commit(b); err != nil {
 		return false, fmt.Errorf("%w: %w", errRetry, err)
 	}
 	return true, nil

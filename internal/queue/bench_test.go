@@ -35,12 +35,13 @@ func BenchmarkDrain(b *testing.B) {
 			}
 		}
 	}
-	start := q.cursor
+	c := q.cursors[0]
+	start := c.pos
 	b.ResetTimer()
 	var batch Batch
 	for b.Loop() {
 		q.mu.Lock()
-		q.cursor, q.pending = start, records*len(rec)
+		c.pos, c.pending = start, records*len(rec)
 		q.mu.Unlock()
 		n := 0
 		for {
@@ -52,7 +53,7 @@ func BenchmarkDrain(b *testing.B) {
 			}
 			n += batch.Samples
 			q.mu.Lock()
-			q.cursor = batch.next // as Commit, without removing delivered segments
+			c.pos = batch.next // as Commit, without removing delivered segments
 			q.mu.Unlock()
 		}
 		if n != records*len(rec) {
