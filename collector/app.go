@@ -28,6 +28,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/collector/names"
+	"github.com/bulwarkhq/bulwark/collector/remotewrite"
 	"github.com/bulwarkhq/bulwark/collector/sink/influx"
 	"github.com/bulwarkhq/bulwark/collector/state"
 	"github.com/bulwarkhq/bulwark/collector/store"
@@ -67,7 +68,8 @@ type App struct {
 	runner      *runner.Runner
 	runCtx      context.Context
 	drills      *drill.Manager
-	influx      *influx.Sink // sinks.influxdb, when set
+	influx      *influx.Sink           // sinks.influxdb, when set
+	remote      *remotewrite.Forwarder // storage.remote_write, when set
 	receiverMap map[string]alerting.Receiver
 	store       *store.TSDB
 	registry    *prometheus.Registry
@@ -280,6 +282,11 @@ func (a *App) stop(ctx context.Context) error {
 	if a.influx != nil { // after the last request has queued its copy
 		if err := a.influx.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close the influxdb queue: %w", err))
+		}
+	}
+	if a.remote != nil { // what the last requests stored, within its flush deadline
+		if err := a.remote.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close remote write: %w", err))
 		}
 	}
 	if err := a.store.Close(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -107,7 +108,7 @@ func (r *reloader) reload() error {
 	}
 	r.a.deps.Tracker().SetDriftFor(time.Duration(cfg.Alerting.Builtin.WithDefaults().DriftFor))
 	old := r.a.opts.Config
-	if cfg.Listen != old.Listen || cfg.DataDir != old.DataDir || cfg.Storage != old.Storage || cfg.Web != old.Web ||
+	if cfg.Listen != old.Listen || cfg.DataDir != old.DataDir || !reflect.DeepEqual(cfg.Storage, old.Storage) || cfg.Web != old.Web ||
 		cfg.Query != old.Query || cfg.Auth.PublicMetrics != old.Auth.PublicMetrics {
 		r.a.opts.Logger.Warn("listen, data_dir, storage, web, query and auth.public_metrics change only at restart")
 	}

@@ -53,6 +53,9 @@ func (a *App) storeSelfMetrics(ctx context.Context, every time.Duration) {
 
 // newSinks opens the configured sinks and has ingest copy to them.
 func (a *App) newSinks(ing *ingest.Handler) error {
+	if err := a.newRemoteWrite(); err != nil {
+		return err
+	}
 	in := a.opts.Config.Sinks.InfluxDB
 	if in == nil {
 		return nil

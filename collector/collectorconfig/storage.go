@@ -15,6 +15,8 @@ type Storage struct {
 	// bulwark_* metrics (ingest, notifications, incidents) in the store,
 	// for dashboards (default 15s; 0s: never).
 	SelfMetricsInterval configfile.Duration `yaml:"self_metrics_interval"`
+	// RemoteWrite forwards every stored sample to these endpoints.
+	RemoteWrite []RemoteWrite `yaml:"remote_write"`
 }
 
 // DefaultOutOfOrderWindow covers an agent's default queue age (24h) with
