@@ -89,7 +89,7 @@ func (a *App) newRules(api *query.API) error {
 		a.heartbeat.Register(a.registry)
 	}
 	var err error
-	a.rules, err = rule.New(rule.Options{Engine: api.Engine(), Storage: a.store, Dir: filepath.Join(a.opts.Config.DataDir, "rules"),
+	a.rules, err = rule.New(rule.Options{Engine: api.Engine(), Storage: readFrom{TSDB: a.store, read: a.series}, Dir: filepath.Join(a.opts.Config.DataDir, "rules"),
 		Interval: time.Duration(ac.EvaluationInterval), Builtin: ac.Builtin, Files: ac.RuleFiles, Targets: a.targetInfo, Agents: a.agentInfo,
 		Notify: notifyFn, Logger: a.opts.Logger.With("component", "rules"), Registerer: a.registry})
 	if err != nil {

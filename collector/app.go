@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/prometheus/storage"
 	"golang.org/x/net/netutil"
 
 	"github.com/bulwarkhq/bulwark/alerting"
@@ -70,6 +71,7 @@ type App struct {
 	drills      *drill.Manager
 	influx      *influx.Sink           // sinks.influxdb, when set
 	remote      *remotewrite.Forwarder // storage.remote_write, when set
+	series      storage.Queryable      // what queries read: the store, and query.url's
 	receiverMap map[string]alerting.Receiver
 	store       *store.TSDB
 	registry    *prometheus.Registry
@@ -144,6 +146,10 @@ func New(opts Options) (*App, error) {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	a := &App{opts: opts, store: st, registry: reg, serveErr: make(chan error, 1)}
+	if a.series, err = seriesQueryable(c, st); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("collector: %w", err)
+	}
 	a.registerDiskMetrics()
 	if f := a.webConfigFile(); f != "" {
 		if err := web.Validate(f); err != nil {

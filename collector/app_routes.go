@@ -31,7 +31,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	qc := a.opts.Config.Query
-	api, err := query.New(query.Options{Queryable: a.store, Logger: a.opts.Logger.With("component", "query"),
+	api, err := query.New(query.Options{Queryable: a.series, Logger: a.opts.Logger.With("component", "query"),
 		Registerer: a.registry, Timeout: time.Duration(qc.Timeout), MaxConcurrent: qc.MaxConcurrent,
 		MaxSamples: qc.MaxSamples, LogFile: qc.LogFile,
 		Limits: query.Limits{MaxLabelBytes: uint64(qc.MaxLabelBytes), MaxQueryLength: qc.MaxQueryLength,
@@ -58,7 +58,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
 	a.names.Wanted = func() []string { return unglued(zones, reports) }
-	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.store, Logger: a.opts.Logger,
+	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.series, Logger: a.opts.Logger,
 		Targets:      func() []target.Target { return a.reloader.targets() },
 		Alerting:     a.consoleAlerts,
 		Dependencies: a.deps.Tracker().Services,

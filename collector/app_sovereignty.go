@@ -52,7 +52,7 @@ func (a *App) sovereignty() error {
 		return fmt.Errorf("collector: %w", err)
 	}
 	a.deps, err = depgraph.NewEvaluator(depgraph.EvaluatorOptions{
-		Queryable: a.store, Appendable: a.store,
+		Queryable: a.series, Appendable: a.store,
 		Attributor: a.attributor, Policy: &a.policy,
 		Interval: time.Duration(ac.Interval), Window: time.Duration(ac.Window),
 		State: a.state, Criticality: crit, Logger: a.opts.Logger.With("component", "depgraph"),

@@ -305,5 +305,5 @@ func (a *App) buildReport(ctx context.Context, d *drill.Drill) (*report.Report, 
 			runs = append(runs, run)
 		}
 	}
-	return report.Build(ctx, report.Input{Drill: d, Targets: targets, Series: a.store, Runs: runs})
+	return report.Build(ctx, report.Input{Drill: d, Targets: targets, Series: a.series, Runs: runs})
 }

@@ -43,7 +43,7 @@ func (a *App) newPlaybooks(engine *promql.Engine) error {
 		Notify:     a.notifyText,
 		Ask:        a.askApproval,
 		Query: func(ctx context.Context, q string) (int, error) {
-			qry, err := engine.NewInstantQuery(ctx, a.store, nil, q, time.Now())
+			qry, err := engine.NewInstantQuery(ctx, a.series, nil, q, time.Now())
 			if err != nil {
 				return 0, err
 			}

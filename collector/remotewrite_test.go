@@ -50,8 +50,14 @@ func startVictoriaMetrics(t *testing.T) string {
 // each, a second apart, the last at end, with an agent's token.
 func pushProbeSeries(t *testing.T, base string, n int, end time.Time) {
 	t.Helper()
+	pushProbeRange(t, base, 0, n, end)
+}
+
+// pushProbeRange pushes the series svc-from to svc-(to-1).
+func pushProbeRange(t *testing.T, base string, from, to int, end time.Time) {
+	t.Helper()
 	req := wire.WriteRequest{}
-	for i := range n {
+	for i := from; i < to; i++ {
 		s := wire.Series{Labels: []wire.Label{{Name: "__name__", Value: "probe_success"}, {Name: "check", Value: "http"},
 			{Name: "target", Value: fmt.Sprintf("svc-%03d", i)}}}
 		for k := 2; k >= 0; k-- {
@@ -162,5 +168,49 @@ func TestRemoteWriteToVictoriaMetrics(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(b), `prometheus_remote_storage_samples_total{remote_name="vm"`) {
 		t.Errorf("the queue manager's metrics are not on /metrics: %s %.300s", resp.Status, b)
+	}
+}
+
+// Issue 22: a pair of collectors forwarding to one VictoriaMetrics and
+// reading from it (query.url). Each received half of the samples (as when
+// one was away); either answers every query over all of them, exactly as a
+// collector that received everything answers from its embedded store.
+func TestPairReadsTheSharedStore(t *testing.T) {
+	vm := startVictoriaMetrics(t)
+	shared := fmt.Sprintf("storage:\n  remote_write:\n    - {url: %q, name: vm}\nquery:\n  url: %q\n", vm+"/api/v1/write", vm)
+	a, _ := startRoles(t, shared)
+	b, _ := startRoles(t, shared)
+	whole, _ := startRoles(t, "")
+	end := time.Now().Add(4 * time.Second).Truncate(time.Second)
+	for _, c := range []*App{a, whole} {
+		pushProbeRange(t, "http://"+c.Addr(), 0, 200, end)
+	}
+	for _, c := range []*App{b, whole} {
+		pushProbeRange(t, "http://"+c.Addr(), 200, 400, end)
+	}
+	time.Sleep(time.Until(end.Add(time.Second)))
+	count := url.Values{"query": {`count(probe_success{agent="home-1"})`}, "time": {strconv.FormatInt(end.Unix(), 10)}}
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(promQuery(t, vm, "/api/v1/query", count, ""), `"400"`); time.Sleep(250 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("VictoriaMetrics has not the 400 series: %s", promQuery(t, vm, "/api/v1/query", count, ""))
+		}
+	}
+	at := strconv.FormatInt(end.Unix(), 10)
+	for _, q := range []struct {
+		path   string
+		params url.Values
+	}{
+		{"/api/v1/query", count},
+		{"/api/v1/query", url.Values{"query": {`sum by (target) (probe_success{agent="home-1"})`}, "time": {at}}},
+		{"/api/v1/query", url.Values{"query": {`sum(count_over_time(probe_success[10s]))`}, "time": {at}}},
+		{"/api/v1/query_range", url.Values{"query": {`sum(probe_success{agent="home-1"})`},
+			"start": {strconv.FormatInt(end.Add(-2*time.Second).Unix(), 10)}, "end": {at}, "step": {"1"}}},
+	} {
+		want := promQuery(t, "http://"+whole.Addr(), q.path, q.params, "viewer-token")
+		for name, c := range map[string]*App{"a": a, "b": b} {
+			if got := promQuery(t, "http://"+c.Addr(), q.path, q.params, "viewer-token"); got != want {
+				t.Errorf("collector %s, %s %s:\ngot  %.600s\nwant %.600s", name, q.path, q.params.Get("query"), got, want)
+			}
+		}
 	}
 }

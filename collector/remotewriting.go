@@ -2,10 +2,16 @@ package collector
 
 import (
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/prometheus/storage"
+
+	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/remotewrite"
+	"github.com/bulwarkhq/bulwark/collector/store"
+	"github.com/bulwarkhq/bulwark/internal/configfile"
 )
 
 // newRemoteWrite starts forwarding the TSDB's WAL to storage.remote_write.
@@ -28,4 +34,34 @@ func (a *App) newRemoteWrite() error {
 	a.remote = f
 	a.store.DB.SetWriteNotified(f)
 	return nil
+}
+
+// seriesQueryable is what queries, rules and reports read: the embedded
+// store, merged with query.url's shared store when one is set.
+func seriesQueryable(c *collectorconfig.Config, st *store.TSDB) (storage.Queryable, error) {
+	if c.Query.URL == "" {
+		return st, nil
+	}
+	token := ""
+	if f := c.Query.BearerTokenFile; f != "" {
+		var err error
+		if token, err = configfile.Secret(f, ""); err != nil {
+			return nil, fmt.Errorf("query.bearer_token_file: %w", err)
+		}
+	}
+	remote := &store.Remote{URL: c.Query.URL, Token: token, MaxSamples: c.Query.MaxSamples,
+		Client: &http.Client{Timeout: time.Duration(c.Query.Timeout)}}
+	return store.Merged{Local: st, Remote: remote}, nil
+}
+
+// readFrom is the store, read through another queryable: the rules write
+// their results to the store and read what queries read.
+type readFrom struct {
+	*store.TSDB
+	read storage.Queryable
+}
+
+// Querier reads through read.
+func (r readFrom) Querier(mint, maxt int64) (storage.Querier, error) {
+	return r.read.Querier(mint, maxt)
 }

@@ -69,6 +69,13 @@ type Query struct {
 	MaxSamples    int                 `yaml:"max_samples"`    // default 5,000,000 loaded at once per query
 	// LogFile receives one JSON line per query: who, what, how long (optional).
 	LogFile string `yaml:"log_file"`
+	// URL, when set, is a shared store's Prometheus API (VictoriaMetrics:
+	// http://vm:8428) whose raw samples queries, rules and reports read
+	// beside the embedded store's: what every collector of a cluster
+	// forwarded (storage.remote_write) is answered by each.
+	URL string `yaml:"url"`
+	// BearerTokenFile holds the token sent to URL (optional).
+	BearerTokenFile string `yaml:"bearer_token_file"`
 	// MaxLabelBytes bounds the label bytes a query may hold, label_join and
 	// label_replace growth counted, and a series/labels answer (default 16 MiB).
 	MaxLabelBytes int `yaml:"max_label_bytes"`

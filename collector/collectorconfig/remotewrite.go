@@ -20,8 +20,13 @@ type RemoteWrite struct {
 	Capacity          int `yaml:"capacity"`
 }
 
-func validateRemoteWrite(rws []RemoteWrite) []configfile.Problem {
+func validateRemoteWrite(rws []RemoteWrite, q Query) []configfile.Problem {
 	var ps []configfile.Problem
+	if q.URL != "" {
+		if u, err := url.Parse(q.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ps = append(ps, configfile.At(configfile.Path{"query", "url"}, "%q is not an http or https URL", q.URL))
+		}
+	}
 	names := map[string]bool{}
 	for i, rw := range rws {
 		at := configfile.Path{"storage", "remote_write", i}

@@ -103,7 +103,7 @@ func (c *Config) Validate() []configfile.Problem {
 	ps = append(ps, c.Playbooks.validate(configfile.Path{"playbooks"})...)
 	ps = append(ps, validateDrills(c.Drills)...)
 	ps = append(ps, c.Sinks.validate()...)
-	ps = append(ps, validateRemoteWrite(c.Storage.RemoteWrite)...)
+	ps = append(ps, validateRemoteWrite(c.Storage.RemoteWrite, c.Query)...)
 	ps = append(ps, c.State.validate(configfile.Path{"state"})...)
 	ps = append(ps, c.Attribution.Policy.Validate(configfile.Path{"attribution", "policy"})...)
 	if c.Attribution.Interval < configfile.Duration(time.Second) {
