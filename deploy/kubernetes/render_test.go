@@ -19,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -36,6 +37,9 @@ func objects(t *testing.T, stream string) map[string][]any {
 		if err != nil {
 			t.Fatalf("YAML: %v\n%s", err, doc)
 		}
+		if string(j) == "null" { // comments only
+			continue
+		}
 		var head struct{ Kind string }
 		json.Unmarshal(j, &head)
 		var obj any
@@ -52,6 +56,8 @@ func objects(t *testing.T, stream string) map[string][]any {
 			obj = &appsv1.Deployment{}
 		case "NetworkPolicy":
 			obj = &networkingv1.NetworkPolicy{}
+		case "PodDisruptionBudget":
+			obj = &policyv1.PodDisruptionBudget{}
 		default:
 			obj = &map[string]any{}
 		}
