@@ -11,6 +11,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
@@ -43,7 +45,7 @@ func TestHelmHA(t *testing.T) {
 	for _, replicas := range []int{2, 3} {
 		t.Run(fmt.Sprint(replicas), func(t *testing.T) {
 			objs := objects(t, render(t, haValues(replicas, nil)))
-			checkHA(t, objs, replicas)
+			checkHA(t, objs, replicas, helmURL)
 			for _, c := range objs["ConfigMap"] {
 				if y, ok := c.(*corev1.ConfigMap).Data["bulwark.yml"]; ok && strings.Contains(y, "remote_write") {
 					t.Errorf("remote_write without ha.remoteWrite.url:\n%s", y)
@@ -59,7 +61,7 @@ func TestHelmHA(t *testing.T) {
 func TestHelmHARemoteWrite(t *testing.T) {
 	url := "http://vminsert.vm.svc:8480/insert/0/prometheus/api/v1/write"
 	objs := objects(t, render(t, haValues(2, map[string]any{"url": url, "bearerTokenSecret": map[string]any{"name": "vm-token", "key": "token"}})))
-	checkHA(t, objs, 2)
+	checkHA(t, objs, 2, helmURL)
 	var cfg struct {
 		Storage struct {
 			RemoteWrite []struct {
@@ -69,7 +71,7 @@ func TestHelmHARemoteWrite(t *testing.T) {
 			} `json:"remote_write"`
 		} `json:"storage"`
 	}
-	if err := yaml.Unmarshal([]byte(configOf(t, objs, "bw-collector", "bulwark.yml")), &cfg); err != nil {
+	if err := yaml.Unmarshal([]byte(configOf(t, objs, "bulwark.yml", "")), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	rw := cfg.Storage.RemoteWrite
@@ -117,20 +119,27 @@ func TestHelmHARefuses(t *testing.T) {
 	}
 	// Storage without ha.remoteWrite.url is the operator's own: kept.
 	objs := objects(t, render(t, withConfig("storage: {retention: 30d}\n", nil)))
-	if y := configOf(t, objs, "bw-collector", "bulwark.yml"); !strings.Contains(y, "retention: 30d") || !strings.Contains(y, "driver: postgres") {
+	if y := configOf(t, objs, "bulwark.yml", ""); !strings.Contains(y, "retention: 30d") || !strings.Contains(y, "driver: postgres") {
 		t.Errorf("collector configuration:\n%s", y)
 	}
 }
 
-func configOf(t *testing.T, objs map[string][]any, cm, key string) string {
+// configOf returns the configuration file key of the ConfigMap holding
+// it (for an agent's, the one whose agent_id is agent).
+func configOf(t *testing.T, objs map[string][]any, key, agent string) string {
 	t.Helper()
 	for _, c := range objs["ConfigMap"] {
-		if m := c.(*corev1.ConfigMap); m.Name == cm {
-			return m.Data[key]
+		if y, ok := c.(*corev1.ConfigMap).Data[key]; ok && (agent == "" || strings.Contains(y, "agent_id: "+agent+"\n")) {
+			return y
 		}
 	}
-	t.Fatalf("no ConfigMap %s", cm)
+	t.Fatalf("no ConfigMap holds %s %s", key, agent)
 	return ""
+}
+
+// helmURL is the address of collector i of release bw in namespace bulwark.
+func helmURL(i int) string {
+	return fmt.Sprintf("http://bw-collector-%d.bw-collector-peers.bulwark.svc:9400", i)
 }
 
 func hasSecretVolume(p corev1.PodSpec, secret, key, mountPath string) bool {
@@ -148,7 +157,7 @@ func hasSecretVolume(p corev1.PodSpec, secret, key, mountPath string) bool {
 }
 
 // checkHA holds the HA profile's objects to what it promises.
-func checkHA(t *testing.T, objs map[string][]any, replicas int) {
+func checkHA(t *testing.T, objs map[string][]any, replicas int, urlOf func(int) string) {
 	t.Helper()
 	sts := objs["StatefulSet"]
 	if len(sts) != 1 {
@@ -156,7 +165,7 @@ func checkHA(t *testing.T, objs map[string][]any, replicas int) {
 	}
 	s := sts[0].(*appsv1.StatefulSet)
 	checkPod(t, s.Name, s.Spec.Template.Spec)
-	if s.Spec.Replicas == nil || int(*s.Spec.Replicas) != replicas || s.Spec.ServiceName != "bw-collector-peers" {
+	if s.Spec.Replicas == nil || int(*s.Spec.Replicas) != replicas || s.Spec.ServiceName != s.Name+"-peers" {
 		t.Errorf("collectors: replicas %v, serviceName %q", s.Spec.Replicas, s.Spec.ServiceName)
 	}
 	if len(s.Spec.VolumeClaimTemplates) != 1 {
@@ -181,7 +190,7 @@ func checkHA(t *testing.T, objs map[string][]any, replicas int) {
 		dep := d.(*appsv1.Deployment)
 		checkPod(t, dep.Name, dep.Spec.Template.Spec)
 		for _, c := range dep.Spec.Template.Spec.Containers {
-			if !strings.HasPrefix(c.Image, "bulwark-agent:") {
+			if !strings.Contains(c.Image, "bulwark-agent:") {
 				t.Errorf("Deployment %s runs %s", dep.Name, c.Image)
 			}
 		}
@@ -206,29 +215,55 @@ func checkHA(t *testing.T, objs map[string][]any, replicas int) {
 			DSNFile string `json:"dsn_file"`
 		} `json:"state"`
 	}
-	if err := yaml.Unmarshal([]byte(configOf(t, objs, "bw-collector", "bulwark.yml")), &cfg); err != nil {
+	if err := yaml.Unmarshal([]byte(configOf(t, objs, "bulwark.yml", "")), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.State.Driver != "postgres" || cfg.State.DSNFile != "/etc/bulwark/state/dsn" {
 		t.Errorf("collector state: %+v", cfg.State)
 	}
-	for _, agent := range []string{"home-1", "abroad-1"} {
+	var agents []string
+	for _, d := range objs["Deployment"] {
+		agents = append(agents, d.(*appsv1.Deployment).Spec.Template.Labels["bulwark.io/agent"])
+	}
+	for _, agent := range agents {
 		var ac struct {
 			Collector struct {
 				URL  string `json:"url"`
 				URLs []struct{ URL, Name string }
 			} `json:"collector"`
 		}
-		if err := yaml.Unmarshal([]byte(configOf(t, objs, "bw-agent-"+agent, "bulwark-agent.yml")), &ac); err != nil {
+		if err := yaml.Unmarshal([]byte(configOf(t, objs, "bulwark-agent.yml", agent)), &ac); err != nil {
 			t.Fatal(err)
 		}
 		if ac.Collector.URL != "" || len(ac.Collector.URLs) != replicas {
 			t.Fatalf("agent %s pushes to %+v, want each of %d collectors", agent, ac.Collector, replicas)
 		}
 		for i, u := range ac.Collector.URLs {
-			if want := fmt.Sprintf("http://bw-collector-%d.bw-collector-peers.bulwark.svc:9400", i); u.URL != want || u.Name != fmt.Sprintf("collector-%d", i) {
+			if want := urlOf(i); u.URL != want || u.Name != fmt.Sprintf("collector-%d", i) {
 				t.Errorf("agent %s, collector %d: %+v, want %s", agent, i, u, want)
 			}
 		}
+	}
+}
+
+// TestKustomizeHA renders the ha overlay: the same pair as the chart's
+// HA profile, without Helm.
+func TestKustomizeHA(t *testing.T) {
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	rm, err := k.Run(filesys.MakeFsOnDisk(), "kustomize/overlays/ha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := rm.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, string(y))
+	checkHA(t, objs, 2, func(i int) string { return fmt.Sprintf("http://bulwark-collector-%d.bulwark-collector-peers:9400", i) })
+	if s := objs["StatefulSet"][0].(*appsv1.StatefulSet); s.Namespace != "bulwark" {
+		t.Errorf("namespace %q", s.Namespace)
+	}
+	if n := checkConfigs(t, objs, haKeys); n != 2 {
+		t.Errorf("%d configuration files checked, want 2", n)
 	}
 }
