@@ -198,6 +198,9 @@ func checkHA(t *testing.T, objs map[string][]any, replicas int, urlOf func(int) 
 	var headless bool
 	for _, o := range objs["Service"] {
 		svc := o.(*corev1.Service)
+		if (svc.Labels["app.kubernetes.io/name"] == "bulwark-collector") == (svc.Name == s.Spec.ServiceName) {
+			t.Errorf("Service %s labels %v: a ServiceMonitor would scrape each collector twice, or not at all", svc.Name, svc.Labels)
+		}
 		if svc.Name == s.Spec.ServiceName {
 			headless = svc.Spec.ClusterIP == corev1.ClusterIPNone && svc.Spec.PublishNotReadyAddresses
 		}
