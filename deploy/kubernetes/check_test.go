@@ -51,6 +51,18 @@ func render(t *testing.T, over map[string]any) string {
 	return stream.String()
 }
 
+// binDir is where binaries built them, removed by TestMain.
+var binDir string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // binaries builds bulwark and bulwark-agent from this tree once per run.
 var binaries = sync.OnceValues(func() (string, error) {
 	root, err := filepath.Abs("../..")
@@ -61,6 +73,7 @@ var binaries = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/bulwark", "./cmd/bulwark-agent")
 	build.Dir = root // the root module, with the test's own build settings so the cache serves it
 	if out, err := build.CombinedOutput(); err != nil {
