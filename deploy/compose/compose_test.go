@@ -19,6 +19,7 @@ func TestComposeFile(t *testing.T) {
 	var c struct {
 		Services map[string]struct {
 			Image       string
+			Profiles    []string
 			ReadOnly    bool     `yaml:"read_only"`
 			User        string   `yaml:"user"`
 			CapDrop     []string `yaml:"cap_drop"`
@@ -31,8 +32,20 @@ func TestComposeFile(t *testing.T) {
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Services) != 4 {
-		t.Errorf("services: %v", c.Services)
+	byProfile := map[string][]string{}
+	for name, s := range c.Services {
+		if len(s.Profiles) > 1 {
+			t.Errorf("%s: profiles %v, want at most one", name, s.Profiles)
+		}
+		byProfile[strings.Join(s.Profiles, ",")] = append(byProfile[strings.Join(s.Profiles, ",")], name)
+	}
+	for profile, want := range map[string]int{"": 4, "ha": 2, "vm": 1} {
+		if len(byProfile[profile]) != want {
+			t.Errorf("profile %q: services %v, want %d", profile, byProfile[profile], want)
+		}
+	}
+	if len(byProfile) != 3 {
+		t.Errorf("profiles: %v", byProfile)
 	}
 	for name, s := range c.Services {
 		if !s.ReadOnly {

@@ -19,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -36,6 +37,9 @@ func objects(t *testing.T, stream string) map[string][]any {
 		if err != nil {
 			t.Fatalf("YAML: %v\n%s", err, doc)
 		}
+		if string(j) == "null" { // comments only
+			continue
+		}
 		var head struct{ Kind string }
 		json.Unmarshal(j, &head)
 		var obj any
@@ -52,6 +56,8 @@ func objects(t *testing.T, stream string) map[string][]any {
 			obj = &appsv1.Deployment{}
 		case "NetworkPolicy":
 			obj = &networkingv1.NetworkPolicy{}
+		case "PodDisruptionBudget":
+			obj = &policyv1.PodDisruptionBudget{}
 		default:
 			obj = &map[string]any{}
 		}
@@ -142,9 +148,9 @@ func TestHelmChart(t *testing.T) {
 	}
 	over := map[string]any{
 		"agents": []any{
-			map[string]any{"name": "home-1", "vantage": "home", "token": "t1", "config": "collector: {pull_targets: true}\n",
+			map[string]any{"name": "home-1", "vantage": "home", "token": "t1", "collector": map[string]any{"pull_targets": true},
 				"resources": map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "64Mi"}, "limits": map[string]any{"cpu": "500m", "memory": "256Mi"}}},
-			map[string]any{"name": "abroad-1", "vantage": "abroad", "token": "t2", "config": "collector: {pull_targets: true}\n",
+			map[string]any{"name": "abroad-1", "vantage": "abroad", "token": "t2", "collector": map[string]any{"pull_targets": true},
 				"resources": map[string]any{"requests": map[string]any{"cpu": "100m", "memory": "64Mi"}, "limits": map[string]any{"cpu": "500m", "memory": "256Mi"}}},
 		},
 		"serviceMonitor": map[string]any{"enabled": true},
@@ -165,6 +171,7 @@ func TestHelmChart(t *testing.T) {
 	}
 	objs := objects(t, stream.String())
 	checkAll(t, objs, 2)
+	checkConfigs(t, objs, nil)
 	sm := objs["ServiceMonitor"]
 	if len(sm) != 1 {
 		t.Errorf("ServiceMonitor: %v", sm)
@@ -190,6 +197,9 @@ func TestKustomize(t *testing.T) {
 	}
 	objs := objects(t, string(y))
 	checkAll(t, objs, 1)
+	if n := checkConfigs(t, objs, nil); n != 2 {
+		t.Errorf("%d configuration files checked, want 2", n)
+	}
 	s := objs["StatefulSet"][0].(*appsv1.StatefulSet)
 	if s.Namespace != "bulwark" || s.Spec.Template.Spec.Containers[0].Image != "registry.cert.example/bulwark:0.1.0" {
 		t.Errorf("overlay not applied: namespace %q, image %q", s.Namespace, s.Spec.Template.Spec.Containers[0].Image)
