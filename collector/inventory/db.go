@@ -1,0 +1,188 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/bulwarkhq/bulwark/collector/state"
+	"github.com/bulwarkhq/bulwark/internal/target"
+)
+
+// DefaultPoll is how often Watch asks the state database whether another
+// collector imported targets: such an import is seen here within it (plus
+// the time to read the new rows).
+const DefaultPoll = 2 * time.Second
+
+// maxConflicts bounds the retries of an import that raced another
+// collector's (each retry reads the other's rows first).
+const maxConflicts = 5
+
+// Options say where a Store keeps its targets.
+type Options struct {
+	// DB is the state database the targets are kept in.
+	DB *state.DB
+	// Legacy is the JSON file older releases kept the targets in
+	// (DATA_DIR/state/targets.json). When it exists, its targets are
+	// imported into DB once and it is renamed Legacy+".imported".
+	Legacy string
+	Logger *slog.Logger
+}
+
+// New opens the targets kept in the state database, importing the file
+// of an older release first when there is one.
+func New(ctx context.Context, o Options) (*Store, error) {
+	if o.DB == nil {
+		return nil, errors.New("inventory: no state database")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{db: o.DB, targets: map[string]target.Target{}}
+	s.mu.Lock()
+	_, err := s.refresh(ctx)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if o.Legacy != "" {
+		if err := s.importLegacy(ctx, o.Legacy, o.Logger); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// importLegacy imports the targets of an older release's JSON file and
+// renames it, so it is read once. A crash between the two imports it
+// again at the next start, which changes nothing.
+func (s *Store) importLegacy(ctx context.Context, path string, log *slog.Logger) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	old, err := Open(path)
+	if err != nil {
+		return err
+	}
+	ts := old.Targets()
+	d, err := s.UpsertContext(ctx, ts, false)
+	if err != nil {
+		return fmt.Errorf("inventory: importing %s: %w", path, err)
+	}
+	done := path + ".imported"
+	if err := os.Rename(path, done); err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	log.Info("imported the targets of an older release's file into the state database; the file is renamed and read no more",
+		"file", path, "renamed", done, "targets", len(ts), "added", len(d.Added), "changed", len(d.Changed), "unchanged", d.Unchanged)
+	return nil
+}
+
+// upsertDB writes the targets that change in one transaction, over the
+// database's latest version: an import through another collector since
+// the last read is read first, and one that lands meanwhile makes this
+// one read it and try again. Called with s.mu held.
+func (s *Store) upsertDB(ctx context.Context, ts []target.Target, dryRun bool) (Diff, error) {
+	for range maxConflicts {
+		if _, err := s.refresh(ctx); err != nil {
+			return Diff{}, err
+		}
+		d, changed := s.diff(ts)
+		if dryRun || len(changed) == 0 {
+			return d, nil
+		}
+		v, err := s.db.SaveTargets(ctx, s.version.Load(), changed)
+		if errors.Is(err, state.ErrTargetsChanged) {
+			continue
+		}
+		if err != nil {
+			return Diff{}, fmt.Errorf("inventory: %w", err)
+		}
+		for _, t := range changed {
+			s.targets[t.ID] = t
+		}
+		s.version.Store(v)
+		return d, nil
+	}
+	return Diff{}, fmt.Errorf("inventory: %d imports through other collectors landed during this one: try again", maxConflicts)
+}
+
+// Refresh reads what other collectors imported since the last read and
+// reports whether anything changed. It costs one row read when nothing did.
+func (s *Store) Refresh(ctx context.Context) (bool, error) {
+	if s.db == nil {
+		return false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refresh(ctx)
+}
+
+// refresh is Refresh with s.mu held.
+func (s *Store) refresh(ctx context.Context) (bool, error) {
+	have := s.version.Load()
+	v, err := s.db.TargetsVersion(ctx)
+	if err != nil {
+		return false, fmt.Errorf("inventory: %w", err)
+	}
+	if v == have {
+		return false, nil
+	}
+	since := have
+	if v < have { // the database was replaced (a restore): read it whole
+		since = 0
+	}
+	ts, v, err := s.db.TargetsSince(ctx, since)
+	if err != nil {
+		return false, fmt.Errorf("inventory: %w", err)
+	}
+	if since == 0 {
+		clear(s.targets)
+	}
+	for _, t := range ts {
+		s.targets[t.ID] = t
+	}
+	s.version.Store(v)
+	return true, nil
+}
+
+// Watch refreshes the store every poll (DefaultPoll when 0) until ctx
+// ends, calling changed after each refresh that found another
+// collector's import. A failed refresh is logged and tried again.
+func (s *Store) Watch(ctx context.Context, poll time.Duration, log *slog.Logger, changed func()) {
+	if s.db == nil {
+		return
+	}
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ok, err := s.Refresh(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if !failing {
+				log.Warn("inventory: reading the imported targets from the state database failed; keeping those held", "err", err)
+			}
+			failing = true
+		case err == nil:
+			if failing {
+				log.Info("inventory: reading the imported targets from the state database again")
+			}
+			failing = false
+			if ok && changed != nil {
+				changed()
+			}
+		}
+	}
+}
