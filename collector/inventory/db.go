@@ -17,10 +17,6 @@ import (
 // the time to read the new rows).
 const DefaultPoll = 2 * time.Second
 
-// maxConflicts bounds the retries of an import that raced another
-// collector's (each retry reads the other's rows first).
-const maxConflicts = 5
-
 // Options say where a Store keeps its targets.
 type Options struct {
 	// DB is the state database the targets are kept in.
@@ -81,33 +77,44 @@ func (s *Store) importLegacy(ctx context.Context, path string, log *slog.Logger)
 	return nil
 }
 
-// upsertDB writes the targets that change in one transaction, over the
-// database's latest version: an import through another collector since
-// the last read is read first, and one that lands meanwhile makes this
-// one read it and try again. Called with s.mu held.
+// upsertDB computes the import's diff over what other collectors
+// imported since the last read (read first), and writes what changes in
+// one transaction that other collectors' imports wait for; inside it the
+// rows another collector wrote meanwhile are read and the diff computed
+// again over them, so it stays exact. Called with s.mu held.
 func (s *Store) upsertDB(ctx context.Context, ts []target.Target, dryRun bool) (Diff, error) {
-	for range maxConflicts {
-		if _, err := s.refresh(ctx); err != nil {
-			return Diff{}, err
-		}
-		d, changed := s.diff(ts)
-		if dryRun || len(changed) == 0 {
-			return d, nil
-		}
-		v, err := s.db.SaveTargets(ctx, s.version.Load(), changed)
-		if errors.Is(err, state.ErrTargetsChanged) {
-			continue
-		}
-		if err != nil {
-			return Diff{}, fmt.Errorf("inventory: %w", err)
-		}
-		for _, t := range changed {
-			s.targets[t.ID] = t
-		}
-		s.version.Store(v)
+	if _, err := s.refresh(ctx); err != nil {
+		return Diff{}, err
+	}
+	d, changed := s.diff(ts)
+	if dryRun || len(changed) == 0 {
 		return d, nil
 	}
-	return Diff{}, fmt.Errorf("inventory: %d imports through other collectors landed during this one: try again", maxConflicts)
+	v, err := s.db.UpdateTargets(ctx, s.version.Load(), func(newer []target.Target, full bool, v uint64) ([]target.Target, error) {
+		s.merge(newer, full, v)
+		d, changed = s.diff(ts)
+		return changed, nil
+	})
+	if err != nil {
+		return Diff{}, fmt.Errorf("inventory: %w", err)
+	}
+	for _, t := range changed {
+		s.targets[t.ID] = t
+	}
+	s.version.Store(v)
+	return d, nil
+}
+
+// merge takes in what the database holds after version v: all of it
+// (full) or what was written after the version held. Called with s.mu held.
+func (s *Store) merge(ts []target.Target, full bool, v uint64) {
+	if full {
+		clear(s.targets)
+	}
+	for _, t := range ts {
+		s.targets[t.ID] = t
+	}
+	s.version.Store(v)
 }
 
 // Refresh reads what other collectors imported since the last read and
@@ -139,13 +146,7 @@ func (s *Store) refresh(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("inventory: %w", err)
 	}
-	if since == 0 {
-		clear(s.targets)
-	}
-	for _, t := range ts {
-		s.targets[t.ID] = t
-	}
-	s.version.Store(v)
+	s.merge(ts, since == 0, v)
 	return true, nil
 }
 

@@ -70,36 +70,60 @@ func (d *DB) TargetsSince(ctx context.Context, since uint64) ([]target.Target, u
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := d.db.QueryContext(ctx, d.dialect.rebind(`SELECT id, body FROM targets WHERE version > ?`), int64(since))
+	ts, err := targetsSince(ctx, d.db, d.dialect, since)
 	if err != nil {
-		return nil, 0, fmt.Errorf("state: targets: %w", err)
+		return nil, 0, err
+	}
+	return ts, v, nil
+}
+
+// targetsSince reads the targets written after version since.
+func targetsSince(ctx context.Context, q querier, dia *dialect, since uint64) ([]target.Target, error) {
+	rows, err := q.QueryContext(ctx, dia.rebind(`SELECT id, body FROM targets WHERE version > ?`), int64(since))
+	if err != nil {
+		return nil, fmt.Errorf("state: targets: %w", err)
 	}
 	defer rows.Close()
 	var out []target.Target
 	for rows.Next() {
 		var id, body string
 		if err := rows.Scan(&id, &body); err != nil {
-			return nil, 0, fmt.Errorf("state: targets: %w", err)
+			return nil, fmt.Errorf("state: targets: %w", err)
 		}
 		var t target.Target
 		if err := json.Unmarshal([]byte(body), &t); err != nil {
-			return nil, 0, fmt.Errorf("state: target %s: %w", id, err)
+			return nil, fmt.Errorf("state: target %s: %w", id, err)
 		}
 		out = append(out, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("state: targets: %w", err)
+		return nil, fmt.Errorf("state: targets: %w", err)
 	}
-	return out, v, nil
+	return out, nil
 }
 
 // SaveTargets adds or replaces ts by id, in one transaction, as version
 // base+1, and returns that version. When the stored version is not base
 // (another collector imported meanwhile) nothing is written and the
-// answer is ErrTargetsChanged: read the new rows and try again. The
-// version row is locked first, so imports through several collectors
-// are applied one at a time.
+// answer is ErrTargetsChanged.
 func (d *DB) SaveTargets(ctx context.Context, base uint64, ts []target.Target) (uint64, error) {
+	return d.UpdateTargets(ctx, base, func(_ []target.Target, _ bool, v uint64) ([]target.Target, error) {
+		if v != base {
+			return nil, fmt.Errorf("%w: version %d, the import read %d", ErrTargetsChanged, v, base)
+		}
+		return ts, nil
+	})
+}
+
+// UpdateTargets writes the targets fn returns as the next version, in
+// one transaction that imports through other collectors wait for: the
+// version row is written (locked) first. fn is handed the targets
+// written after version have, by another collector, and the version they
+// bring the caller to (all of them, full, when the database is older than
+// have: a restore); what it returns is added or replaced by id. When it
+// returns none, nothing is written and the answer is that version.
+func (d *DB) UpdateTargets(ctx context.Context, have uint64,
+	fn func(newer []target.Target, full bool, version uint64) ([]target.Target, error)) (uint64, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("state: targets: %w", err)
@@ -110,8 +134,21 @@ func (d *DB) SaveTargets(ctx context.Context, base uint64, ts []target.Target) (
 		ON CONFLICT (id) DO UPDATE SET version = targets_version.version + 1 RETURNING version`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("state: targets version: %w", err)
 	}
-	if uint64(v) != base+1 {
-		return 0, fmt.Errorf("%w: version %d, the import read %d", ErrTargetsChanged, v-1, base)
+	prev := uint64(v - 1)
+	var newer []target.Target
+	full := have > prev
+	if prev != have {
+		since := have
+		if full {
+			since = 0
+		}
+		if newer, err = targetsSince(ctx, tx, d.dialect, since); err != nil {
+			return 0, err
+		}
+	}
+	ts, err := fn(newer, full, prev)
+	if err != nil || len(ts) == 0 {
+		return prev, err
 	}
 	for start := 0; start < len(ts); start += targetsBatch {
 		batch := ts[start:min(start+targetsBatch, len(ts))]
