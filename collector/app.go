@@ -28,6 +28,7 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
+	"github.com/bulwarkhq/bulwark/collector/inventory"
 	"github.com/bulwarkhq/bulwark/collector/names"
 	"github.com/bulwarkhq/bulwark/collector/remotewrite"
 	"github.com/bulwarkhq/bulwark/collector/sink/influx"
@@ -97,6 +98,7 @@ type App struct {
 	deps        *depgraph.Evaluator
 	attributor  *attrib.Attributor
 	state       *state.DB
+	inv         *inventory.Store // imported targets, in the state database
 	policy      attrib.Policy
 	geo         *attrib.Geo
 	stopDeps    context.CancelFunc
@@ -209,6 +211,11 @@ func (a *App) Start(ln net.Listener) error {
 		go a.storeSelfMetrics(ctx, every)
 	}
 	go a.rules.Run()
+	go a.inv.Watch(ctx, 0, a.opts.Logger.With("component", "inventory"), func() {
+		if err := a.reloader.targetsChanged(); err != nil {
+			a.opts.Logger.Warn("inventory: handing agents another collector's import", "err", err)
+		}
+	})
 	if a.alertmanager != nil {
 		go a.alertmanager.Run(ctx)
 	}

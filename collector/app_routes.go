@@ -39,13 +39,15 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
-	inv, err := inventory.Open(filepath.Join(a.opts.Config.DataDir, "state", "targets.json"))
+	if err := a.sovereignty(); err != nil { // opens the state, which holds the imported targets
+		return nil, err
+	}
+	inv, err := inventory.New(context.Background(), inventory.Options{DB: a.state,
+		Legacy: filepath.Join(a.opts.Config.DataDir, "state", "targets.json"), Logger: a.opts.Logger.With("component", "inventory")})
 	if err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
 	}
-	if err := a.sovereignty(); err != nil {
-		return nil, err
-	}
+	a.inv = inv
 	zones := zone.NewStore(filepath.Join(a.opts.Config.DataDir, "state", "zone"))
 	if a.names, err = names.Open(filepath.Join(a.opts.Config.DataDir, "state", "names.json")); err != nil {
 		return nil, fmt.Errorf("collector: %w", err)

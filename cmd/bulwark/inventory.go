@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/bulwarkhq/bulwark/collector/inventory"
+	"github.com/bulwarkhq/bulwark/collector/state"
 )
 
 // runTargets: bulwark targets import --csv FILE [--preset P] [--map f=Col] [--set f=v] [--dry-run]
@@ -72,16 +74,37 @@ func runTargets(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	s, err := inventory.Open(filepath.Join(*data, "state", "targets.json"))
+	s, closeDB, err := openInventory(ctx, *data, slog.New(slog.NewTextHandler(stderr, nil)))
 	if err != nil {
-		return err
+		return fmt.Errorf("targets import: %w", err)
 	}
-	d, err := s.Upsert(ts, *dry)
+	defer closeDB()
+	d, err := s.UpsertContext(ctx, ts, *dry)
 	if err != nil {
 		return err
 	}
 	printDiff(stdout, d, *dry)
 	return nil
+}
+
+// openInventory opens the imported targets of data directory dir: those
+// of its SQLite state database (DATA_DIR/state/bulwark.db), into which an
+// older release's targets.json is imported once, as the collector does.
+func openInventory(ctx context.Context, dir string, log *slog.Logger) (*inventory.Store, func(), error) {
+	stateDir := filepath.Join(dir, "state")
+	if err := os.MkdirAll(stateDir, 0o750); err != nil {
+		return nil, nil, err
+	}
+	db, err := state.Open(filepath.Join(stateDir, "bulwark.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := inventory.New(ctx, inventory.Options{DB: db, Legacy: filepath.Join(stateDir, "targets.json"), Logger: log})
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return s, func() { db.Close() }, nil
 }
 
 func importRemote(ctx context.Context, base, tokenFile, preset, name string, body []byte, dry bool, stdout io.Writer) error {

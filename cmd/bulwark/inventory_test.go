@@ -14,6 +14,9 @@ import (
 	"github.com/bulwarkhq/bulwark/collector"
 	"github.com/bulwarkhq/bulwark/collector/auth"
 	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
+	"github.com/bulwarkhq/bulwark/collector/inventory"
+	"github.com/bulwarkhq/bulwark/collector/state"
+	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
 const dotgovCSV = "../../collector/inventory/testdata/current-full.csv"
@@ -172,5 +175,38 @@ func TestImportThroughAPI(t *testing.T) {
 	err = run(context.Background(), []string{"targets", "import", "--csv", "../../collector/inventory/testdata/duplicate.csv", "--preset", "dotgov", "--collector", base, "--token-file", filepath.Join(dir, "op")}, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), `duplicate.csv:4: duplicate target "29palms-gov" (first on line 2)`) {
 		t.Fatalf("bad file through the API: %v", err)
+	}
+}
+
+// Issue 22: the offline import into a data directory of an older release
+// imports its targets.json into the state database first (renamed, said
+// on stderr), then the file given; the zone commands read them there.
+func TestTargetsImportUpgradesDataDir(t *testing.T) {
+	data := t.TempDir()
+	legacy := filepath.Join(data, "state", "targets.json")
+	old, err := inventory.Open(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Upsert([]target.Target{{ID: "grid", Sector: "energy", URL: "https://grid.test/"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(t.TempDir(), "t.csv")
+	os.WriteFile(csv, []byte("id,sector,url\ngrid,energy,https://grid.test/\nbank,finance,https://bank.test/\n"), 0o644)
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"targets", "import", "--csv", csv, "--data", data}, &out, &errb); err != nil ||
+		!strings.HasPrefix(out.String(), "imported: 1 added, 0 changed, 1 unchanged") {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if _, err := os.Stat(legacy + ".imported"); err != nil || !strings.Contains(errb.String(), "targets.json.imported") {
+		t.Fatalf("file not renamed (%v) or not said: %s", err, errb.String())
+	}
+	db, err := state.Open(filepath.Join(data, "state", "bulwark.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if ts, v, err := db.TargetsSince(context.Background(), 0); err != nil || len(ts) != 2 || v != 2 {
+		t.Fatalf("state holds %d targets at version %d: %v", len(ts), v, err)
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/bulwarkhq/bulwark/alerting"
+	"github.com/bulwarkhq/bulwark/collector/inventory"
 	"github.com/bulwarkhq/bulwark/collector/state"
+	"github.com/bulwarkhq/bulwark/internal/target"
 	"github.com/bulwarkhq/bulwark/internal/testenv/postgres"
 )
 
@@ -37,6 +39,9 @@ func TestStateMigrateCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, err := db.SaveTargets(ctx, 0, []target.Target{{ID: "grid", Sector: "energy", URL: "https://grid.test/"}, {ID: "bank", Sector: "finance"}}); err != nil {
+		t.Fatal(err)
+	}
 	db.Close()
 
 	pg := postgres.New(t)
@@ -50,7 +55,8 @@ func TestStateMigrateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(out, "audit chain of 3 entries verifies") || !strings.Contains(out, "silences                3 rows") {
+	if !strings.Contains(out, "audit chain of 3 entries verifies") || !strings.Contains(out, "silences                3 rows") ||
+		!strings.Contains(out, "targets                 2 rows") || !strings.Contains(out, "targets_version         1 rows") {
 		t.Fatalf("output:\n%s", out)
 	}
 	pdb, err := state.New(ctx, state.Options{Driver: state.Postgres, DSN: dsn})
@@ -60,6 +66,15 @@ func TestStateMigrateCommand(t *testing.T) {
 	sils, err := pdb.LoadSilences(ctx)
 	if err != nil || len(sils) != 3 || sils[2].ID != "c" {
 		t.Fatalf("silences in postgres: %v %+v", err, sils)
+	}
+	// The imported targets came along, at their version: a collector on
+	// PostgreSQL reads them and imports over them.
+	inv, err := inventory.New(ctx, inventory.Options{DB: pdb})
+	if err != nil || len(inv.Targets()) != 2 || inv.Targets()[1].URL != "https://grid.test/" || inv.Version() != 1 {
+		t.Fatalf("targets in postgres: %v %+v version %d", err, inv.Targets(), inv.Version())
+	}
+	if d, err := inv.Upsert([]target.Target{{ID: "water", Sector: "energy"}}, false); err != nil || len(d.Added) != 1 {
+		t.Fatalf("import after the migration: %v %v", d, err)
 	}
 	if err := pdb.Audit(ctx, "ada", "after-migrate", nil); err != nil {
 		t.Fatal(err)

@@ -79,11 +79,12 @@ func (f *sovereigntyFlags) load() (string, *attrib.Attributor, *attrib.Policy, f
 }
 
 // types maps imported targets' domains to their types.
-func types(dataDir string) map[string]string {
-	inv, err := inventory.Open(filepath.Join(dataDir, "state", "targets.json"))
+func types(ctx context.Context, dataDir string) map[string]string {
+	inv, closeDB, err := openInventory(ctx, dataDir, nil)
 	if err != nil {
 		return map[string]string{}
 	}
+	defer closeDB()
 	return inventory.Types(inv)
 }
 
@@ -125,7 +126,7 @@ func runZone(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "%s: zone %s exported %s: %d delegations, %d NS records, %d DS records; saved %s (%s)\n",
 		file, snap.Origin, snap.Exported.Format(time.RFC3339), len(snap.Delegations), snap.NSRecords, snap.DSRecords, path, time.Since(start).Round(time.Millisecond))
 	if prev != nil && !prev.Exported.Equal(snap.Exported) {
-		ty := types(dataDir)
+		ty := types(ctx, dataDir)
 		changes := zone.Analyze(snap, a, pol, ty).Changes(zone.Analyze(prev, a, pol, ty))
 		abroad := 0
 		for _, c := range changes {
@@ -195,7 +196,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if st, err := names.Open(filepath.Join(dataDir, "state", "names.json")); err == nil {
 		resolved = st.Lookup
 	}
-	an := zone.AnalyzeWith(snap, a, pol, types(dataDir), resolved)
+	an := zone.AnalyzeWith(snap, a, pol, types(context.Background(), dataDir), resolved)
 	if len(cutCountries)+len(cutProviders) > 0 {
 		cut, err := depgraph.ParseCut(map[string][]string{"country": cutCountries, "provider": cutProviders})
 		if err != nil {

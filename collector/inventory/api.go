@@ -77,7 +77,7 @@ func ImportHandler(s *Store, changed func() error) http.Handler {
 			return
 		}
 		dry := strings.EqualFold(r.URL.Query().Get("dry_run"), "true")
-		d, err := s.Upsert(ts, dry)
+		d, err := s.UpsertContext(r.Context(), ts, dry)
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"status": "error", "error": err.Error()})
 			return

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,16 +14,22 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/bulwarkhq/bulwark/collector/state"
 	"github.com/bulwarkhq/bulwark/internal/target"
 )
 
-// Store keeps imported targets in a JSON file, replaced atomically.
+// Store keeps imported targets: in the state database (New), shared by
+// every collector on it, or in a JSON file replaced atomically (Open: the
+// layout before the state database, read once to upgrade).
 type Store struct {
-	path string
+	path string    // the JSON file, for Open
+	db   *state.DB // the state database, for New
 
 	mu      sync.RWMutex
 	targets map[string]target.Target
-	version atomic.Uint64 // bumped by every change written
+	// version is bumped by every change written; with a database it is
+	// the database's version of the targets held.
+	version atomic.Uint64
 }
 
 // Open loads the store at path (a missing file is an empty store).
@@ -59,15 +66,47 @@ func (d Diff) String() string {
 // Upsert adds or replaces targets by id. With dryRun nothing is written.
 // Upserting the same file twice changes nothing the second time.
 func (s *Store) Upsert(ts []target.Target, dryRun bool) (Diff, error) {
+	return s.UpsertContext(context.Background(), ts, dryRun)
+}
+
+// UpsertContext is Upsert with a context for the database.
+func (s *Store) UpsertContext(ctx context.Context, ts []target.Target, dryRun bool) (Diff, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var d Diff
-	next := make(map[string]target.Target, len(s.targets)+len(ts))
+	if s.db != nil {
+		return s.upsertDB(ctx, ts, dryRun)
+	}
+	d, write1 := s.diff(ts)
+	if dryRun || len(write1) == 0 {
+		return d, nil
+	}
+	next := make(map[string]target.Target, len(s.targets)+len(write1))
 	for k, v := range s.targets {
 		next[k] = v
 	}
+	for _, t := range write1 {
+		next[t.ID] = t
+	}
+	if err := write(s.path, sorted(next)); err != nil {
+		return Diff{}, err
+	}
+	s.targets = next
+	s.version.Add(1)
+	return d, nil
+}
+
+// diff compares ts with the targets held and returns what an import
+// of them changes, and the targets to write (added and changed).
+func (s *Store) diff(ts []target.Target) (Diff, []target.Target) {
+	var d Diff
+	var out []target.Target
+	at := map[string]int{} // id -> index in out: a later row of one id replaces it
 	for _, t := range ts {
-		old, ok := next[t.ID]
+		i, pending := at[t.ID]
+		old, ok := s.targets[t.ID]
+		if pending {
+			old, ok = out[i], true
+		}
 		switch {
 		case !ok:
 			d.Added = append(d.Added, t.ID)
@@ -77,17 +116,14 @@ func (s *Store) Upsert(ts []target.Target, dryRun bool) (Diff, error) {
 		default:
 			d.Changed = append(d.Changed, t.ID)
 		}
-		next[t.ID] = t
+		if pending {
+			out[i] = t
+			continue
+		}
+		at[t.ID] = len(out)
+		out = append(out, t)
 	}
-	if dryRun || len(d.Added)+len(d.Changed) == 0 {
-		return d, nil
-	}
-	if err := write(s.path, sorted(next)); err != nil {
-		return Diff{}, err
-	}
-	s.targets = next
-	s.version.Add(1)
-	return d, nil
+	return d, out
 }
 
 // Version changes whenever the stored targets do: what is derived from

@@ -37,6 +37,8 @@ var tables = []table{
 	{"playbook_runs", []string{"id", "body"}, false},
 	{"audit", []string{"id", "at_ms", "user", "action", "detail", "prev", "hash"}, false},
 	{"notification_log", []string{"receiver", "group_key", "firing_hash", "resolved_hash", "sent_ms", "since_ms", "thread", "meta"}, false},
+	{"targets", []string{"id", "version", "body"}, false},
+	{"targets_version", []string{"id", "version"}, false},
 }
 
 func (t table) selectAll() string {

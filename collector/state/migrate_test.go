@@ -16,6 +16,7 @@ import (
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/internal/audit"
 	"github.com/bulwarkhq/bulwark/internal/depgraph"
+	"github.com/bulwarkhq/bulwark/internal/target"
 	"github.com/bulwarkhq/bulwark/playbooks/drill"
 	"github.com/bulwarkhq/bulwark/playbooks/runner"
 )
@@ -58,6 +59,10 @@ func seedAt(t *testing.T, raw *sql.DB, dia *dialect, v int) {
 		exec(`INSERT INTO notification_log (receiver, group_key, firing_hash, resolved_hash, sent_ms, since_ms, thread, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			"duty", "g", []byte{1}, []byte{2}, int64(1_764_158_400_000), int64(1_764_158_000_000), "ts1", `{"incident":"abc","version":2}`)
 	}
+	if v >= 4 {
+		exec(`INSERT INTO targets (id, version, body) VALUES (?, ?, ?)`, "water-utility", int64(1), j(&target.Target{ID: "water-utility", Sector: "energy", URL: "https://water.test/"}))
+		exec(`INSERT INTO targets_version (id, version) VALUES (1, 1)`)
+	}
 }
 
 // checkSeeded reads back, through the current code, what seedAt wrote at
@@ -79,7 +84,8 @@ func checkSeeded(t *testing.T, db *DB, v int) {
 	runs, rerr := db.LoadRuns(ctx)
 	chain, cerr := db.AuditChain(ctx)
 	nl, ok, nerr := db.Get(ctx, "duty", "g")
-	if err := errors.Join(herr, serr, aerr, derr, rerr, cerr, nerr); err != nil {
+	tgts, tv, terr := db.TargetsSince(ctx, 0)
+	if err := errors.Join(herr, serr, aerr, derr, rerr, cerr, nerr, terr); err != nil {
 		t.Fatal(err)
 	}
 	want := 0
@@ -97,6 +103,10 @@ func checkSeeded(t *testing.T, db *DB, v int) {
 			nl.Since.UnixMilli() != 1_764_158_000_000 {
 			t.Fatalf("from v%d: rows changed: %+v %+v %+v", v, graphs["water-utility"], events[0], nl)
 		}
+		if wantTargets := map[bool]int{true: 1, false: 0}[v >= 4]; len(tgts) != wantTargets || tv != uint64(wantTargets) ||
+			(wantTargets == 1 && tgts[0].URL != "https://water.test/") {
+			t.Fatalf("from v%d: targets %+v at version %d", v, tgts, tv)
+		}
 		if wantInc := map[bool]string{true: "abc", false: ""}[v >= 3]; nl.Incident != wantInc {
 			t.Fatalf("from v%d: incident %q, want %q", v, nl.Incident, wantInc)
 		}
@@ -111,6 +121,7 @@ func checkSeeded(t *testing.T, db *DB, v int) {
 		db.SaveRun(ctx, &runner.Run{ID: "r2"}),
 		db.Put(ctx, "duty", "g2", alerting.LogEntry{SentAt: time.Now(), Incident: "def"}),
 		db.Audit(ctx, "ada", "expire-silence", map[string]string{"id": "s1"}),
+		saveTargets(ctx, db, tv, target.Target{ID: "other", Sector: "energy"}),
 	); err != nil {
 		t.Fatalf("from v%d: writing after the upgrade: %v", v, err)
 	}

@@ -2,7 +2,8 @@
 // modernc.org/sqlite) in WAL mode by default, or PostgreSQL (pgx) shared
 // by several collectors. It keeps what is not a time series: dependency
 // graphs with their history, drift events, silences, acknowledgements,
-// the notification log, the audit chain, playbook runs and drills.
+// the notification log, the audit chain, playbook runs, drills and the
+// imported targets.
 package state
 
 import (
