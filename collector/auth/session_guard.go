@@ -102,11 +102,11 @@ func isPage(path string) bool {
 	return path != "/metrics"
 }
 
-// deny answers a refusal: API routes in the Prometheus error shape; a
-// console page without credentials sends the browser to the login page,
-// and other console refusals are plain text.
+// deny answers a refusal in the Prometheus error shape, except to a
+// browser (it accepts text/html) on a console page: without credentials
+// it is sent to the login page, other refusals are plain text.
 func (g *Guard) deny(w http.ResponseWriter, r *http.Request, code int, msg string) {
-	if g.LoginPath == "" || !isPage(r.URL.Path) {
+	if g.LoginPath == "" || !isPage(r.URL.Path) || !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		Deny(w, code, msg)
 		return
 	}

@@ -206,7 +206,7 @@ func TestGuardSessions(t *testing.T) {
 		{"no CSRF token", RoleOperator, form("otto", "", ""), 403, ""},
 		{"another session's CSRF token", RoleOperator, form("otto", csrf["vera"], ""), 403, ""},
 		{"cross-site origin", RoleOperator, form("otto", csrf["otto"], "http://evil.test"), 403, ""},
-		{"unknown session", RoleViewer, func(r *http.Request) { r.AddCookie(&http.Cookie{Name: SessionCookie, Value: "forged"}) }, 303, ""},
+		{"unknown session", RoleViewer, func(r *http.Request) { r.AddCookie(&http.Cookie{Name: SessionCookie, Value: "forged"}) }, 401, ""},
 		{"a bearer token needs no CSRF token", RoleOperator, func(r *http.Request) {
 			form("", "", "http://evil.test")(r)
 			r.Header.Set("Authorization", "Bearer o")
@@ -220,7 +220,7 @@ func TestGuardSessions(t *testing.T) {
 	// A reload that drops the user's password ends its sessions.
 	fresh := NewUsers()
 	g.Users.Replace(fresh)
-	if code, _ := serve(g, RoleViewer, func(r *http.Request) { r.AddCookie(&http.Cookie{Name: SessionCookie, Value: ids["vera"]}) }); code != 303 {
+	if code, _ := serve(g, RoleViewer, func(r *http.Request) { r.AddCookie(&http.Cookie{Name: SessionCookie, Value: ids["vera"]}) }); code != 401 {
 		t.Errorf("session of a removed user: %d", code)
 	}
 }
@@ -229,13 +229,21 @@ func TestDenyPagesAndAPI(t *testing.T) {
 	g, _, _ := sessionGuard(t)
 	h := g.Wrap(RoleViewer, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/alerts?x=1", nil))
+	req := httptest.NewRequest(http.MethodGet, "/alerts?x=1", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	h.ServeHTTP(rec, req)
 	if rec.Code != 303 || rec.Header().Get("Location") != "/login?next=%2Falerts%3Fx%3D1" {
 		t.Errorf("page without credentials: %d %q", rec.Code, rec.Header().Get("Location"))
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/alerts", nil))
-	if rec.Code != 401 || !strings.Contains(rec.Body.String(), `"unauthorized"`) {
-		t.Errorf("API without credentials: %d %s", rec.Code, rec.Body)
+	for _, path := range []string{"/api/v1/alerts", "/alerts"} { // a tool, or a browser on the API
+		rec = httptest.NewRecorder()
+		req = httptest.NewRequest(http.MethodGet, path, nil)
+		if path == "/api/v1/alerts" {
+			req.Header.Set("Accept", "text/html")
+		}
+		h.ServeHTTP(rec, req)
+		if rec.Code != 401 || !strings.Contains(rec.Body.String(), `"unauthorized"`) {
+			t.Errorf("%s without credentials: %d %s", path, rec.Code, rec.Body)
+		}
 	}
 }
