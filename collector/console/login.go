@@ -41,9 +41,9 @@ const loginCookie = "bulwark_login"
 const maxVerifying = 2
 
 type access struct {
-	c    *Console
-	a    Access
-	sem  chan struct{}
+	c   *Console
+	a   Access
+	sem chan struct{}
 }
 
 // RegisterAccess adds the login page, logout and the alerts page's

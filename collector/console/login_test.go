@@ -269,7 +269,9 @@ func TestConsoleActions(t *testing.T) {
 	s := newSite(t)
 	otto, ottoCSRF := s.session(t, "otto")
 	vera, veraCSRF := s.session(t, "vera")
-	ack := func(tok string) url.Values { return url.Values{"csrf": {tok}, "incident": {"ab12cd"}, "comment": {"on it"}} }
+	ack := func(tok string) url.Values {
+		return url.Values{"csrf": {tok}, "incident": {"ab12cd"}, "comment": {"on it"}}
+	}
 	for _, c := range []struct {
 		name string
 		form url.Values
