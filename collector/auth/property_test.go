@@ -29,7 +29,7 @@ func TestSessionsProperty(t *testing.T) {
 		}
 		users := []string{"ada", "otto"}
 		for step := range 300 {
-			c.t = c.t.Add(time.Duration(1+rng.IntN(int(time.Minute))))
+			c.t = c.t.Add(time.Duration(1 + rng.IntN(int(time.Minute))))
 			c.t = c.t.Add(time.Duration(rng.IntN(2)) * time.Minute)
 			switch op := rng.IntN(10); {
 			case op < 3: // login
