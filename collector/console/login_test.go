@@ -223,6 +223,11 @@ func TestLoginSessionCookie(t *testing.T) {
 	if resp, _ := s.do(t, http.MethodPost, "/login", url.Values{"user": {"otto"}, "password": {"pass-otto"}}); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("login without its form token: %d", resp.StatusCode)
 	}
+	// The login page carries the console's headers and is not cached.
+	if resp, _ := s.do(t, http.MethodGet, "/login", nil); !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'none'") ||
+		resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("login page headers: %v", resp.Header)
+	}
 	// The next page stays on this site.
 	for in, want := range map[string]string{"/alerts?x=1": "/alerts?x=1", "//evil.test/": "/", "https://evil.test/": "/", "/\\evil.test": "/"} {
 		if got := safeNext(in); got != want {
