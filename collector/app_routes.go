@@ -153,6 +153,13 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.Handle("GET /api/v1/agents/{id}/names", a.names.Handler(agents))
 	mux.Handle("POST /api/v1/agents/{id}/names", a.names.Handler(agents))
 	con.Register(mux)
+	acc, err := a.consoleAccess()
+	if err != nil {
+		return nil, err
+	}
+	if err := con.RegisterAccess(mux, acc); err != nil {
+		return nil, fmt.Errorf("collector: %w", err)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Bulwark is healthy.") })
 	mux.HandleFunc("GET /-/ready", func(w http.ResponseWriter, _ *http.Request) {

@@ -41,7 +41,7 @@ func (a *App) consoleAlerts() console.AlertState {
 	}
 	if a.dispatcher != nil {
 		for _, in := range a.dispatcher.Incidents() {
-			ci := console.Incident{Labels: groupLabels(in.GroupLabels), Receiver: in.Receiver, Silenced: in.Silenced}
+			ci := console.Incident{ID: alerting.ShortID(in.GroupKey), Labels: groupLabels(in.GroupLabels), Receiver: in.Receiver, Silenced: in.Silenced}
 			for _, al := range in.Alerts {
 				if t := al.Labels.Get("target"); t != "" && !slices.Contains(ci.Services, t) {
 					ci.Services = append(ci.Services, t)

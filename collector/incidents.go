@@ -89,20 +89,34 @@ func (a *App) acknowledge(w http.ResponseWriter, r *http.Request) {
 		writeAPI(w, http.StatusBadRequest, fmt.Sprintf("want {\"group_key\": ..., \"comment\": ...}: %v", err))
 		return
 	}
-	// The key or short id of an open incident: anything else is a typo, told with the nearest.
-	in, err := alerting.FindIncident(a.openIncidents(), req.GroupKey)
-	if err != nil {
+	u, _ := auth.UserFrom(r.Context())
+	ack, err := a.ackIncident(r.Context(), u.ID, req.GroupKey, req.Comment, req.Remove)
+	if errors.Is(err, alerting.ErrNotFound) {
 		writeAPI(w, http.StatusNotFound, err)
 		return
 	}
-	u, _ := auth.UserFrom(r.Context())
-	ack, err := a.silencer.Acknowledge(r.Context(), in.GroupKey, u.ID, req.Comment, !req.Remove)
 	if err != nil {
 		writeAPI(w, http.StatusInternalServerError, err)
 		return
 	}
-	a.audit(r, map[bool]string{false: "acknowledge", true: "unacknowledge"}[req.Remove], ack)
 	writeAPI(w, http.StatusOK, ack)
+}
+
+// ackIncident acknowledges (remove: withdraws the acknowledgement of) the
+// open incident ref names, as by, and audits it: the API and the console
+// both act through it.
+func (a *App) ackIncident(ctx context.Context, by, ref, comment string, remove bool) (*alerting.Ack, error) {
+	// The key or short id of an open incident: anything else is a typo, told with the nearest.
+	in, err := alerting.FindIncident(a.openIncidents(), ref)
+	if err != nil {
+		return nil, err
+	}
+	ack, err := a.silencer.Acknowledge(ctx, in.GroupKey, by, comment, !remove)
+	if err != nil {
+		return nil, err
+	}
+	a.recordAudit(ctx, by, map[bool]string{false: "acknowledge", true: "unacknowledge"}[remove], ack)
+	return ack, nil
 }
 
 func (a *App) listSilences(w http.ResponseWriter, _ *http.Request) {
@@ -130,8 +144,19 @@ func (a *App) addSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, _ := auth.UserFrom(r.Context())
+	added, err := a.addSilenceAs(r.Context(), u.ID, req)
+	if err != nil {
+		writeAPI(w, http.StatusBadRequest, err)
+		return
+	}
+	writeAPI(w, http.StatusOK, added)
+}
+
+// addSilenceAs adds the silence of req for by and audits it: the API and
+// the console both silence through it. Every error is the request's.
+func (a *App) addSilenceAs(ctx context.Context, by string, req silenceRequest) (*alerting.Silence, error) {
 	s := &alerting.Silence{Matchers: req.Matchers, MatchRE: req.MatchRE, Match: req.Match, StartsAt: req.StartsAt, EndsAt: req.EndsAt,
-		Schedule: req.Schedule, TZ: req.TZ, By: u.ID, Comment: req.Comment}
+		Schedule: req.Schedule, TZ: req.TZ, By: by, Comment: req.Comment}
 	if s.StartsAt.IsZero() {
 		s.StartsAt = time.Now()
 	}
@@ -144,22 +169,21 @@ func (a *App) addSilence(w http.ResponseWriter, r *http.Request) {
 		}
 		v, err := time.ParseDuration(d.text)
 		if err != nil || v <= 0 {
-			writeAPI(w, http.StatusBadRequest, fmt.Sprintf("duration %q: want a positive Go duration such as 2h", d.text))
-			return
+			return nil, fmt.Errorf("duration %q: want a positive Go duration such as 2h", d.text)
 		}
 		d.set(v)
 	}
-	added, err := a.silencer.Add(r.Context(), s)
+	added, err := a.silencer.Add(ctx, s)
 	if err != nil {
-		writeAPI(w, http.StatusBadRequest, err)
-		return
+		return nil, err
 	}
-	a.audit(r, "silence", added)
-	writeAPI(w, http.StatusOK, added)
+	a.recordAudit(ctx, by, "silence", added)
+	return added, nil
 }
 
 func (a *App) expireSilence(w http.ResponseWriter, r *http.Request) {
-	s, err := a.silencer.Expire(r.Context(), r.PathValue("id"))
+	u, _ := auth.UserFrom(r.Context())
+	s, err := a.expireSilenceAs(r.Context(), u.ID, r.PathValue("id"))
 	if errors.Is(err, alerting.ErrNotFound) {
 		writeAPI(w, http.StatusNotFound, err)
 		return
@@ -168,8 +192,17 @@ func (a *App) expireSilence(w http.ResponseWriter, r *http.Request) {
 		writeAPI(w, http.StatusInternalServerError, err)
 		return
 	}
-	a.audit(r, "expire-silence", s)
 	writeAPI(w, http.StatusOK, s)
+}
+
+// expireSilenceAs ends silence id for by and audits it (API and console).
+func (a *App) expireSilenceAs(ctx context.Context, by, id string) (*alerting.Silence, error) {
+	s, err := a.silencer.Expire(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a.recordAudit(ctx, by, "expire-silence", s)
+	return s, nil
 }
 
 // auditExport answers the whole audit log, hash-chained and signed with

@@ -65,6 +65,13 @@ var routeTable = map[string]routeSpec{
 	"GET /dependencies":                {auth.RoleViewer, classFast},
 	"GET /reports/dns":                 {auth.RoleViewer, classQuery},
 	"GET /metrics":                     {auth.RoleViewer, classFast}, // public with auth.public_metrics
+	// Console logins and the alerts page's forms (collector/console/login.go).
+	"GET /login":                        {auth.RolePublic, classFast},
+	"POST /login":                       {auth.RolePublic, classFast},
+	"POST /logout":                      {auth.RoleViewer, classFast},
+	"POST /alerts/ack":                  {auth.RoleOperator, classFast},
+	"POST /alerts/silence":              {auth.RoleOperator, classFast},
+	"POST /alerts/silences/{id}/expire": {auth.RoleOperator, classFast},
 
 	"GET /api/v1/incidents":                  {auth.RoleViewer, classFast},
 	"GET /api/v1/silences":                   {auth.RoleViewer, classFast},

@@ -81,14 +81,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   Data:      %s
 Anyone who can reach %s may read (auth.anonymous_role: viewer, for the demo only).
 An operator token is in %s (bulwark ... --token-file FILE, or BULWARK_TOKEN).
+Log in to the console (http://%s/login) as demo-operator with the password in %s.
 Press Ctrl-C to stop.
-`, demo.ServiceCount(), addr, addr, addr, dir, addr, filepath.Join(dir, demoOperatorToken))
+`, demo.ServiceCount(), addr, addr, addr, dir, addr, filepath.Join(dir, demoOperatorToken), addr, filepath.Join(dir, demoOperatorPassword))
 		}})
 }
 
 // demoOperatorToken is the file in the data directory holding the demo's
 // operator token.
 const demoOperatorToken = "demo-operator.token"
+
+// demoOperatorPassword is the file holding the console password of the
+// demo's operator (user demo-operator).
+const demoOperatorPassword = "demo-operator.password"
 
 // startDemo runs the demo world, a collector and a home and an abroad agent
 // until ctx ends.
@@ -124,6 +129,9 @@ func startDemo(ctx context.Context, o demoOptions) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	if err := users.Add(opToken, false, auth.User{ID: "demo-operator", Role: auth.RoleOperator}); err != nil {
+		return err
+	}
+	if err := demoLogin(o.DataDir, users); err != nil {
 		return err
 	}
 	var targets []target.Target
@@ -216,4 +224,18 @@ func startDemo(ctx context.Context, o demoOptions) error {
 		}
 	})
 	return g.Wait()
+}
+
+// demoLogin gives demo-operator a random console password, written to
+// demoOperatorPassword in dir as the token is.
+func demoLogin(dir string, users *auth.Users) error {
+	pw := rand.Text()
+	if err := os.WriteFile(filepath.Join(dir, demoOperatorPassword), []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	h, err := auth.HashPassword(pw, auth.DefaultArgon2)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return users.AddPassword(h, auth.User{ID: "demo-operator", Role: auth.RoleOperator})
 }

@@ -157,7 +157,8 @@ type User struct {
 
 // Users authenticates API users by token.
 type Users struct {
-	t atomic.Pointer[map[[32]byte]User]
+	t  atomic.Pointer[map[[32]byte]User]
+	pw atomic.Pointer[map[string]passwordUser] // console logins by id
 }
 
 // NewUsers returns an empty table.
@@ -165,6 +166,7 @@ func NewUsers() *Users {
 	us := &Users{}
 	m := map[[32]byte]User{}
 	us.t.Store(&m)
+	us.pw.Store(&map[string]passwordUser{})
 	return us
 }
 
@@ -188,7 +190,10 @@ func (us *Users) Add(token string, hashed bool, u User) error {
 }
 
 // Replace takes other's entries.
-func (us *Users) Replace(other *Users) { us.t.Store(other.t.Load()) }
+func (us *Users) Replace(other *Users) {
+	us.t.Store(other.t.Load())
+	us.pw.Store(other.pw.Load())
+}
 
 // lookup returns the user of a token.
 func (us *Users) lookup(tok string) (User, bool) {

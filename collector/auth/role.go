@@ -35,7 +35,13 @@ func (r Role) Includes(need Role) bool { return userRank[r] >= userRank[need] &&
 type Guard struct {
 	Agents *Agents
 	Users  *Users
-	anon   atomic.Pointer[Role]
+	// Sessions, when set, authenticates requests without an Authorization
+	// header by the console's session cookie (see session_guard.go).
+	Sessions *Sessions
+	// LoginPath, when set, is where a browser asking for a console page
+	// without credentials is sent.
+	LoginPath string
+	anon      atomic.Pointer[Role]
 }
 
 // NewGuard returns a guard over the two tables; anonymous is the role of a
@@ -62,6 +68,7 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	agentKey
+	sessionKey
 )
 
 // UserFrom returns the user a guarded route was called by.
@@ -101,36 +108,46 @@ func (g *Guard) Wrap(need Role, h http.Handler) http.Handler {
 		panic(fmt.Sprintf("auth: unknown role %q", need))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, code, msg := g.user(r)
+		u, sess, code, msg := g.user(r)
+		if code == 0 && !safeMethod(r.Method) {
+			code, msg = g.checkUnsafe(r, sess)
+		}
 		if code != 0 {
-			Deny(w, code, msg)
+			g.deny(w, r, code, msg)
 			return
 		}
 		if !u.Role.Includes(need) {
-			Deny(w, http.StatusForbidden, fmt.Sprintf("user %q has role %s; this needs %s", u.ID, u.Role, need))
+			g.deny(w, r, http.StatusForbidden, fmt.Sprintf("user %q has role %s; this needs %s", u.ID, u.Role, need))
 			return
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey, u)))
+		ctx := context.WithValue(r.Context(), userKey, u)
+		if sess != nil {
+			ctx = context.WithValue(ctx, sessionKey, *sess)
+		}
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
 // user authenticates r as a user, or as the anonymous role when it carries
 // no credentials at all. A wrong token is never anonymous.
-func (g *Guard) user(r *http.Request) (User, int, string) {
+func (g *Guard) user(r *http.Request) (User, *Session, int, string) {
 	tok, present := bearer(r)
 	if !present {
-		if anon := *g.anon.Load(); anon != "" {
-			return User{ID: "anonymous", Role: anon}, 0, ""
+		if u, s, ok := g.session(r); ok {
+			return u, s, 0, ""
 		}
-		return User{}, http.StatusUnauthorized, "this route needs a bearer token"
+		if anon := *g.anon.Load(); anon != "" {
+			return User{ID: "anonymous", Role: anon}, nil, 0, ""
+		}
+		return User{}, nil, http.StatusUnauthorized, "this route needs a bearer token"
 	}
 	if u, ok := g.Users.lookup(tok); ok && tok != "" {
-		return u, 0, ""
+		return u, nil, 0, ""
 	}
 	if _, isAgent := g.Agents.Authenticate(r); isAgent {
-		return User{}, http.StatusForbidden, "an agent token reads nothing; use a user token"
+		return User{}, nil, http.StatusForbidden, "an agent token reads nothing; use a user token"
 	}
-	return User{}, http.StatusUnauthorized, "unknown bearer token"
+	return User{}, nil, http.StatusUnauthorized, "unknown bearer token"
 }
 
 // Deny answers an authentication or authorisation failure in the

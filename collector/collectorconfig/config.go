@@ -108,6 +108,8 @@ type User struct {
 	TokenFile   string `yaml:"token_file"`
 	TokenEnv    string `yaml:"token_env"`
 	TokenSHA256 string `yaml:"token_sha256"`
+	// PasswordHash lets the user log in to the console (passwords.go).
+	PasswordHash string `yaml:"password_hash"`
 }
 
 // UnmarshalYAML fills in defaults before decoding.

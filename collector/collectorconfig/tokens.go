@@ -28,6 +28,12 @@ func (c *Config) Tables() (*auth.Agents, *auth.Users, error) {
 func (c *Config) UserTable() (*auth.Users, error) {
 	t := auth.NewUsers()
 	for _, u := range c.Users {
+		if err := u.addPassword(t); err != nil {
+			return nil, err
+		}
+		if u.TokenSHA256 == "" && u.TokenFile == "" && u.TokenEnv == "" {
+			continue // a console login only
+		}
 		tok, hashed := u.TokenSHA256, true
 		if tok == "" {
 			var err error

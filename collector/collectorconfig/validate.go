@@ -70,9 +70,10 @@ func (c *Config) Validate() []configfile.Problem {
 		if u.TokenSHA256 != "" && !sha256RE.MatchString(u.TokenSHA256) {
 			p(configfile.Path{"users", i, "token_sha256"}, "is not 64 hex digits (the SHA-256 of the token: printf %%s TOKEN | sha256sum)")
 		}
-		if setCount(u.TokenFile, u.TokenEnv, u.TokenSHA256) != 1 {
-			p(configfile.Path{"users", i}, "user %q needs exactly one of token_file, token_env, token_sha256", u.ID)
+		if n := setCount(u.TokenFile, u.TokenEnv, u.TokenSHA256); n > 1 || n == 0 && u.PasswordHash == "" {
+			p(configfile.Path{"users", i}, "user %q needs exactly one of token_file, token_env, token_sha256 (or a password_hash alone)", u.ID)
 		}
+		ps = append(ps, u.validatePassword(configfile.Path{"users", i})...)
 	}
 	if r := c.Auth.AnonymousRole; r != "" && !auth.ValidRole(r) {
 		p(configfile.Path{"auth", "anonymous_role"}, "role %q must be viewer, operator or admin (or left out)", r)

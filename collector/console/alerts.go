@@ -18,6 +18,7 @@ type Alert struct {
 // Incident is a notification group: its services, the dependency they
 // probably share, and who has taken it.
 type Incident struct {
+	ID       string // the short id the ack form and `bulwark alerts ack` take
 	Labels   string // the group's labels, e.g. classification=down-everywhere
 	Receiver string
 	Services []string
@@ -56,16 +57,28 @@ func (c *Console) alertState() AlertState {
 	return st
 }
 
-func (c *Console) alerts(w http.ResponseWriter, _ *http.Request) {
+func (c *Console) alerts(w http.ResponseWriter, r *http.Request) {
+	c.showAlerts(w, r, http.StatusOK, "")
+}
+
+// showAlerts renders the alerts page for its viewer, with the error of a
+// form that failed.
+func (c *Console) showAlerts(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	page := struct {
 		Now time.Time
 		AlertState
 		Firing int
-	}{Now: c.opts.Now().UTC(), AlertState: c.alertState()}
+		Viewer viewer
+		Error  string
+	}{Now: c.opts.Now().UTC(), AlertState: c.alertState(), Viewer: viewerOf(r), Error: msg}
 	for _, a := range page.Alerts {
 		if a.State == "firing" {
 			page.Firing++
 		}
 	}
-	c.render(w, "alerts.html", page)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	if err := c.tmpl.ExecuteTemplate(w, "alerts.html", page); err != nil {
+		c.opts.Logger.Error("console: render", "page", "alerts.html", "err", err)
+	}
 }
