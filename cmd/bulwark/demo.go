@@ -233,7 +233,7 @@ func demoLogin(dir string, users *auth.Users) error {
 	if err := os.WriteFile(filepath.Join(dir, demoOperatorPassword), []byte(pw+"\n"), 0o600); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	h, err := auth.HashPassword(pw, auth.DefaultArgon2)
+	h, err := auth.HashPassword(pw, auth.DefaultArgon2())
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

@@ -28,7 +28,7 @@ func runUser(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return fmt.Errorf("user hash-password: read stdin: %w", err)
 	}
 	pw := strings.TrimRight(line, "\r\n")
-	h, err := auth.HashPassword(pw, auth.DefaultArgon2)
+	h, err := auth.HashPassword(pw, auth.DefaultArgon2())
 	if err != nil {
 		return fmt.Errorf("user hash-password: %w", err)
 	}

@@ -25,7 +25,7 @@ type Argon2Params struct {
 
 // DefaultArgon2 is RFC 9106's second recommended setting (64 MiB, 3
 // passes, 4 lanes): about 0.1 s on one core of a small server.
-var DefaultArgon2 = Argon2Params{Memory: 64 << 10, Time: 3, Threads: 4}
+func DefaultArgon2() Argon2Params { return Argon2Params{Memory: 64 << 10, Time: 3, Threads: 4} }
 
 // Bounds a hash from a configuration file may ask for: a typo must not
 // make every login allocate gigabytes.
