@@ -13,6 +13,7 @@ type Alert struct {
 	Target, Agent, Summary                string
 	Since                                 time.Time
 	Silenced                              bool
+	Drill                                 string // the drill whose series it is on, "" in production
 }
 
 // Incident is a notification group: its services, the dependency they
@@ -58,10 +59,11 @@ func (c *Console) alertState() AlertState {
 
 func (c *Console) alerts(w http.ResponseWriter, _ *http.Request) {
 	page := struct {
-		Now time.Time
+		Now   time.Time
+		Drill *drillView
 		AlertState
 		Firing int
-	}{Now: c.opts.Now().UTC(), AlertState: c.alertState()}
+	}{Now: c.opts.Now().UTC(), Drill: c.drillBanner(), AlertState: c.alertState()}
 	for _, a := range page.Alerts {
 		if a.State == "firing" {
 			page.Firing++
