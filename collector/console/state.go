@@ -33,8 +33,10 @@ type sample struct {
 }
 
 // latest reads the newest sample of each series matching ms within the
-// look-back before ts; a series ended by a staleness marker is left out.
-func (c *Console) latest(ctx context.Context, ts time.Time, ms ...*labels.Matcher) ([]sample, error) {
+// look-back before ts; a series ended by a staleness marker is left out,
+// and so is one with a drill label when production is set (filtered here:
+// a drill="" matcher makes the index subtract from every series).
+func (c *Console) latest(ctx context.Context, ts time.Time, production bool, ms ...*labels.Matcher) ([]sample, error) {
 	maxt := ts.UnixMilli()
 	q, err := c.opts.Queryable.Querier(ts.Add(-lookback).UnixMilli(), maxt)
 	if err != nil {
@@ -46,6 +48,9 @@ func (c *Console) latest(ctx context.Context, ts time.Time, ms ...*labels.Matche
 	var it chunkenc.Iterator
 	for set.Next() {
 		s := set.At()
+		if production && s.Labels().Get("drill") != "" {
+			continue
+		}
 		it = s.Iterator(it)
 		var last sample
 		ok := false
@@ -135,8 +140,12 @@ func (c *Console) intervals(ts time.Time, targets []target.Target) map[string]ti
 // the same classifier over the current results otherwise.
 func (c *Console) collect(ctx context.Context, ts time.Time, drill string) ([]*Service, error) {
 	eq := func(n, v string) *labels.Matcher { return labels.MustNewMatcher(labels.MatchEqual, n, v) }
-	dm := eq("drill", drill)
-	read := func(ms ...*labels.Matcher) ([]sample, error) { return c.latest(ctx, ts, append(ms, dm)...) }
+	read := func(ms ...*labels.Matcher) ([]sample, error) {
+		if drill == "" {
+			return c.latest(ctx, ts, true, ms...)
+		}
+		return c.latest(ctx, ts, false, append(ms, eq("drill", drill))...)
+	}
 	succ, err := read(eq("__name__", "probe_success"), labels.MustNewMatcher(labels.MatchNotEqual, "check", "deps"))
 	if err != nil {
 		return nil, err
