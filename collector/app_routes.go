@@ -61,10 +61,14 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	}
 	a.names.Wanted = func() []string { return unglued(zones, reports) }
 	con, err := console.New(console.Options{Engine: api.Engine(), Queryable: a.series, Logger: a.opts.Logger,
-		Targets:      func() []target.Target { return a.reloader.targets() },
-		Alerting:     a.consoleAlerts,
-		Dependencies: a.deps.Tracker().Services,
-		Drift:        func() []depgraph.Drift { return a.deps.Tracker().Events("") },
+		Targets:         func() []target.Target { return a.reloader.targets() },
+		Alerting:        a.consoleAlerts,
+		Drill:           a.consoleDrill,
+		Classify:        a.opts.Config.Alerting.Builtin.WithDefaults().Classify,
+		DefaultInterval: time.Duration(a.opts.Config.Alerting.DefaultProbeInterval),
+		WhatIf:          a.deps.WhatIf,
+		Dependencies:    a.deps.Tracker().Services,
+		Drift:           func() []depgraph.Drift { return a.deps.Tracker().Events("") },
 		DNSReport: func() (*zone.Report, error) {
 			origins, err := zones.Origins()
 			if err != nil || len(origins) == 0 {

@@ -55,7 +55,7 @@ func (a *App) sovereignty() error {
 		Queryable: a.series, Appendable: a.store,
 		Attributor: a.attributor, Policy: &a.policy,
 		Interval: time.Duration(ac.Interval), Window: time.Duration(ac.Window),
-		State: a.state, Criticality: crit, Logger: a.opts.Logger.With("component", "depgraph"),
+		State: a.state, Criticality: crit, Targets: a.targetIDs, Logger: a.opts.Logger.With("component", "depgraph"),
 		DriftFor: time.Duration(a.opts.Config.Alerting.Builtin.WithDefaults().DriftFor),
 	})
 	if err != nil {

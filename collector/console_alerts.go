@@ -29,7 +29,7 @@ func (a *App) consoleAlerts() console.AlertState {
 			ls := al.Labels
 			ca := console.Alert{Name: r.Name(), State: al.State.String(), Severity: ls.Get("severity"),
 				Classification: ls.Get("classification"), Target: ls.Get("target"), Agent: ls.Get("agent"),
-				Summary: al.Annotations.Get("summary"), Since: al.ActiveAt}
+				Summary: al.Annotations.Get("summary"), Since: al.ActiveAt, Drill: ls.Get("drill")}
 			if !al.FiredAt.IsZero() {
 				ca.Since = al.FiredAt
 			}
@@ -112,4 +112,31 @@ func silenceMatchers(s *alerting.Silence) string {
 		parts = append(parts, m.String())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// consoleDrill is the drill running now, for the console's banner.
+func (a *App) consoleDrill() *console.Drill {
+	if a.drills == nil {
+		return nil
+	}
+	now := time.Now()
+	for _, d := range a.drills.List() {
+		if d.Running(now) {
+			return &console.Drill{ID: d.ID, Scenario: d.Scenario, Cut: d.Cut.String(), Started: d.Started, Ends: d.Ends}
+		}
+	}
+	return nil
+}
+
+// targetIDs lists every known target's id (configured and imported).
+func (a *App) targetIDs() []string {
+	if a.reloader == nil {
+		return nil
+	}
+	ts := a.reloader.targets()
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
+	}
+	return ids
 }

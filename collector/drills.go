@@ -54,7 +54,9 @@ func (a *App) planDrill(cut depgraph.Cut) (*depgraph.WhatIf, *cutset.Cut, error)
 		crit[t.ID] = t.Criticality
 	}
 	prefixes, names := depgraph.CutSet(services, cut)
-	return depgraph.Evaluate(services, cut, crit), &cutset.Cut{Prefixes: prefixes, Names: names}, nil
+	wi := depgraph.Evaluate(services, cut, crit)
+	wi.SetCompleteness(services, a.targetIDs())
+	return wi, &cutset.Cut{Prefixes: prefixes, Names: names}, nil
 }
 
 // expireDrills closes drills whose time has run out, until ctx ends.

@@ -62,6 +62,7 @@ var routeTable = map[string]routeSpec{
 	"GET /api/v1/alerts":               {auth.RoleViewer, classFast},
 	"GET /{$}":                         {auth.RoleViewer, classQuery},
 	"GET /alerts":                      {auth.RoleViewer, classFast},
+	"GET /services":                    {auth.RoleViewer, classQuery},
 	"GET /dependencies":                {auth.RoleViewer, classFast},
 	"GET /reports/dns":                 {auth.RoleViewer, classQuery},
 	"GET /metrics":                     {auth.RoleViewer, classFast}, // public with auth.public_metrics

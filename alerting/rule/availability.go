@@ -284,3 +284,15 @@ func (m *Manager) readAvailability(ctx context.Context, ts time.Time) map[uint64
 	}
 	return out
 }
+
+// Classify is the vantage quorum's classification of one target from its
+// agents' votes (agent: 1 up, 0 down) and their vantages: the class the
+// built-in rules write as AvailabilityMetric. The console uses it where
+// no such series is stored (alerting off), so both say the same.
+func (b Builtin) Classify(votes map[string]float64, vantages map[string]string) string {
+	if len(votes) == 0 {
+		return "no-data"
+	}
+	class, _, _ := b.classify(&targetVotes{votes: votes, vant: vantages})
+	return class
+}

@@ -13,6 +13,7 @@ type Alert struct {
 	Target, Agent, Summary                string
 	Since                                 time.Time
 	Silenced                              bool
+	Drill                                 string // the drill whose series it is on, "" in production
 }
 
 // Incident is a notification group: its services, the dependency they
@@ -65,12 +66,13 @@ func (c *Console) alerts(w http.ResponseWriter, r *http.Request) {
 // form that failed.
 func (c *Console) showAlerts(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	page := struct {
-		Now time.Time
+		Now   time.Time
+		Drill *drillView
 		AlertState
 		Firing int
 		Viewer viewer
 		Error  string
-	}{Now: c.opts.Now().UTC(), AlertState: c.alertState(), Viewer: viewerOf(r), Error: msg}
+	}{Now: c.opts.Now().UTC(), Drill: c.drillBanner(), AlertState: c.alertState(), Viewer: viewerOf(r), Error: msg}
 	for _, a := range page.Alerts {
 		if a.State == "firing" {
 			page.Firing++

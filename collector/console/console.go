@@ -13,12 +13,14 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/storage"
 
+	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/zone"
 	"github.com/bulwarkhq/bulwark/internal/depgraph"
 	"github.com/bulwarkhq/bulwark/internal/target"
@@ -29,6 +31,7 @@ var templates embed.FS
 
 // Options configure the console.
 type Options struct {
+	// Engine is kept for callers; the console reads Queryable directly.
 	Engine    *promql.Engine
 	Queryable storage.Queryable
 	Logger    *slog.Logger
@@ -44,6 +47,26 @@ type Options struct {
 	Targets func() []target.Target
 	// Alerting gives the active alerts, incidents and silences (optional).
 	Alerting func() AlertState
+	// Drill gives the drill running now, nil when none (optional). Its
+	// series are shown only under its banner, never in production views.
+	Drill func() *Drill
+	// Classify is the vantage quorum's classifier, used for targets
+	// without a stored classification (default: the built-in rules'
+	// with their defaults).
+	Classify func(votes map[string]float64, vantages map[string]string) string
+	// DefaultInterval is the probe interval of a target without a
+	// schedule (default 1m): a result older than its interval is stale.
+	DefaultInterval time.Duration
+	// WhatIf answers a cut given as the API's query parameters (optional).
+	WhatIf func(q url.Values) (*depgraph.WhatIf, error)
+	// PageSize is how many services a page of /services lists (default 100).
+	PageSize int
+}
+
+// Drill is the drill in force, as the banner shows it.
+type Drill struct {
+	ID, Scenario, Cut string
+	Started, Ends     time.Time
 }
 
 // Console renders the pages.
@@ -55,8 +78,17 @@ type Console struct {
 
 // New parses the templates and returns a Console.
 func New(opts Options) (*Console, error) {
-	if opts.Engine == nil || opts.Queryable == nil {
-		return nil, errors.New("console: Engine and Queryable are required")
+	if opts.Queryable == nil {
+		return nil, errors.New("console: Queryable is required")
+	}
+	if opts.Classify == nil {
+		opts.Classify = rule.Builtin{}.WithDefaults().Classify
+	}
+	if opts.DefaultInterval <= 0 {
+		opts.DefaultInterval = time.Minute
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 100
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -67,6 +99,8 @@ func New(opts Options) (*Console, error) {
 	t, err := template.New("").Funcs(template.FuncMap{
 		"ms":  func(s float64) string { return fmt.Sprintf("%.0f ms", s*1000) },
 		"pct": func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+		"age": func(d time.Duration) string { return d.Round(time.Second).String() },
+		"add": func(a, b int) int { return a + b },
 	}).ParseFS(templates, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console: %w", err)
@@ -84,6 +118,7 @@ func (c *Console) Register(mux interface {
 	HandleFunc(string, func(http.ResponseWriter, *http.Request))
 }) {
 	mux.HandleFunc("GET /{$}", c.secure(c.overview))
+	mux.HandleFunc("GET /services", c.secure(c.services))
 	mux.HandleFunc("GET /alerts", c.secure(c.alerts))
 	mux.HandleFunc("GET /dependencies", c.secure(c.dependencies))
 	mux.HandleFunc("GET /reports/dns", c.secure(c.dnsReport))
@@ -96,21 +131,52 @@ func (c *Console) render(w http.ResponseWriter, name string, data any) {
 	}
 }
 
+// depsShown bounds the services the dependencies page lists (highest
+// score first); the API has them all.
+const depsShown = 200
+
 func (c *Console) dependencies(w http.ResponseWriter, r *http.Request) {
 	var page struct {
+		Drill    *drillView
 		Services []*depgraph.Service
 		Summary  []depgraph.LayerSummary
 		Drift    []depgraph.Drift
+		// Known services (configured and imported), Observed of them with
+		// a graph: the page counts what is known, not only what was seen.
+		Known, Observed, Missing int
+		WhatIf                   *depgraph.WhatIf
+		WhatIfErr                string
+		Country                  string
 	}
+	page.Drill = c.drillBanner()
+	var graphs []*depgraph.Service
 	if c.opts.Dependencies != nil {
-		page.Services = c.opts.Dependencies()
-		page.Summary = depgraph.Summarize(page.Services)
-		slices.SortStableFunc(page.Services, func(a, b *depgraph.Service) int { return cmp.Compare(b.Score, a.Score) })
+		graphs = c.opts.Dependencies()
+		page.Summary = depgraph.Summarize(graphs)
+		slices.SortStableFunc(graphs, func(a, b *depgraph.Service) int { return cmp.Compare(b.Score, a.Score) })
 	}
+	var ids []string
+	if c.opts.Targets != nil {
+		for _, t := range c.opts.Targets() {
+			ids = append(ids, t.ID)
+		}
+	}
+	var done depgraph.WhatIf
+	done.SetCompleteness(graphs, ids)
+	page.Known, page.Observed, page.Missing = done.Total, done.Observed, done.Total-done.Observed
+	page.Services = graphs[:min(len(graphs), depsShown)]
 	if c.opts.Drift != nil {
 		page.Drift = c.opts.Drift()
 		if len(page.Drift) > 50 {
 			page.Drift = page.Drift[:50]
+		}
+	}
+	if q := r.URL.Query(); c.opts.WhatIf != nil && len(q) > 0 {
+		page.Country = q.Get("country")
+		if wi, err := c.opts.WhatIf(q); err != nil {
+			page.WhatIfErr = err.Error()
+		} else {
+			page.WhatIf = wi
 		}
 	}
 	c.render(w, "dependencies.html", page)
@@ -118,10 +184,12 @@ func (c *Console) dependencies(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) dnsReport(w http.ResponseWriter, r *http.Request) {
 	var page struct {
-		R   *zone.Report
-		Top []zone.ProviderRow
-		Err string
+		Drill *drillView
+		R     *zone.Report
+		Top   []zone.ProviderRow
+		Err   string
 	}
+	page.Drill = c.drillBanner()
 	if c.opts.DNSReport == nil {
 		page.Err = "No zone imported: run `bulwark zone import FILE`."
 	} else if rep, err := c.opts.DNSReport(); err != nil {
@@ -135,185 +203,84 @@ func (c *Console) dnsReport(w http.ResponseWriter, r *http.Request) {
 	c.render(w, "dnsreport.html", page)
 }
 
-// Check is the last result of one target from one vantage point.
+// Check is the newest result of one target from one vantage point.
 type Check struct {
 	Vantage  string
 	Agent    string
 	Up       bool
-	Latency  float64 // seconds
-	Status   int
+	Latency  float64 // seconds, of the newest run; 0 when not current
+	Status   int     // HTTP status of the newest run; 0 when it had none
 	CertDays float64 // days to certificate expiry, 0 when unknown
+	// Reason is why the newest run failed (probe_failure_info), "" when up.
+	Reason string
+	// Age is how old the newest run is; Stale says it is older than the
+	// target's probe interval: shown as stale, never as current.
+	Age   time.Duration
+	Stale bool
+	at    int64 // ms of the newest run (the oldest of its checks')
 }
 
 // Service is one target with its checks.
 type Service struct {
-	Target string
-	Checks []Check
-	// State is "up" (every vantage up), "partial", "down", "no-data"
-	// (no agent has reported it within two minutes), or "unlisted" (an
-	// agent reports a target the collector does not list: from the agent's
-	// own file, or pushed by a stolen token; never counted as down).
+	Target      string
+	Sector      string
+	Criticality int // 1 most critical, 0 unset
+	Checks      []Check
+	// State is the vantage quorum's classification, as the API and the
+	// alerts give it (up, down-everywhere, down-from-abroad-only,
+	// down-from-home-only, down-on-one-vantage, partial, no-data), or
+	// "unlisted" (an agent reports a target the collector does not list:
+	// from the agent's own file, or pushed by a stolen token; never counted
+	// as down).
 	State string
 	// Alerts are the firing alerts that name it.
 	Alerts []Alert
 }
 
+// Down says whether s is down from at least one side.
+func (s *Service) Down() bool { return rank(s.State) <= 1 }
+
 // Sector groups services.
 type Sector struct {
 	Name     string
 	Services []*Service
-	Down     int
+	Down     int // down everywhere
+	Problems int // down somewhere or degraded
+	NoData   int
 }
 
-type overviewPage struct {
-	Now      time.Time
-	Sectors  []*Sector
-	Services int
-	Down     int
-	Firing   int
-	Err      string
-}
-
-func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
-	page := overviewPage{Now: c.opts.Now().UTC()}
-	sectors, err := c.Overview(r.Context(), page.Now)
-	if err != nil {
-		page.Err = err.Error()
-		c.opts.Logger.Error("console: overview", "err", err)
-	}
-	page.Sectors = sectors
-	firing := map[string][]Alert{}
-	for _, a := range c.alertState().Alerts {
-		if a.State == "firing" {
-			page.Firing++
-			if a.Target != "" {
-				firing[a.Target] = append(firing[a.Target], a)
-			}
-		}
-	}
-	for _, s := range sectors {
-		page.Services += len(s.Services)
-		page.Down += s.Down
-		for _, svc := range s.Services {
-			svc.Alerts = firing[svc.Target]
-		}
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := c.tmpl.ExecuteTemplate(w, "overview.html", page); err != nil {
-		c.opts.Logger.Error("console: render", "err", err)
-	}
-}
-
-// Overview evaluates the state of every probed service at ts, by sector.
+// Overview gives the production state of every service at ts, by sector,
+// each sector's services worst first. Drill series never count.
 func (c *Console) Overview(ctx context.Context, ts time.Time) ([]*Sector, error) {
-	// A vantage point sees a service up when every check of it passed.
-	up, err := c.instant(ctx, `min by (sector, target, agent, vantage) (last_over_time(probe_success{check!="deps"}[2m]))`, ts)
+	services, err := c.collect(ctx, ts, "")
 	if err != nil {
 		return nil, err
 	}
-	lat, err := c.instant(ctx, `max by (target, agent) (last_over_time(probe_duration_seconds{check="http"}[2m]))`, ts)
-	if err != nil {
-		return nil, err
-	}
-	status, err := c.instant(ctx, `max by (target, agent) (last_over_time(probe_http_status_code[2m]))`, ts)
-	if err != nil {
-		return nil, err
-	}
-	expiry, err := c.instant(ctx, `min by (target, agent) (last_over_time(probe_ssl_earliest_cert_expiry[2m]))`, ts)
-	if err != nil {
-		return nil, err
-	}
-	key := func(s promql.Sample) string {
-		return s.Metric.Get("target") + "\x00" + s.Metric.Get("agent")
-	}
-	index := func(v promql.Vector) map[string]float64 {
-		m := make(map[string]float64, len(v))
-		for _, s := range v {
-			m[key(s)] = s.F
-		}
-		return m
-	}
-	latBy, statusBy, expBy := index(lat), index(status), index(expiry)
-	bySector := map[string]*Sector{}
-	byTarget := map[string]*Service{}
-	for _, s := range up {
-		sec, tgt := s.Metric.Get("sector"), s.Metric.Get("target")
-		if bySector[sec] == nil {
-			bySector[sec] = &Sector{Name: sec}
-		}
-		svc := byTarget[tgt]
-		if svc == nil {
-			svc = &Service{Target: tgt}
-			byTarget[tgt] = svc
-			bySector[sec].Services = append(bySector[sec].Services, svc)
-		}
-		k := key(s)
-		ch := Check{Vantage: s.Metric.Get("vantage"), Agent: s.Metric.Get("agent"), Up: s.F == 1,
-			Latency: latBy[k], Status: int(statusBy[k])}
-		if e, ok := expBy[k]; ok {
-			ch.CertDays = time.Unix(int64(e), 0).Sub(ts).Hours() / 24
-		}
-		svc.Checks = append(svc.Checks, ch)
-	}
-	var listed map[string]bool
-	if c.opts.Targets != nil {
-		listed = map[string]bool{}
-		for _, t := range c.opts.Targets() {
-			listed[t.ID] = true
-			if byTarget[t.ID] != nil {
-				continue
-			}
-			if bySector[t.Sector] == nil {
-				bySector[t.Sector] = &Sector{Name: t.Sector}
-			}
-			svc := &Service{Target: t.ID, State: "no-data"}
-			byTarget[t.ID] = svc
-			bySector[t.Sector].Services = append(bySector[t.Sector].Services, svc)
-		}
-	}
+	return bySector(services), nil
+}
+
+// bySector groups services (in their order) by sector, sectors by name.
+func bySector(services []*Service) []*Sector {
+	idx := map[string]*Sector{}
 	var out []*Sector
-	for _, sec := range bySector {
-		for _, svc := range sec.Services {
-			slices.SortFunc(svc.Checks, func(a, b Check) int { return cmp.Compare(a.Vantage+a.Agent, b.Vantage+b.Agent) })
-			ups := 0
-			for _, ch := range svc.Checks {
-				if ch.Up {
-					ups++
-				}
-			}
-			switch {
-			case len(svc.Checks) == 0: // no data: its state stays "no-data"
-			case listed != nil && !listed[svc.Target]:
-				svc.State = "unlisted"
-			case ups == len(svc.Checks):
-				svc.State = "up"
-			case ups == 0:
-				svc.State = "down"
-				sec.Down++
-			default:
-				svc.State = "partial"
-			}
+	for _, svc := range services {
+		sec := idx[svc.Sector]
+		if sec == nil {
+			sec = &Sector{Name: svc.Sector}
+			idx[svc.Sector] = sec
+			out = append(out, sec)
 		}
-		slices.SortFunc(sec.Services, func(a, b *Service) int { return cmp.Compare(a.Target, b.Target) })
-		out = append(out, sec)
+		sec.Services = append(sec.Services, svc)
+		switch r := rank(svc.State); {
+		case r == 0:
+			sec.Down++
+			sec.Problems++
+		case r <= 2:
+			sec.Problems++
+		case r == 3:
+			sec.NoData++
+		}
 	}
 	slices.SortFunc(out, func(a, b *Sector) int { return cmp.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
-func (c *Console) instant(ctx context.Context, q string, ts time.Time) (promql.Vector, error) {
-	qry, err := c.opts.Engine.NewInstantQuery(ctx, c.opts.Queryable, nil, q, ts)
-	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", q, err)
-	}
-	defer qry.Close()
-	res := qry.Exec(ctx)
-	if res.Err != nil {
-		return nil, fmt.Errorf("query %s: %w", q, res.Err)
-	}
-	v, err := res.Vector()
-	if err != nil {
-		return nil, fmt.Errorf("query %s: %w", q, err)
-	}
-	return slices.Clone(v), nil
+	return out
 }

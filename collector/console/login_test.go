@@ -46,7 +46,7 @@ type site struct {
 
 // roles mirrors the collector's route table for the routes served here.
 var roles = map[string]auth.Role{
-	"GET /{$}": auth.RoleViewer, "GET /alerts": auth.RoleViewer, "GET /dependencies": auth.RoleViewer, "GET /reports/dns": auth.RoleViewer,
+	"GET /{$}": auth.RoleViewer, "GET /services": auth.RoleViewer, "GET /alerts": auth.RoleViewer, "GET /dependencies": auth.RoleViewer, "GET /reports/dns": auth.RoleViewer,
 	"GET /login": auth.RolePublic, "POST /login": auth.RolePublic, "POST /logout": auth.RoleViewer,
 	"POST /alerts/ack": auth.RoleOperator, "POST /alerts/silence": auth.RoleOperator, "POST /alerts/silences/{id}/expire": auth.RoleOperator,
 }

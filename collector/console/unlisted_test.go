@@ -52,7 +52,7 @@ func TestUnlistedTargetNotDown(t *testing.T) {
 			states[svc.Target] = svc.State
 		}
 	}
-	if states["grid-portal"] != "down" || states["forged-portal"] != "unlisted" || down != 1 {
-		t.Fatalf("states %v, down %d: want grid-portal down, forged-portal unlisted, 1 down", states, down)
+	if states["grid-portal"] != "down-everywhere" || states["forged-portal"] != "unlisted" || down != 1 {
+		t.Fatalf("states %v, down %d: want grid-portal down-everywhere (the API's class), forged-portal unlisted, 1 down", states, down)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -143,16 +144,29 @@ func ParseCut(q map[string][]string) (Cut, error) {
 }
 
 func (e *Evaluator) whatif(w http.ResponseWriter, r *http.Request) {
-	cut, err := ParseCut(r.URL.Query())
+	wi, err := e.WhatIf(r.URL.Query())
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": wi})
+}
+
+// WhatIf answers the cut q names (the API's query parameters) over the
+// current graphs, with how many of the known services they cover.
+func (e *Evaluator) WhatIf(q url.Values) (*WhatIf, error) {
+	cut, err := ParseCut(q)
+	if err != nil {
+		return nil, err
+	}
 	services := e.tracker.Services()
 	cut = cut.Resolve(e.opts.Attributor.CatalogInUse())
 	if err := cut.Check(services, e.opts.Attributor.CatalogInUse()); err != nil {
-		badRequest(w, "%v", err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "success", "data": Evaluate(services, cut, e.opts.Criticality)})
+	wi := Evaluate(services, cut, e.opts.Criticality)
+	if e.opts.Targets != nil {
+		wi.SetCompleteness(services, e.opts.Targets())
+	}
+	return wi, nil
 }

@@ -33,7 +33,10 @@ type EvaluatorOptions struct {
 	State StateStore
 	// Criticality of each target (1 most critical), for what-if answers.
 	Criticality map[string]int
-	Logger      *slog.Logger
+	// Targets lists every known target's id (optional): the what-if says
+	// how many of them it has a graph for.
+	Targets func() []string
+	Logger  *slog.Logger
 }
 
 // Evaluator periodically rebuilds every service's graph from the stored

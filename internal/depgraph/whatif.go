@@ -103,12 +103,44 @@ type WhatIf struct {
 	Countries []Concentration           `json:"country_concentration"`
 	// HHI per sector of the providers of critical layers (0..10000).
 	HHI map[string]float64 `json:"hhi_by_sector"`
+	// Observed of Total known services have a graph: the answer covers
+	// those alone (see Completeness).
+	Observed int `json:"observed"`
+	Total    int `json:"total"`
+}
+
+// SetCompleteness counts which of the known targets have a graph among
+// services; without known targets every graph counts as one known.
+func (w *WhatIf) SetCompleteness(services []*Service, known []string) {
+	has := make(map[string]bool, len(services))
+	for _, s := range services {
+		has[s.Target] = true
+	}
+	w.Observed, w.Total = 0, len(known)
+	for _, id := range known {
+		if has[id] {
+			w.Observed++
+			delete(has, id)
+		}
+	}
+	// graphs of targets no longer listed still answer: count them too
+	w.Observed += len(has)
+	w.Total += len(has)
+}
+
+// Completeness says how much of the known world the answer covers, e.g.
+// "graphs for 11 of 24 services; 13 not yet observed".
+func (w *WhatIf) Completeness() string {
+	if w.Observed >= w.Total {
+		return fmt.Sprintf("graphs for all %d services", w.Total)
+	}
+	return fmt.Sprintf("graphs for %d of %d services; %d not yet observed", w.Observed, w.Total, w.Total-w.Observed)
 }
 
 // Evaluate answers a cut over services. crit gives each target's
 // criticality (optional).
 func Evaluate(services []*Service, cut Cut, crit map[string]int) *WhatIf {
-	w := &WhatIf{Cut: cut.String(), Totals: map[string]int{Lost: 0, Degraded: 0, Untouched: 0, Unknown: 0}, BySector: map[string]map[string]int{}, HHI: map[string]float64{}}
+	w := &WhatIf{Observed: len(services), Total: len(services), Cut: cut.String(), Totals: map[string]int{Lost: 0, Degraded: 0, Untouched: 0, Unknown: 0}, BySector: map[string]map[string]int{}, HHI: map[string]float64{}}
 	byPlace := len(cut.Countries)+len(cut.Providers) > 0 // what unplaced items cannot be tested against
 	for _, s := range services {
 		im := Impact{Target: s.Target, Sector: s.Sector, Criticality: crit[s.Target], Outcome: Untouched}
