@@ -65,7 +65,7 @@ type Trait string
 
 // Service traits.
 const (
-	Flapping Trait = "flapping" // down every other 20 seconds
+	Flapping Trait = "flapping" // down every other 20 seconds (Options.FlapPeriod)
 	Slow     Trait = "slow"     // answers after 2.5 s: above the built-in 2 s latency objective
 	Expiring Trait = "expiring" // certificate expires within 5 days
 	HomeOnly Trait = "home-only"

@@ -51,7 +51,7 @@ func (w *World) serve(s *Service) error {
 func (w *World) handler(s *Service) http.Handler {
 	page := landingPage(s)
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if s.Has(Flapping) && time.Now().Unix()/20%2 == 1 {
+		if s.Has(Flapping) && w.flapped(time.Now()) {
 			http.Error(rw, "service unavailable", http.StatusServiceUnavailable)
 			return
 		}
@@ -106,3 +106,8 @@ func (l *homeOnlyListener) Accept() (net.Conn, error) {
 		c.Close()
 	}
 }
+
+// flapped tells whether the flapping service is down at t: it is up for
+// Options.FlapPeriod, then down for as long, in phases counted from the
+// Unix epoch.
+func (w *World) flapped(t time.Time) bool { return t.UnixNano()/int64(w.flap)%2 == 1 }

@@ -29,7 +29,13 @@ type Options struct {
 	// OutageAfter is when Cathay DNS, the foreign provider several services
 	// share, goes down, for OutageFor (0: to the end); 0 or negative: never.
 	OutageAfter, OutageFor time.Duration
-	Logger                 *slog.Logger
+	// Begin, when set, starts the clock of DriftAfter and OutageAfter when
+	// it is closed (the demo closes it once its agents report), not at Start.
+	Begin <-chan struct{}
+	// FlapPeriod is how long the flapping service stays up, then down
+	// (default 20 s).
+	FlapPeriod time.Duration
+	Logger     *slog.Logger
 }
 
 // World is a running demo world.
@@ -45,6 +51,7 @@ type World struct {
 	CountryDB, ASNDB, GeoDir, CatalogFile string
 
 	logger    *slog.Logger
+	flap      time.Duration
 	dnsOf     map[string]string // service id -> its DNS provider now
 	dnsMu     sync.Mutex
 	servers   []*http.Server
@@ -61,10 +68,14 @@ func Start(opts Options) (w *World, err error) {
 	if opts.DriftAfter == 0 {
 		opts.DriftAfter = 2 * time.Minute
 	}
+	if opts.FlapPeriod <= 0 {
+		opts.FlapPeriod = 20 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w = &World{CAs: map[string]*CA{}, Roots: x509.NewCertPool(), logger: opts.Logger, drifted: make(chan struct{}), dnsOf: map[string]string{}}
+	w = &World{CAs: map[string]*CA{}, Roots: x509.NewCertPool(), logger: opts.Logger, flap: opts.FlapPeriod,
+		drifted: make(chan struct{}), dnsOf: map[string]string{}}
 	started := w // "return nil, err" clears w before this runs
 	defer func() {
 		if err != nil {
@@ -123,23 +134,39 @@ func Start(opts Options) (w *World, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stopDrift = cancel
+	begin := opts.Begin
+	if begin == nil {
+		now := make(chan struct{})
+		close(now)
+		begin = now
+	}
+	// after waits for the clock to begin, then d; false when the world closes first.
+	after := func(d time.Duration) bool {
+		select {
+		case <-begin:
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case <-time.After(d):
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	if opts.DriftAfter > 0 {
 		w.wg.Go(func() {
-			select {
-			case <-time.After(opts.DriftAfter):
+			if after(opts.DriftAfter) {
 				w.DriftNow()
-			case <-ctx.Done():
 			}
 		})
 	}
 	if opts.OutageAfter > 0 {
 		w.wg.Go(func() {
-			select {
-			case <-time.After(opts.OutageAfter):
-				w.ProviderOutage("cathaydns", true)
-			case <-ctx.Done():
+			if !after(opts.OutageAfter) {
 				return
 			}
+			w.ProviderOutage("cathaydns", true)
 			if opts.OutageFor <= 0 {
 				return
 			}
