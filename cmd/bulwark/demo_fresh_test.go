@@ -209,7 +209,7 @@ func demoCycles(t *testing.T, base string) map[string]int {
 	out := map[string]int{}
 	for k, q := range map[string]string{
 		"probes":       `min(count_over_time(probe_success{check="http",target!="card-switch"}[10m]))`,
-		"dependencies": `min(count_over_time(probe_success{check="deps"}[10m]))`,
+		"dependencies": `min(count_over_time(probe_success{check="deps",target!="card-switch"}[10m]))`,
 		"attributions": `min(sum by (target) (count_over_time(bulwark_foreign_dependency_score[10m])))`,
 	} {
 		if pr := instant(t, base, q); len(pr.Data.Result) == 1 {
