@@ -62,6 +62,9 @@ type Builtin struct {
 	// have been seen (default 10m): a page that fails for a minute does not
 	// read as a provider change.
 	DriftFor configfile.Duration `yaml:"drift_for"`
+	// ForeignCriticalFor is how long a layer must stay newly
+	// foreign-critical before ForeignCriticalLayerNew fires (default 10m).
+	ForeignCriticalFor configfile.Duration `yaml:"foreign_critical_for"`
 }
 
 // DefaultBuiltin returns the values used for zero fields, fresh on every
@@ -73,7 +76,7 @@ func DefaultBuiltin() Builtin {
 		HomeVantages: []string{"home"},
 		CertDays:     map[int]int{1: 30, 2: 21, 3: 14}, CertDaysDefault: 14, DNSSECDays: 3,
 		LatencyObjective: configfile.Duration(2 * time.Second), LatencyFor: configfile.Duration(5 * time.Minute),
-		DriftFor: configfile.Duration(10 * time.Minute),
+		DriftFor: configfile.Duration(10 * time.Minute), ForeignCriticalFor: configfile.Duration(10 * time.Minute),
 	}
 }
 
@@ -98,7 +101,8 @@ func (b Builtin) WithDefaults() Builtin {
 		d.DownFor = DurationOf(time.Duration(*b.DownFor))
 	}
 	for _, f := range []struct{ dst, src *configfile.Duration }{{&d.VoteWindow, &b.VoteWindow},
-		{&d.LatencyObjective, &b.LatencyObjective}, {&d.LatencyFor, &b.LatencyFor}, {&d.DriftFor, &b.DriftFor}} {
+		{&d.LatencyObjective, &b.LatencyObjective}, {&d.LatencyFor, &b.LatencyFor}, {&d.DriftFor, &b.DriftFor},
+		{&d.ForeignCriticalFor, &b.ForeignCriticalFor}} {
 		if *f.src > 0 {
 			*f.dst = *f.src
 		}
@@ -225,7 +229,7 @@ func (b Builtin) File(interval time.Duration) ([]byte, error) {
 			Annotations: map[string]string{"summary": "The DNSSEC signatures of {{ $labels.target }} expire in {{ $value | printf \"%.1f\" }} days.",
 				resolved: "The DNSSEC signatures of {{ $labels.target }} no longer expire soon."}},
 		{Alert: "ForeignCriticalLayerNew", Expr: foreignCriticalNewExpr,
-			For:    "10m",
+			For:    promDuration(time.Duration(b.ForeignCriticalFor)),
 			Labels: map[string]string{"severity": "warning", "classification": "foreign-critical"},
 			Annotations: map[string]string{"summary": "The {{ $labels.layer }} layer of {{ $labels.target }} now depends entirely on one foreign provider.",
 				resolved: "The {{ $labels.layer }} layer of {{ $labels.target }} is no longer a new foreign-critical dependency."}},

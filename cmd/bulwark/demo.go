@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,23 +30,47 @@ import (
 
 // demoOptions configure a demo run.
 type demoOptions struct {
-	Listen       string
-	DataDir      string
-	Schedule     string
-	DepsSchedule string
-	DepsEvery    time.Duration // how often the collector re-evaluates dependencies
-	DriftAfter   time.Duration
-	// OutageAfter is when Cathay DNS, shared by several services, goes
-	// down, for OutageFor (0: never; OutageFor 0: to the end).
-	OutageAfter, OutageFor time.Duration
-	// ResolveEvery is how often agents resolve name servers for the
-	// collector (0: the agent's default, an hour).
-	ResolveEvery time.Duration
+	Listen  string
+	DataDir string
+	// Pace holds every interval of the demo.
+	Pace demoPace
 	// Out receives the notifications, as a Slack channel would show them.
-	Out    io.Writer
-	Logger *slog.Logger
+	Out io.Writer
+	// Notified, when set, is also handed every notification (tests).
+	Notified func(*alerting.Notification)
+	Logger   *slog.Logger
 	// Ready, when set, receives the collector's address once it serves.
 	Ready func(addr string)
+}
+
+// demoPace is every interval of the demo: `bulwark demo` runs at
+// realPace, tests run the same demo faster. Probe, Deps and Attribution
+// are required; another zero field takes its component's default.
+type demoPace struct {
+	Probe       time.Duration // agents probe every service; rules evaluate as often
+	Deps        time.Duration // agents observe the services' dependencies
+	Attribution time.Duration // the collector attributes them and tracks drift
+	Resolve     time.Duration // agents resolve name servers for the collector (1h)
+	Pull        time.Duration // agents pull their targets (1m)
+	// AgentSelfMetrics and CollectorSelfMetrics: how often each writes
+	// its own metrics (30s, 15s).
+	AgentSelfMetrics, CollectorSelfMetrics time.Duration
+	Flap                                   time.Duration // the flapping service's up and down phases (20s)
+	// DriftAfter is when water-utility's DNS moves abroad (2m);
+	// OutageAfter is when Cathay DNS, shared by several services, goes
+	// down (0: never), for OutageFor (0: to the end).
+	DriftAfter, OutageAfter, OutageFor time.Duration
+	// ForeignCriticalFor is how long a layer newly foreign-critical waits
+	// before ForeignCriticalLayerNew fires (10m).
+	ForeignCriticalFor time.Duration
+}
+
+// realPace is the pace of `bulwark demo` (its drift and outage times are
+// also flags).
+func realPace() demoPace {
+	return demoPace{Probe: 15 * time.Second, Deps: time.Minute, Attribution: 30 * time.Second, Resolve: time.Hour,
+		Pull: time.Minute, AgentSelfMetrics: 30 * time.Second, CollectorSelfMetrics: 15 * time.Second, Flap: 20 * time.Second,
+		DriftAfter: 2 * time.Minute, OutageAfter: 4 * time.Minute, OutageFor: 3 * time.Minute, ForeignCriticalFor: 10 * time.Minute}
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,9 +78,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen", "127.0.0.1:9400", "collector listen `address`")
 	data := fs.String("data", "", "data `directory` (a temporary one, removed at exit, when empty)")
 	level := fs.String("log.level", "info", "log level: debug, info, warn, error")
-	drift := fs.Duration("drift-after", 2*time.Minute, "when the drifting service's DNS moves abroad")
-	outage := fs.Duration("outage-after", 4*time.Minute, "when Cathay DNS, a foreign provider several services share, goes down (0: never)")
-	outageFor := fs.Duration("outage-for", 3*time.Minute, "how long that outage lasts")
+	pace := realPace()
+	fs.DurationVar(&pace.DriftAfter, "drift-after", pace.DriftAfter, "when the drifting service's DNS moves abroad (counted from the agents' first results)")
+	fs.DurationVar(&pace.OutageAfter, "outage-after", pace.OutageAfter, "when Cathay DNS, a foreign provider several services share, goes down (counted likewise; 0: never)")
+	fs.DurationVar(&pace.OutageFor, "outage-for", pace.OutageFor, "how long that outage lasts")
 	if _, err := parseFlags(fs, args, 0, stdout); err != nil {
 		return err
 	}
@@ -72,7 +96,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(dir)
 	}
-	return startDemo(ctx, demoOptions{Listen: *listen, DataDir: dir, Schedule: "@every 15s", DepsSchedule: "@every 1m", DepsEvery: 30 * time.Second, DriftAfter: *drift, OutageAfter: *outage, OutageFor: *outageFor, Out: stdout, Logger: logger,
+	return startDemo(ctx, demoOptions{Listen: *listen, DataDir: dir, Pace: pace, Out: stdout, Logger: logger,
 		Ready: func(addr string) {
 			fmt.Fprintf(stdout, `Bulwark demo: the nation of Arcadia, %d critical services, 2 agents (home, abroad).
   Console:   http://%s/
@@ -98,11 +122,17 @@ const demoOperatorPassword = "demo-operator.password"
 // startDemo runs the demo world, a collector and a home and an abroad agent
 // until ctx ends.
 func startDemo(ctx context.Context, o demoOptions) error {
+	pace := o.Pace
+	if pace.Probe <= 0 || pace.Deps <= 0 || pace.Attribution <= 0 {
+		return fmt.Errorf("demo: the probe, dependency and attribution intervals are required (%+v)", pace)
+	}
 	worldDir := filepath.Join(o.DataDir, "world")
 	if err := os.MkdirAll(worldDir, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	world, err := demo.Start(demo.Options{Dir: worldDir, DriftAfter: o.DriftAfter, OutageAfter: o.OutageAfter, OutageFor: o.OutageFor, Logger: o.Logger})
+	begin := make(chan struct{}) // the clock of the DNS move and the outage
+	world, err := demo.Start(demo.Options{Dir: worldDir, DriftAfter: pace.DriftAfter, OutageAfter: pace.OutageAfter, OutageFor: pace.OutageFor,
+		Begin: begin, FlapPeriod: pace.Flap, Logger: o.Logger})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -146,28 +176,31 @@ func startDemo(ctx context.Context, o demoOptions) error {
 	cfg.Attribution.GeoDir = world.GeoDir
 	cfg.Attribution.CatalogFiles = []string{world.CatalogFile}
 	cfg.Attribution.Policy = attrib.Policy{Home: "XA", Trusted: []string{"XB"}}
-	cfg.Attribution.Interval = configfile.Duration(o.DepsEvery)
+	cfg.Attribution.Interval = configfile.Duration(pace.Attribution)
+	if pace.CollectorSelfMetrics > 0 {
+		cfg.Storage.SelfMetricsInterval = configfile.Duration(pace.CollectorSelfMetrics)
+	}
 	cfg.Auth.AnonymousRole = auth.RoleViewer // the demo's console and API are open to read
 	// Alerting at the demo's pace: votes count for three probe intervals, an
 	// outage fires after two, a DNS move after two dependency evaluations.
-	every := 15 * time.Second
-	if d, ok := strings.CutPrefix(o.Schedule, "@every "); ok {
-		if v, err := time.ParseDuration(d); err == nil {
-			every = v
-		}
-	}
+	every := pace.Probe
 	cfg.Alerting.EvaluationInterval = configfile.Duration(every)
 	cfg.Alerting.DefaultProbeInterval = configfile.Duration(every)
 	// The slow service (demo.SlowDelay) is above its objective for four intervals.
 	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: configfile.Duration(3 * every), DownFor: rule.DurationOf(2 * every),
-		DriftFor: configfile.Duration(2 * o.DepsEvery), LatencyFor: configfile.Duration(4 * every)}
+		DriftFor: configfile.Duration(2 * pace.Attribution), LatencyFor: configfile.Duration(4 * every),
+		ForeignCriticalFor: configfile.Duration(pace.ForeignCriticalFor)}
 	// Notifications print to the terminal as a Slack channel would show
 	// them: availability, certificates, drift, one incident per shared cause.
 	out := o.Out
 	if out == nil {
 		out = io.Discard
 	}
-	terminal := map[string]alerting.Receiver{"terminal": &slack.Printer{W: out, ConsoleURL: "http://" + o.Listen + "/"}}
+	var printer alerting.Receiver = &slack.Printer{W: out, ConsoleURL: "http://" + o.Listen + "/"}
+	if o.Notified != nil {
+		printer = teeReceiver{printer, o.Notified}
+	}
+	terminal := map[string]alerting.Receiver{"terminal": printer}
 	routes := []alerting.Route{{Receiver: "terminal", MatchRE: map[string]string{"severity": "page|warning|ticket"}, GroupBy: []string{"classification"},
 		GroupWait: configfile.Duration(2 * every), GroupInterval: configfile.Duration(5 * every)}}
 	app, err := collector.New(collector.Options{Config: &cfg, Agents: agents, Users: users, Receivers: terminal, Routes: routes,
@@ -200,11 +233,16 @@ func startDemo(ctx context.Context, o demoOptions) error {
 		ac.Queue.Dir = filepath.Join(o.DataDir, "queue-"+v.id)
 		ac.Collector.AgentID = v.id
 		ac.Collector.PullTargets = true
-		if o.ResolveEvery > 0 {
-			ac.Collector.ResolveInterval = configfile.Duration(o.ResolveEvery)
+		for _, f := range []struct {
+			dst *configfile.Duration
+			src time.Duration
+		}{{&ac.Collector.ResolveInterval, pace.Resolve}, {&ac.Collector.PullInterval, pace.Pull}, {&ac.Collector.SelfMetricsInterval, pace.AgentSelfMetrics}} {
+			if f.src > 0 {
+				*f.dst = configfile.Duration(f.src)
+			}
 		}
-		ac.Defaults.Schedule = o.Schedule
-		ac.Defaults.DepsSchedule = o.DepsSchedule
+		ac.Defaults.Schedule = "@every " + pace.Probe.String()
+		ac.Defaults.DepsSchedule = "@every " + pace.Deps.String()
 		a, err := agent.New(agent.Options{Config: &ac, Token: tokens[v.id], RootCAs: world.Roots,
 			Logger: o.Logger.With("component", "agent", "agent", v.id), Registerer: prometheus.NewRegistry()})
 		if err != nil {
@@ -212,6 +250,10 @@ func startDemo(ctx context.Context, o demoOptions) error {
 		}
 		g.Go(func() error { return a.Run(gctx) })
 	}
+	g.Go(func() error {
+		beginWhenReported(gctx, app.Registry(), len(vantages), begin)
+		return nil
+	})
 	if o.Ready != nil {
 		o.Ready(app.Addr())
 	}
@@ -238,4 +280,51 @@ func demoLogin(dir string, users *auth.Users) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	return users.AddPassword(h, auth.User{ID: "demo-operator", Role: auth.RoleOperator})
+}
+
+// beginWhenReported closes begin once n agents have pushed results. The
+// demo's DNS move and outage count from then, not from the world's start:
+// every agent has observed the services before the move (so it is drift
+// from a baseline), and the timings mean the same at any pace.
+func beginWhenReported(ctx context.Context, g prometheus.Gatherer, n int, begin chan<- struct{}) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for reportedAgents(g) < n {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	close(begin)
+}
+
+// reportedAgents counts the agents the collector has stored samples of.
+func reportedAgents(g prometheus.Gatherer) int {
+	mfs, err := g.Gather()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, mf := range mfs {
+		if mf.GetName() == "bulwark_ingest_samples_total" {
+			for _, m := range mf.GetMetric() {
+				if m.GetCounter().GetValue() > 0 {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// teeReceiver hands every notification to a function, then to a receiver.
+type teeReceiver struct {
+	alerting.Receiver
+	tee func(*alerting.Notification)
+}
+
+func (t teeReceiver) Notify(ctx context.Context, n *alerting.Notification) (bool, error) {
+	t.tee(n)
+	return t.Receiver.Notify(ctx, n)
 }

@@ -73,8 +73,10 @@ func TestDemoEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
 	notes := &syncBuffer{}
 	go func() {
-		done <- startDemo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: dataDir, OutageAfter: 14 * time.Second, Out: notes, Schedule: "@every 2s", DepsSchedule: "@every 2s", DepsEvery: time.Second, ResolveEvery: 2 * time.Second,
-			DriftAfter: 8 * time.Second, Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addr <- a }})
+		done <- startDemo(ctx, demoOptions{Listen: "127.0.0.1:0", DataDir: dataDir, Out: notes,
+			Pace: demoPace{Probe: 2 * time.Second, Deps: 2 * time.Second, Attribution: time.Second, Resolve: 2 * time.Second,
+				DriftAfter: 8 * time.Second, OutageAfter: 14 * time.Second},
+			Logger: slog.New(slog.DiscardHandler), Ready: func(a string) { addr <- a }})
 	}()
 	var base string
 	select {

@@ -1,8 +1,13 @@
 package demo
 
 import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -114,5 +119,71 @@ func TestWorld(t *testing.T) {
 	<-w.Drifted()
 	if got := ns(); got != "ns1.cathaydns.test." {
 		t.Fatalf("after drift NS = %s", got)
+	}
+}
+
+// The flapping service is up for FlapPeriod, then down for as long: the
+// demo's 20 s by default, shorter when the demo runs faster.
+func TestFlapPeriod(t *testing.T) {
+	def, err := Start(Options{Dir: t.TempDir(), DriftAfter: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def.Close()
+	for _, ts := range []time.Time{time.Unix(0, 0), time.Unix(19, 999e6), time.Unix(20, 0), time.Unix(1_800_000_059, 0), time.Unix(1_800_000_060, 0)} {
+		if got, want := def.flapped(ts), ts.Unix()/20%2 == 1; got != want {
+			t.Errorf("default period at %d: down %v, want %v", ts.Unix(), got, want)
+		}
+	}
+
+	w, err := Start(Options{Dir: t.TempDir(), DriftAfter: -1, FlapPeriod: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var flapping *Service
+	for _, s := range w.Services {
+		if s.Has(Flapping) {
+			flapping = s
+		}
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: w.Roots, ServerName: flapping.Host},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, flapping.Addr.String())
+		}}}
+	seen := map[int]bool{}
+	for deadline := time.Now().Add(10 * time.Second); !(seen[200] && seen[503]); {
+		if time.Now().After(deadline) {
+			t.Fatalf("in 10 s with a 100 ms period the flapping service answered only %v", seen)
+		}
+		resp, err := client.Get(flapping.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		seen[resp.StatusCode] = true
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// With Begin, the drift's clock starts when Begin closes, not at Start.
+func TestBegin(t *testing.T) {
+	begin := make(chan struct{})
+	w, err := Start(Options{Dir: t.TempDir(), DriftAfter: time.Millisecond, Begin: begin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	select {
+	case <-w.Drifted():
+		t.Fatal("drifted before Begin closed")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(begin)
+	select {
+	case <-w.Drifted():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no drift within 10 s of Begin")
 	}
 }
