@@ -153,6 +153,12 @@ func startDemo(ctx context.Context, o demoOptions) error {
 	// The slow service (demo.SlowDelay) is above its objective for four intervals.
 	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: configfile.Duration(3 * every), DownFor: rule.DurationOf(2 * every),
 		DriftFor: configfile.Duration(2 * o.DepsEvery), LatencyFor: configfile.Duration(4 * every)}
+	// Playbooks, a drill route, RTOs and the national zone (demo_journeys.go).
+	j, err := startJourneys(o, world, &cfg, every)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
 	// Notifications print to the terminal as a Slack channel would show
 	// them: availability, certificates, drift, one incident per shared cause.
 	out := o.Out
