@@ -36,7 +36,6 @@ import (
 	"github.com/bulwarkhq/bulwark/collector/store"
 	"github.com/bulwarkhq/bulwark/internal/attrib"
 	"github.com/bulwarkhq/bulwark/internal/depgraph"
-	"github.com/bulwarkhq/bulwark/playbooks"
 	"github.com/bulwarkhq/bulwark/playbooks/drill"
 	"github.com/bulwarkhq/bulwark/playbooks/runner"
 )
@@ -66,7 +65,7 @@ type App struct {
 	names  *names.Store       // what agents resolved for the collector
 	signer ed25519.PrivateKey // signs audit exports (and, later, drill reports)
 	// playbooks by name, and the runner; runCtx lives from Start to Stop.
-	playbooks   map[string]*playbooks.Playbook
+	playbooks   *playbookSet
 	runner      *runner.Runner
 	runCtx      context.Context
 	drills      *drill.Manager

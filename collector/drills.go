@@ -26,7 +26,7 @@ import (
 func (a *App) newDrills() error {
 	for i, d := range a.opts.Config.Drills {
 		for _, name := range d.Playbooks {
-			if a.playbooks[name] == nil {
+			if a.playbooks.Get(name) == nil {
 				return fmt.Errorf("collector: drills[%d] (%s): no playbook named %q", i, d.Name, name)
 			}
 		}
@@ -150,7 +150,7 @@ func (a *App) drillStart(w http.ResponseWriter, r *http.Request) {
 // beginDrill starts a drill and its playbooks in drill mode.
 func (a *App) beginDrill(ctx context.Context, req drill.Request, actor string) (*drill.Drill, error) {
 	for _, name := range req.Playbooks {
-		if a.playbooks[name] == nil {
+		if a.playbooks.Get(name) == nil {
 			return nil, fmt.Errorf("drill: no playbook named %q", name)
 		}
 	}
@@ -159,7 +159,7 @@ func (a *App) beginDrill(ctx context.Context, req drill.Request, actor string) (
 		return nil, err
 	}
 	for _, name := range d.Playbooks {
-		run, err := a.runner.Start(a.runCtx, a.playbooks[name], d.ID, "drill:"+d.ID, d.ID, actor, nil, nil)
+		run, err := a.runner.Start(a.runCtx, a.playbooks.Get(name), d.ID, "drill:"+d.ID, d.ID, actor, nil, nil)
 		if err != nil {
 			a.opts.Logger.Warn("drill playbook not started", "drill", d.ID, "playbook", name, "err", err)
 			continue

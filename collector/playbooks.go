@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
-	"github.com/robfig/cron/v3"
 
 	"github.com/bulwarkhq/bulwark/alerting"
 	"github.com/bulwarkhq/bulwark/alerting/notify/slack"
@@ -30,14 +29,11 @@ import (
 func (a *App) newPlaybooks(engine *promql.Engine) error {
 	cfg := a.opts.Config
 	env := cfg.PlaybookEnv()
-	pbs, err := playbooks.LoadGlobs(cfg.Playbooks.Files, env)
+	set, err := newPlaybookSet(env, cfg.Playbooks.Files)
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	a.playbooks = map[string]*playbooks.Playbook{}
-	for _, pb := range pbs {
-		a.playbooks[pb.Name] = pb
-	}
+	a.playbooks = set
 	rt := &step.Runtime{Env: env,
 		ReadSecret: func(path string) (string, error) { return configfile.Secret(path, "") },
 		Notify:     a.notifyText,
@@ -52,7 +48,7 @@ func (a *App) newPlaybooks(engine *promql.Engine) error {
 			return len(v), err
 		}}
 	a.runner, err = runner.New(context.Background(), runner.Options{Store: a.state, Runtime: rt,
-		Playbooks: func() map[string]*playbooks.Playbook { return a.playbooks }, Logger: a.opts.Logger.With("component", "playbooks")})
+		Playbooks: a.playbooks.All, Logger: a.opts.Logger.With("component", "playbooks")})
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
@@ -98,7 +94,7 @@ func (a *App) startPlaybooks(alerts []*rules.Alert) {
 		if al.State != rules.StateFiring || !al.ResolvedAt.IsZero() {
 			continue
 		}
-		for _, pb := range a.playbooks {
+		for _, pb := range a.playbooks.All() {
 			for _, tr := range pb.Triggers {
 				if len(tr.Alert) == 0 || !matchAll(al.Labels, tr.Alert) {
 					continue
@@ -142,18 +138,23 @@ func (a *App) playbookList(w http.ResponseWriter, _ *http.Request) {
 		Triggers                 []playbooks.Trigger
 		Inputs                   []playbooks.Input
 		Steps                    []stepView
+		Recovery                 []stepView `json:",omitempty"` // steps run only when a step fails
 	}
-	out := []view{}
-	for _, pb := range a.playbooks {
-		v := view{Name: pb.Name, Owner: pb.Owner, Description: pb.Description, Triggers: pb.Triggers, Inputs: pb.Inputs}
-		for _, s := range pb.Steps {
+	views := func(steps []playbooks.Step) []stepView {
+		var out []stepView
+		for _, s := range steps {
 			kind := "parallel"
 			if k := s.Kind(); k.Name != "" {
 				kind = k.Name
 			}
-			v.Steps = append(v.Steps, stepView{s.Name, kind})
+			out = append(out, stepView{s.Name, kind})
 		}
-		out = append(out, v)
+		return out
+	}
+	out := []view{}
+	for _, pb := range a.playbooks.All() {
+		out = append(out, view{Name: pb.Name, Owner: pb.Owner, Description: pb.Description, Triggers: pb.Triggers, Inputs: pb.Inputs,
+			Steps: views(pb.Steps), Recovery: views(pb.Recovery)})
 	}
 	writeAPI(w, http.StatusOK, out)
 }
@@ -188,8 +189,8 @@ func (a *App) playbookRunExport(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) playbookRun(w http.ResponseWriter, r *http.Request) {
-	pb, ok := a.playbooks[r.PathValue("name")]
-	if !ok {
+	pb := a.playbooks.Get(r.PathValue("name"))
+	if pb == nil {
 		writeAPI(w, http.StatusNotFound, "no playbook "+strconv.Quote(r.PathValue("name")))
 		return
 	}
@@ -266,74 +267,4 @@ func (a *App) playbookKill(w http.ResponseWriter, r *http.Request) {
 	a.runner.Kill(req.On)
 	a.audit(r, "playbook.kill", req)
 	writeAPI(w, http.StatusOK, req)
-}
-
-// runSchedules starts the playbooks with schedule triggers at their times
-// (cron, in their time zone), once per scheduled time, until ctx ends.
-func (a *App) runSchedules(ctx context.Context) {
-	var jobs []*cronJob
-	for _, pb := range a.playbooks {
-		for _, tr := range pb.Triggers {
-			if tr.Schedule == "" {
-				continue
-			}
-			spec := tr.Schedule
-			if tr.TZ != "" {
-				spec = "CRON_TZ=" + tr.TZ + " " + spec
-			}
-			s, err := cron.ParseStandard(spec)
-			if err != nil {
-				continue // checked when loaded
-			}
-			jobs = append(jobs, &cronJob{sched: s, fire: func(ctx context.Context, at time.Time) {
-				key := "schedule@" + at.UTC().Format(time.RFC3339)
-				if _, err := a.runner.Start(ctx, pb, key, "schedule", "", "bulwark", nil, nil); err != nil {
-					a.opts.Logger.Warn("scheduled playbook not started", "playbook", pb.Name, "err", err)
-				}
-			}})
-		}
-	}
-	runCron(ctx, jobs)
-}
-
-// cronJob is called at the times of its schedule.
-type cronJob struct {
-	sched cron.Schedule
-	fire  func(ctx context.Context, at time.Time) // at: the scheduled time
-	next  time.Time
-}
-
-// runCron calls each job once per scheduled time until ctx ends.
-func runCron(ctx context.Context, jobs []*cronJob) {
-	if len(jobs) == 0 {
-		return
-	}
-	now := time.Now()
-	for _, j := range jobs {
-		j.next = j.sched.Next(now)
-	}
-	t := time.NewTimer(time.Minute)
-	defer t.Stop()
-	for {
-		soonest := jobs[0].next
-		for _, j := range jobs {
-			if j.next.Before(soonest) {
-				soonest = j.next
-			}
-		}
-		t.Reset(time.Until(soonest))
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		now := time.Now()
-		for _, j := range jobs {
-			if now.Before(j.next) {
-				continue
-			}
-			j.fire(ctx, j.next)
-			j.next = j.sched.Next(now)
-		}
-	}
 }

@@ -23,7 +23,9 @@ import (
 
 // reloader applies a changed configuration file while the collector
 // serves: agents, users and their roles, anonymous access, targets, the
-// provider catalog and the alerting rules. A file that does not load or validate changes nothing.
+// provider catalog, the alerting rules and the playbook files. A file
+// that does not load or validate (a playbook file included) changes
+// nothing.
 type reloader struct {
 	a   *App
 	tl  *targets.Handler
@@ -102,12 +104,23 @@ func (r *reloader) reload() error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	// Playbooks before anything changes: one that does not check refuses
+	// the reload (against the running receivers and exec allow-list,
+	// which change only at restart).
+	pbs, err := r.a.playbooks.check(cfg.Playbooks.Files)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
 	// Rules first: a bad rule file refuses the whole reload.
 	if err := r.a.rules.Update(cfg.Alerting.Builtin, cfg.Alerting.RuleFiles); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	r.a.deps.Tracker().SetDriftFor(time.Duration(cfg.Alerting.Builtin.WithDefaults().DriftFor))
 	old := r.a.opts.Config
+	if !slices.Equal(cfg.Playbooks.ExecAllow, old.Playbooks.ExecAllow) || !slices.EqualFunc(cfg.Alerting.Receivers, old.Alerting.Receivers,
+		func(a, b collectorconfig.Receiver) bool { return a.Name == b.Name }) {
+		r.a.opts.Logger.Warn("alerting receivers and playbooks.exec_allow change only at restart")
+	}
 	if cfg.Listen != old.Listen || cfg.DataDir != old.DataDir || !reflect.DeepEqual(cfg.Storage, old.Storage) || cfg.Web != old.Web ||
 		cfg.Query != old.Query || cfg.Auth.PublicMetrics != old.Auth.PublicMetrics {
 		r.a.opts.Logger.Warn("listen, data_dir, storage, web, query and auth.public_metrics change only at restart")
@@ -119,6 +132,7 @@ func (r *reloader) reload() error {
 	g.Agents.Replace(agents)
 	g.Users.Replace(users)
 	r.a.attributor.SetCatalog(cat)
+	r.a.playbooks.swap(pbs)
 	ts := cfg.Targets
 	r.configured.Store(&ts)
 	return r.targetsChanged()

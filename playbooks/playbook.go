@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,8 +26,12 @@ type Playbook struct {
 	// Timeout bounds a whole run (default 4h).
 	Timeout configfile.Duration `yaml:"timeout"`
 	Steps   []Step              `yaml:"steps"`
-	// OnFailure names the step run when a step fails and says no other
-	// (default: the run stops, failed).
+	// Recovery holds the steps that run only when a step fails: every
+	// step an on_failure names is here, never among Steps (a recovery
+	// step there would also run on the success path).
+	Recovery []Step `yaml:"recovery"`
+	// OnFailure names the recovery step run when a step fails and says
+	// no other (default: the run stops, failed).
 	OnFailure string `yaml:"on_failure"`
 
 	env  *step.Env
@@ -59,8 +64,9 @@ type Step struct {
 	Parallel []Step
 	// Timeout bounds the step (default 15m; approvals and checklists 4h).
 	Timeout configfile.Duration
-	// OnFailure: "abort" (default), "continue", or the name of a step to
-	// run instead (a recovery step; chains of them must not loop).
+	// OnFailure: "abort" (default), "continue", or the name of a step of
+	// the playbook's recovery list to run instead (chains of them must
+	// not loop).
 	OnFailure string
 	// DrillSafe lets the step act during a drill; otherwise it is recorded
 	// as would-have-run (the default is the kind's: only notify, wait_for,
@@ -123,6 +129,12 @@ func (pb *Playbook) Validate() []configfile.Problem {
 	if env == nil {
 		env = &step.Env{}
 	}
+	fileEnv := env // relative paths in steps are the playbook file's
+	if pb.file != "" {
+		e := *env
+		e.Dir = filepath.Dir(pb.file)
+		fileEnv = &e
+	}
 	var ps []configfile.Problem
 	p := func(at configfile.Path, f string, a ...any) { ps = append(ps, configfile.At(at, f, a...)) }
 	if !nameRE.MatchString(pb.Name) {
@@ -169,6 +181,8 @@ func (pb *Playbook) Validate() []configfile.Problem {
 		p(configfile.Path{"steps"}, "a playbook needs at least one step")
 	}
 	names := map[string]configfile.Path{}
+	ordinary := map[string]bool{} // the steps of the success path
+	inSteps := true
 	count := 0
 	var walk func(steps []Step, at configfile.Path, depth int)
 	walk = func(steps []Step, at configfile.Path, depth int) {
@@ -187,6 +201,7 @@ func (pb *Playbook) Validate() []configfile.Problem {
 				p(sat.Add("name"), "step name %q is used twice (first at %s)", s.Name, first)
 			} else {
 				names[s.Name] = sat
+				ordinary[s.Name] = inSteps
 			}
 			kinds := s.kinds
 			if len(s.Parallel) > 0 {
@@ -196,7 +211,7 @@ func (pb *Playbook) Validate() []configfile.Problem {
 				p(sat, "a step is exactly one of %s", stepKeys())
 			}
 			if s.spec != nil && s.kinds == 1 {
-				ps = append(ps, s.spec.Validate(env, sat.Add(s.kind.Name))...)
+				ps = append(ps, s.spec.Validate(fileEnv, sat.Add(s.kind.Name))...)
 			}
 			if s.Timeout < 0 {
 				p(sat.Add("timeout"), "must not be negative")
@@ -211,24 +226,75 @@ func (pb *Playbook) Validate() []configfile.Problem {
 		}
 	}
 	walk(pb.Steps, configfile.Path{"steps"}, 0)
-	ps = append(ps, pb.checkFailures(names)...)
+	inSteps = false
+	walk(pb.Recovery, configfile.Path{"recovery"}, 0)
+	ps = append(ps, pb.checkFailures(names, ordinary)...)
 	return ps
 }
 
-// checkFailures resolves every on_failure and refuses chains of recovery
-// steps that loop.
-func (pb *Playbook) checkFailures(names map[string]configfile.Path) []configfile.Problem {
+// RecoveryOnly reports whether the step named is one that runs only when
+// another fails (a step of the recovery list): the runner never runs it
+// on the success path.
+func (pb *Playbook) RecoveryOnly(name string) bool {
+	var in func([]Step) bool
+	in = func(steps []Step) bool {
+		for i := range steps {
+			if steps[i].Name == name || in(steps[i].Parallel) {
+				return true
+			}
+		}
+		return false
+	}
+	return in(pb.Recovery) || pb.failureTargets()[name]
+}
+
+// failureTargets are the names every on_failure gives (the playbook's
+// and its steps').
+func (pb *Playbook) failureTargets() map[string]bool {
+	out := map[string]bool{}
+	var walk func([]Step)
+	walk = func(steps []Step) {
+		for _, s := range steps {
+			switch s.OnFailure {
+			case "", "abort", "continue":
+			default:
+				out[s.OnFailure] = true
+			}
+			walk(s.Parallel)
+		}
+	}
+	walk(pb.Steps)
+	walk(pb.Recovery)
+	if pb.OnFailure != "" {
+		out[pb.OnFailure] = true
+	}
+	return out
+}
+
+// checkFailures resolves every on_failure to a step of the recovery
+// list, refuses recovery steps nothing names, and refuses chains of
+// recovery steps that loop.
+func (pb *Playbook) checkFailures(names map[string]configfile.Path, ordinary map[string]bool) []configfile.Problem {
 	var ps []configfile.Problem
 	next := map[string]string{}
+	target := func(at configfile.Path, from, name string) bool {
+		if _, ok := names[name]; !ok {
+			ps = append(ps, configfile.At(at, "no step named %q", name))
+			return false
+		}
+		if ordinary[name] {
+			ps = append(ps, configfile.At(at, "step %q runs on failure of %s, so it belongs under recovery:, not steps: (there it would also run on the success path)", name, from))
+			return false
+		}
+		return true
+	}
 	var walk func(steps []Step)
 	walk = func(steps []Step) {
 		for _, s := range steps {
 			switch s.OnFailure {
 			case "", "abort", "continue":
 			default:
-				if _, ok := names[s.OnFailure]; !ok {
-					ps = append(ps, configfile.At(names[s.Name].Add("on_failure"), "no step named %q", s.OnFailure))
-				} else {
+				if target(names[s.Name].Add("on_failure"), "step "+strconv.Quote(s.Name), s.OnFailure) {
 					next[s.Name] = s.OnFailure
 				}
 			}
@@ -236,20 +302,22 @@ func (pb *Playbook) checkFailures(names map[string]configfile.Path) []configfile
 		}
 	}
 	walk(pb.Steps)
+	walk(pb.Recovery)
 	if pb.OnFailure != "" {
-		if _, ok := names[pb.OnFailure]; !ok {
-			ps = append(ps, configfile.At(configfile.Path{"on_failure"}, "no step named %q", pb.OnFailure))
+		target(configfile.Path{"on_failure"}, "the playbook", pb.OnFailure)
+	}
+	targets := pb.failureTargets()
+	for i, s := range pb.Recovery {
+		if !targets[s.Name] && nameRE.MatchString(s.Name) {
+			ps = append(ps, configfile.At(configfile.Path{"recovery", i, "name"}, "recovery step %q is named by no on_failure: it would never run", s.Name))
 		}
 	}
-	inCycle := map[string]bool{} // each cycle is reported once, at its first step
+	inCycle := map[string]bool{} // each cycle is reported once, at the first of its steps reached
 	for _, start := range slices.Sorted(maps.Keys(next)) {
-		if inCycle[start] {
-			continue
-		}
 		seen := map[string]bool{}
-		for cur := start; cur != ""; cur = next[cur] {
+		for cur := start; cur != "" && !inCycle[cur]; cur = next[cur] {
 			if seen[cur] {
-				ps = append(ps, configfile.At(names[start].Add("on_failure"), "on_failure of step %q leads back to step %q: a cycle", start, cur))
+				ps = append(ps, configfile.At(names[cur].Add("on_failure"), "on_failure of step %q leads back to step %q: a cycle", cur, cur))
 				for c := cur; !inCycle[c]; c = next[c] {
 					inCycle[c] = true
 				}

@@ -190,6 +190,12 @@ func startDemo(ctx context.Context, o demoOptions) error {
 	cfg.Alerting.Builtin = rule.Builtin{VoteWindow: configfile.Duration(3 * every), DownFor: rule.DurationOf(2 * every),
 		DriftFor: configfile.Duration(2 * pace.Attribution), LatencyFor: configfile.Duration(4 * every),
 		ForeignCriticalFor: configfile.Duration(pace.ForeignCriticalFor)}
+	// Playbooks, a drill route, RTOs and the national zone (demo_journeys.go).
+	j, err := startJourneys(o, world, &cfg, every)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
 	// Notifications print to the terminal as a Slack channel would show
 	// them: availability, certificates, drift, one incident per shared cause.
 	out := o.Out

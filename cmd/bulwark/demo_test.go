@@ -416,7 +416,7 @@ func longTailResolvedByAgents(t *testing.T, base, dataDir string) {
 				Providers []struct{ Provider, Jurisdiction string }
 			}
 		}
-		getJSON(t, base+"/api/v1/reports/dns", &rep)
+		getJSON(t, base+"/api/v1/reports/dns?origin=gov.", &rep) // the demo imports its own zone too
 		if p := rep.Data.Providers; len(p) == 1 && p[0].Provider == "dravia" && p[0].Jurisdiction == "XD" {
 			return
 		}

@@ -18,9 +18,10 @@ import (
 )
 
 // runPlaybook: bulwark playbook list | runs | run NAME [--input k=v] [--drill ID] |
-// show RUN | approve RUN [--step S] [--comment C] | tick RUN ITEM
+// show RUN | approve RUN [--step S] [--comment C] | tick RUN ITEM (its
+// number in the listing `show` prints, from 1, or its text)
 func runPlaybook(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const usage = "bulwark playbook (list | runs | run NAME [--input name=value...] | show RUN | approve RUN [--step NAME] [--comment TEXT] | tick RUN ITEM | export RUN --out FILE) [--collector URL] [--token-file FILE]"
+	const usage = "bulwark playbook (list | runs | run NAME [--input name=value...] | show RUN | approve RUN [--step NAME] [--comment TEXT] | tick RUN ITEM-NUMBER-OR-TEXT | export RUN --out FILE) [--collector URL] [--token-file FILE]"
 	verbs := map[string]int{"list": 0, "runs": 0, "run": 1, "show": 1, "approve": 1, "tick": 2, "export": 1} // positional arguments
 	n, ok := 0, false
 	if len(args) > 0 {
@@ -154,12 +155,13 @@ func printRun(w io.Writer, raw json.RawMessage) error {
 		case "approval":
 			fmt.Fprintf(w, "waiting for an approval of step %s (role %s): bulwark playbook approve %s --step %s\n", wt.Step, wt.Role, r.ID, wt.Step)
 		default:
-			for _, it := range wt.Items {
+			fmt.Fprintf(w, "waiting for checklist %s: bulwark playbook tick %s N (N as listed, from 1, or the item's text)\n", wt.Step, r.ID)
+			for i, it := range wt.Items {
 				mark := "[ ]"
 				if by, ok := wt.Ticked[it]; ok {
 					mark = "[x] " + by + ":"
 				}
-				fmt.Fprintf(w, "  %s %s\n", mark, it)
+				fmt.Fprintf(w, "  %d. %s %s\n", i+1, mark, it)
 			}
 		}
 	}

@@ -16,9 +16,11 @@ type Playbooks struct {
 }
 
 // PlaybookEnv is what playbooks are checked against: the configured
-// receivers, the roles, the exec allow-list.
+// receivers, the roles, the exec allow-list; the secret files steps name
+// are read, so a missing one is refused when checked.
 func (c *Config) PlaybookEnv() *step.Env {
-	env := &step.Env{Receivers: map[string]bool{}, Roles: map[string]bool{}, ExecAllow: c.Playbooks.ExecAllow}
+	env := &step.Env{Receivers: map[string]bool{}, Roles: map[string]bool{}, ExecAllow: c.Playbooks.ExecAllow,
+		ReadSecret: func(path string) (string, error) { return configfile.Secret(path, "") }}
 	for _, r := range c.Alerting.Receivers {
 		env.Receivers[r.Name] = true
 	}

@@ -28,6 +28,7 @@ func (r *Runner) execute(ctx context.Context, run *Run) {
 	}
 	byName := map[string]*playbooks.Step{}
 	indexSteps(pb.Steps, byName)
+	indexSteps(pb.Recovery, byName)
 	for {
 		r.mu.Lock()
 		i := run.Next
@@ -36,7 +37,11 @@ func (r *Runner) execute(ctx context.Context, run *Run) {
 			r.finish(ctx, run, nil)
 			return
 		}
-		if err := r.step(ctx, run, pb, &pb.Steps[i], byName); err != nil {
+		if s := &pb.Steps[i]; pb.RecoveryOnly(s.Name) {
+			// Checking refuses such a playbook; should one get here, a
+			// step that recovers still never runs on the success path.
+			r.log(ctx, run, "bulwark", "step.skipped", map[string]any{"step": s.Name, "why": "it runs only when a step fails"})
+		} else if err := r.step(ctx, run, pb, s, byName); err != nil {
 			r.finish(ctx, run, err)
 			return
 		}
@@ -229,8 +234,6 @@ func roleAtLeast(have, want string) bool {
 	rank := map[string]int{"viewer": 1, "operator": 2, "admin": 3}
 	return rank[have] >= rank[want] && rank[have] > 0
 }
-
-func contains(items []string, s string) bool { return slices.Contains(items, s) }
 
 func jsonOf(v any) json.RawMessage {
 	if v == nil {

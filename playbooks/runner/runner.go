@@ -12,6 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -275,20 +278,68 @@ func (r *Runner) Approve(ctx context.Context, a Approval) error {
 	})
 }
 
-// Tick ticks off an item of the checklist a run waits on.
+// Tick ticks off an item of the checklist a run waits on. The item is
+// named by its text or by its number in the listing, counted from 1;
+// any other answer is refused with the items the run waits for.
 func (r *Runner) Tick(ctx context.Context, id, user, item string) error {
 	return r.answer(ctx, id, func(run *Run, w *Wait) error {
-		if w.Kind != "checklist" || !contains(w.Items, item) {
-			return ErrNotNow
+		if w.Kind != "checklist" {
+			return fmt.Errorf("%w: run %s waits on %s %s, not on a checklist", ErrNotNow, run.ID, w.Kind, w.Step)
+		}
+		text, err := w.item(item)
+		if err != nil {
+			return fmt.Errorf("%w: run %s: %v; %s", ErrNotNow, run.ID, err, w.Listing())
 		}
 		if w.Ticked == nil {
 			w.Ticked = map[string]string{}
 		}
-		w.Ticked[item] = user
+		w.Ticked[text] = user
 		w.Done = len(w.Ticked) == len(w.Items)
-		r.record(run, user, "step.ticked", map[string]any{"step": w.Step, "item": item})
+		r.record(run, user, "step.ticked", map[string]any{"step": w.Step, "item": text})
 		return nil
 	})
+}
+
+// item resolves an answer to one of the checklist's items: its exact
+// text, its text in any case when only one item matches, or its number
+// counted from 1.
+func (w *Wait) item(answer string) (string, error) {
+	if slices.Contains(w.Items, answer) {
+		return answer, nil
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(answer)); err == nil {
+		if n < 1 || n > len(w.Items) {
+			return "", fmt.Errorf("no item number %d: items are numbered from 1 to %d", n, len(w.Items))
+		}
+		return w.Items[n-1], nil
+	}
+	var found []string
+	for _, it := range w.Items {
+		if strings.EqualFold(strings.TrimSpace(answer), it) {
+			found = append(found, it)
+		}
+	}
+	if len(found) == 1 {
+		return found[0], nil
+	}
+	return "", fmt.Errorf("no item %q", answer)
+}
+
+// Listing says, numbered from 1, the items of the checklist waited on
+// and who ticked which.
+func (w *Wait) Listing() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "checklist %s waits for:", w.Step)
+	for i, it := range w.Items {
+		fmt.Fprintf(&b, " %d. %q", i+1, it)
+		if by, ok := w.Ticked[it]; ok {
+			fmt.Fprintf(&b, " (ticked by %s)", by)
+		}
+		if i < len(w.Items)-1 {
+			b.WriteByte(';')
+		}
+	}
+	return b.String()
 }
 
 func (r *Runner) answer(ctx context.Context, id string, f func(*Run, *Wait) error) error {
@@ -299,7 +350,7 @@ func (r *Runner) answer(ctx context.Context, id string, f func(*Run, *Wait) erro
 		return ErrNoRun
 	}
 	if run.State != Waiting || run.Wait == nil {
-		return ErrNotNow
+		return fmt.Errorf("%w: run %s is %s, waiting for nobody", ErrNotNow, run.ID, run.State)
 	}
 	if err := f(run, run.Wait); err != nil {
 		return err

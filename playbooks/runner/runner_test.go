@@ -84,6 +84,7 @@ steps:
     on_failure: tell-fallback
   - name: renew
     exec: {command: /usr/bin/touch, args: ["`+w.marker+`"]}
+recovery:
   - name: tell-fallback
     notify: {receiver: cert-duty, text: "the API is down: renewing by hand"}
 `), 0o600)

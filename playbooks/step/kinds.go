@@ -2,6 +2,7 @@ package step
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -34,15 +35,17 @@ func (n *Notify) Validate(env *Env, at configfile.Path) []configfile.Problem {
 // HTTP calls an API, e.g. a DNS provider's failover endpoint: url, headers
 // and body are templates; the answer must have one of the expected codes.
 type HTTP struct {
-	Method       string            `yaml:"method"` // default POST
-	URL          string            `yaml:"url"`
-	Headers      map[string]string `yaml:"headers"`
-	HeaderFiles  map[string]string `yaml:"header_files"` // secrets (a token) from files
+	Method  string            `yaml:"method"` // default POST
+	URL     string            `yaml:"url"`
+	Headers map[string]string `yaml:"headers"`
+	// HeaderFiles are headers whose values (a token) are secret files;
+	// a relative path is the playbook file's folder's.
+	HeaderFiles  map[string]string `yaml:"header_files"`
 	Body         string            `yaml:"body"`
 	ExpectStatus []int             `yaml:"expect_status"` // default any 2xx
 }
 
-func (h *HTTP) Validate(_ *Env, at configfile.Path) []configfile.Problem {
+func (h *HTTP) Validate(env *Env, at configfile.Path) []configfile.Problem {
 	var ps []configfile.Problem
 	if h.Method != "" && !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, h.Method) {
 		ps = append(ps, configfile.At(at.Add("method"), "method %q: want GET, POST, PUT, PATCH or DELETE", h.Method))
@@ -61,6 +64,34 @@ func (h *HTTP) Validate(_ *Env, at configfile.Path) []configfile.Problem {
 	ps = append(ps, checkTemplate(h.Body, at.Add("body"))...)
 	for k, v := range h.Headers {
 		ps = append(ps, checkTemplate(v, at.Add("headers", k))...)
+	}
+	return append(ps, h.checkHeaderFiles(env, at)...)
+}
+
+// checkHeaderFiles makes each relative secret file the playbook folder's
+// (in place: the step reads the path checked) and reads each, when the
+// env can: a missing token is found by `bulwark check`, not by the run.
+func (h *HTTP) checkHeaderFiles(env *Env, at configfile.Path) []configfile.Problem {
+	var ps []configfile.Problem
+	for _, k := range slices.Sorted(maps.Keys(h.HeaderFiles)) {
+		f := h.HeaderFiles[k]
+		kat := at.Add("header_files", k)
+		switch {
+		case f == "":
+			ps = append(ps, configfile.At(kat, "names no file"))
+			continue
+		case !filepath.IsAbs(f) && env.Dir == "":
+			ps = append(ps, configfile.At(kat, "%q must be an absolute path here", f))
+			continue
+		case !filepath.IsAbs(f):
+			f = filepath.Join(env.Dir, f)
+			h.HeaderFiles[k] = f
+		}
+		if env.ReadSecret != nil {
+			if _, err := env.ReadSecret(f); err != nil {
+				ps = append(ps, configfile.At(kat, "header %s: %v", k, err))
+			}
+		}
 	}
 	return ps
 }

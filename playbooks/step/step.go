@@ -20,6 +20,13 @@ type Env struct {
 	// ExecAllow lists the commands an exec step may run, by absolute,
 	// clean path: nothing else runs, and never through a shell.
 	ExecAllow []string
+	// ReadSecret, when set, reads every secret file a step names (http
+	// header_files) while the playbook is checked: a missing, unreadable
+	// or empty one is refused then, not when the step runs.
+	ReadSecret func(path string) (string, error)
+	// Dir is the folder of the playbook file being checked: a relative
+	// secret file is taken from it.
+	Dir string
 }
 
 // Spec is one step kind's configuration: what a step of the kind is
