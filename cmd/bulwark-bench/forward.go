@@ -305,7 +305,7 @@ func benchForward(ctx context.Context, o options, out io.Writer) error {
 	sendEnd := time.Now()
 	stopWatch()
 	watch.Wait()
-	// Drain: until every queue has sent the newest sample, at most 60 s.
+	// Drain: until every queue has sent every sample, at most 60 s.
 	deadline := sendEnd.Add(60 * time.Second)
 	for _, c := range cs {
 		if !c.forwards {
@@ -317,7 +317,10 @@ func benchForward(ctx context.Context, o options, out io.Writer) error {
 			if err == nil {
 				c.maxLag, c.maxPend = max(c.maxLag, m.lag()), max(c.maxPend, m.pending)
 			}
-			if err == nil && m.sent > 0 && m.lag() == 0 {
+			// Drained: the newest sample sent and every sample counted
+			// (highest_sent is the highest over the shards, so it can
+			// lead samples still queued in other shards).
+			if err == nil && m.sent > 0 && m.lag() == 0 && m.total >= float64((rounds+1)*o.series) {
 				c.drain, c.drained, c.last = time.Since(sendEnd), true, m
 				break
 			}
