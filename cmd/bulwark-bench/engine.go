@@ -72,13 +72,21 @@ func startEngine(ctx context.Context, name string, o options) (*engine, error) {
 	default:
 		return nil, fmt.Errorf("unknown engine %q", name)
 	}
-	e.cmd.Stdout, e.cmd.Stderr = &e.logs, &e.logs
-	if err := e.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
 	ready := e.base + "/-/ready"
 	if name == "victoriametrics" {
 		ready = e.base + "/health"
+	}
+	if err := e.start(ready); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// start runs e.cmd and waits up to 60 s for ready to answer 200.
+func (e *engine) start(ready string) error {
+	e.cmd.Stdout, e.cmd.Stderr = &e.logs, &e.logs
+	if err := e.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", e.name, err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -86,12 +94,12 @@ func startEngine(ctx context.Context, name string, o options) (*engine, error) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return e, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
 			e.stop()
-			return nil, fmt.Errorf("%s not ready after 60s: %s", name, e.logs.String())
+			return fmt.Errorf("%s not ready after 60s: %s", e.name, e.logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

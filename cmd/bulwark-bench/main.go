@@ -7,6 +7,8 @@
 //	bulwark-bench agent    the agent's probes per CPU-second against blackbox_exporter,
 //	                       its memory and schedule accuracy with 10,000 targets
 //	bulwark-bench attacks  the collector's peak memory under issue 19's attacks, baseline beside
+//	bulwark-bench forward  a fixed rate through collectors forwarding to VictoriaMetrics
+//	                       (storage.remote_write), SQLite and PostgreSQL state side by side
 //	bulwark-bench alert-latency
 //	                       detection-to-notification latency to a Slack test server,
 //	                       against blackbox_exporter -> Prometheus -> Alertmanager
@@ -58,14 +60,17 @@ type options struct {
 	baseline, only          string
 	attackConns, attackZone int
 	attackCap               int64
+	// forward
+	rate         int    // samples/s sent to each collector
+	stateDSNFile string // a PostgreSQL DSN file: run a collector with state on it too
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "serve" {
 		return serveTarget(ctx, out)
 	}
-	if len(args) == 0 || !slices.Contains([]string{"ingest", "query", "agent", "alert-latency", "attacks"}, args[0]) {
-		return errors.New("usage: bulwark-bench ingest|query|agent|alert-latency|attacks [flags]")
+	if len(args) == 0 || !slices.Contains([]string{"ingest", "query", "agent", "alert-latency", "attacks", "forward"}, args[0]) {
+		return errors.New("usage: bulwark-bench ingest|query|agent|alert-latency|attacks|forward [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	var o options
@@ -90,6 +95,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.only, "only", "", "attacks: comma-separated attacks to run (default all)")
 	fs.IntVar(&o.attackConns, "attack-conns", 200, "attacks: concurrent bodies")
 	fs.IntVar(&o.attackZone, "attack-zone", 500000, "attacks: delegations in the DNS report's zone")
+	fs.IntVar(&o.rate, "rate", 100000, "forward: samples/s sent to each collector")
+	fs.StringVar(&o.stateDSNFile, "state-dsn-file", "", "forward: file holding a PostgreSQL DSN; a collector with its state there runs beside the SQLite ones")
 	attackCap := fs.String("attack-cap", "3GiB", "attacks: kill a collector whose RSS passes this")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -101,6 +108,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	o.engines = strings.Split(*engines, ",")
 	if args[0] == "query" && !flagSet(fs, "series") {
 		o.series = 10000
+	}
+	if args[0] == "forward" {
+		if !flagSet(fs, "series") {
+			o.series = 100000
+		}
+		if !flagSet(fs, "duration") {
+			o.duration = 30 * time.Second
+		}
+		if o.duration > 60*time.Second || o.rate <= 0 || o.series <= 0 {
+			return errors.New("forward: -duration at most 60s, -rate and -series positive")
+		}
 	}
 	dir, err := os.MkdirTemp("", "bulwark-bench-")
 	if err != nil {
@@ -125,6 +143,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return benchAlertLatency(ctx, o, out)
 	case "attacks":
 		return benchAttacks(ctx, o, out)
+	case "forward":
+		return benchForward(ctx, o, out)
 	}
 	return benchQuery(ctx, o, out)
 }
