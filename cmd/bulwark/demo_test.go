@@ -290,7 +290,7 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	chromium := testbin.Need(t, "chromium", "chromium")
 	for page, wants := range map[string][]string{
-		"/": {`data-target="nuclear-safety"`, `data-state="down-from-abroad-only"`, "Bulwark — critical services", ">ServiceDownFromAbroadOnly</span>"},
+		"/":                   {`data-target="nuclear-safety"`, `data-state="down-from-abroad-only"`, "Bulwark — critical services", ">ServiceDownFromAbroadOnly</span>"},
 		"/services?q=nuclear": {`data-target="nuclear-safety"`, `data-state="down-from-abroad-only"`},
 		// The alerts page: what fires, and the incident naming the shared cause.
 		"/alerts": {`data-alert="ServiceDownFromAbroadOnly" data-target="nuclear-safety" data-state="firing"`,
