@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -13,33 +12,19 @@ var _ drill.Store = (*DB)(nil)
 
 // SaveDrill writes a drill, replacing its last version.
 func (d *DB) SaveDrill(ctx context.Context, dr *drill.Drill) error {
-	b, err := json.Marshal(dr)
-	if err != nil {
-		return fmt.Errorf("state: drill: %w", err)
-	}
-	if _, err := d.db.ExecContext(ctx, d.dialect.rebind(`INSERT INTO drills (id, body) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body`),
-		dr.ID, string(b)); err != nil {
-		return fmt.Errorf("state: drill %s: %w", dr.ID, err)
-	}
-	return nil
+	return d.putBody(ctx, "drills", "drill", dr.ID, dr)
 }
 
 // LoadDrills returns every drill kept.
 func (d *DB) LoadDrills(ctx context.Context) ([]*drill.Drill, error) {
-	var out []*drill.Drill
-	err := d.each(ctx, `SELECT body FROM drills`, func(b []byte) error {
-		var dr drill.Drill
-		if err := json.Unmarshal(b, &dr); err != nil {
-			return err
-		}
+	out, err := loadBodies[drill.Drill](ctx, d, `SELECT body FROM drills`)
+	if err != nil {
+		return nil, fmt.Errorf("state: drills: %w", err)
+	}
+	for _, dr := range out {
 		if dr.Set != nil {
 			dr.Set.Compile()
 		}
-		out = append(out, &dr)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("state: drills: %w", err)
 	}
 	return out, nil
 }

@@ -12,42 +12,17 @@ var _ alerting.SilenceStore = (*DB)(nil)
 
 // LoadSilences returns every silence kept.
 func (d *DB) LoadSilences(ctx context.Context) ([]*alerting.Silence, error) {
-	var out []*alerting.Silence
-	err := d.each(ctx, `SELECT body FROM silences ORDER BY id`, func(b []byte) error {
-		var s alerting.Silence
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		out = append(out, &s)
-		return nil
-	})
-	return out, err
+	return loadBodies[alerting.Silence](ctx, d, `SELECT body FROM silences ORDER BY id`)
 }
 
 // SaveSilence writes a silence, replacing one with its id.
 func (d *DB) SaveSilence(ctx context.Context, s *alerting.Silence) error {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("state: silence: %w", err)
-	}
-	if _, err := d.db.ExecContext(ctx, d.dialect.rebind(`INSERT INTO silences (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body`), s.ID, string(b)); err != nil {
-		return fmt.Errorf("state: silence: %w", err)
-	}
-	return nil
+	return d.putBody(ctx, "silences", "silence", s.ID, s)
 }
 
 // LoadAcks returns the acknowledgements in the order they were given.
 func (d *DB) LoadAcks(ctx context.Context) ([]*alerting.Ack, error) {
-	var out []*alerting.Ack
-	err := d.each(ctx, `SELECT body FROM acks ORDER BY id`, func(b []byte) error {
-		var a alerting.Ack
-		if err := json.Unmarshal(b, &a); err != nil {
-			return err
-		}
-		out = append(out, &a)
-		return nil
-	})
-	return out, err
+	return loadBodies[alerting.Ack](ctx, d, `SELECT body FROM acks ORDER BY id`)
 }
 
 // SaveAck appends an acknowledgement (or its removal).
@@ -93,22 +68,4 @@ func (d *DB) CompactAcks(ctx context.Context, live []*alerting.Ack) error {
 		return fmt.Errorf("state: acks: %w", err)
 	}
 	return nil
-}
-
-func (d *DB) each(ctx context.Context, query string, f func([]byte) error) error {
-	rows, err := d.db.QueryContext(ctx, query)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var b string
-		if err := rows.Scan(&b); err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-		if err := f([]byte(b)); err != nil {
-			return fmt.Errorf("state: %w", err)
-		}
-	}
-	return rows.Err()
 }
