@@ -28,6 +28,7 @@ import (
 	"github.com/bulwarkhq/bulwark/alerting/notify/alertmanager"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/collector/cluster"
 	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/console"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
@@ -111,6 +112,10 @@ type App struct {
 
 	// slackSeen refuses a replayed Slack request (issue 19 item 8).
 	slackSeen replayCache
+
+	// cluster is this collector's membership of those sharing the state.
+	cluster     *cluster.Cluster
+	clusterDone chan struct{}
 }
 
 // New opens the store and builds the HTTP handlers; nothing listens yet.
@@ -206,6 +211,9 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	if err := a.sovereignty(); err != nil {
 		return nil, err
 	}
+	if err := a.newCluster(); err != nil {
+		return nil, err
+	}
 	zones := zone.NewStore(filepath.Join(a.opts.Config.DataDir, "state", "zone"))
 	if a.names, err = names.Open(filepath.Join(a.opts.Config.DataDir, "state", "names.json")); err != nil {
 		return nil, fmt.Errorf("collector: %w", err)
@@ -287,6 +295,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.HandleFunc("GET /api/v1/audit", a.auditLog)
 	mux.HandleFunc("GET /api/v1/audit/export", a.auditExport)
 	mux.HandleFunc("POST /api/v1/slack/interactions", a.slackInteractions)
+	mux.HandleFunc("GET /api/v1/status/cluster", a.clusterStatus)
 	mux.HandleFunc("/api/", notFound)
 	mux.Handle("/api/v1/write", ing)
 	mux.Handle("GET /api/v1/agents/{id}/targets", tl)
@@ -318,7 +327,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 			http.Error(w, "Bulwark is not ready.", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "Bulwark is ready.")
+		fmt.Fprintln(w, a.readyText())
 	})
 	return mux.mux, mux.err()
 }
@@ -394,6 +403,7 @@ func (a *App) Start(ln net.Listener) error {
 	a.stopDeps, a.depsDone = cancel, make(chan struct{})
 	go func() { defer close(a.depsDone); a.deps.Run(ctx) }()
 	a.runCtx = ctx
+	a.startCluster(ctx)
 	a.runner.Resume(ctx)
 	go a.runSchedules(ctx)
 	go a.expireDrills(ctx)
@@ -462,6 +472,7 @@ func (a *App) stop(ctx context.Context) error {
 		a.stopDeps()
 		<-a.depsDone
 	}
+	a.stopCluster()
 	if a.runner != nil {
 		a.runner.Wait() // runs save their state before the database closes
 	}

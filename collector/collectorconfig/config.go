@@ -39,6 +39,8 @@ type Config struct {
 	Sinks       Sinks           `yaml:"sinks"`
 	// State is where the state database lives (SQLite by default).
 	State State `yaml:"state"`
+	// Cluster names this collector among those sharing the state.
+	Cluster Cluster `yaml:"cluster"`
 }
 
 // Auth says who may do what without a token.
@@ -327,6 +329,7 @@ func (c *Config) Validate() []configfile.Problem {
 	ps = append(ps, validateDrills(c.Drills)...)
 	ps = append(ps, c.Sinks.validate()...)
 	ps = append(ps, c.State.validate(configfile.Path{"state"})...)
+	ps = append(ps, c.Cluster.validate(configfile.Path{"cluster"})...)
 	ps = append(ps, c.Attribution.Policy.Validate(configfile.Path{"attribution", "policy"})...)
 	if c.Attribution.Interval < configfile.Duration(time.Second) {
 		p(configfile.Path{"attribution", "interval"}, "must be at least 1s")

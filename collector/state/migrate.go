@@ -29,6 +29,7 @@ var migrations = []migration{
 	{3, "notification log meta", func(ctx context.Context, tx *sql.Tx, d *dialect) error {
 		return addColumn(ctx, tx, d, "notification_log", "meta", "TEXT NOT NULL DEFAULT '{}'")
 	}},
+	{4, "cluster coordination", ddl(schemaCluster, schemaCluster)},
 }
 
 // SchemaVersion is the schema version this binary writes.
