@@ -2,6 +2,8 @@ package alerting
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"time"
 )
@@ -24,8 +26,12 @@ type Claims interface {
 
 // claimItem is the identity of the notification that follows log state
 // prev of a group to a receiver: the log's version and last send.
+// It is hashed: a group key holds any label value, and PostgreSQL's text
+// no NUL.
 func claimItem(receiver, key string, prev LogEntry) string {
-	return receiver + "\x00" + key + "\x00" + strconv.FormatUint(prev.Version, 10) + "\x00" + strconv.FormatInt(prev.SentAt.UnixMilli(), 10)
+	h := sha256.Sum256([]byte(receiver + "\x00" + key + "\x00" + strconv.FormatUint(prev.Version, 10) + "\x00" +
+		strconv.FormatInt(prev.SentAt.UnixMilli(), 10)))
+	return hex.EncodeToString(h[:])
 }
 
 // claim asks the claims, if any, for item; without claims every send is

@@ -41,7 +41,12 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time, sources
 	repeat := told && firing && ack == nil && now.Sub(prev.SentAt) >= time.Duration(g.route.RepeatInterval)
 	// A resolution is told of an open incident: told firing, or perhaps
 	// told (its record lost in a crash after the send).
-	resolution := !firing && prev.open()
+	// A resolution is not told from alerts that all ended before the open
+	// incident began: they are of an earlier one, and this collector has
+	// not seen the incident another collector sharing the log told (its
+	// rules are behind); the incident stays open.
+	stale := !firing && prev.open() && endedBefore(alerts, prev)
+	resolution := !firing && prev.open() && !stale
 	if len(alerts) > 0 && (firing && (changed || repeat) || resolution) {
 		var ok bool
 		if prev, ok = d.tell(ctx, g, n, prev, fh, rh, now); !ok {
@@ -61,7 +66,7 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time, sources
 		delete(d.groups, g.key)
 	}
 	d.mu.Unlock()
-	if ended && prev.open() {
+	if ended && prev.open() && !stale {
 		// The group ends with no resolution told (its alerts were muted,
 		// or never told): the incident ends all the same.
 		d.closeIncident(ctx, g.route.Receiver, g.key, prev.closed(prev.ResolvedHash, prev.SentAt))
@@ -292,4 +297,24 @@ func earliest(alerts []*Alert) time.Time {
 		}
 	}
 	return t
+}
+
+// endedBefore reports whether every resolved alert of alerts ended before
+// the first alert of prev's incident began.
+func endedBefore(alerts []*Alert, prev LogEntry) bool {
+	var start time.Time
+	for _, t := range prev.Starts {
+		if start.IsZero() || t.Before(start) {
+			start = t
+		}
+	}
+	if start.IsZero() {
+		return false
+	}
+	for _, a := range alerts {
+		if a.Resolved() && !a.EndsAt.Before(start) {
+			return false
+		}
+	}
+	return true
 }

@@ -23,6 +23,9 @@ func (c *Cluster) Claim(ctx context.Context, item, what string, hold time.Durati
 	if c.Alone() {
 		return true, false
 	}
+	if c.isKilled() {
+		return false, false
+	}
 	now := c.opts.Now()
 	cctx, cancel := c.callCtx(ctx)
 	from, err := c.opts.Store.Claim(cctx, state.ClaimRequest{Item: item, What: what, Instance: c.instance, Member: c.opts.Member,
@@ -53,7 +56,7 @@ func (c *Cluster) Claim(ctx context.Context, item, what string, hold time.Durati
 
 // Settle ends this member's claim of item: done, or released.
 func (c *Cluster) Settle(ctx context.Context, item string, done bool) {
-	if c.Alone() {
+	if c.Alone() || c.isKilled() {
 		return
 	}
 	cctx, cancel := c.callCtx(ctx)

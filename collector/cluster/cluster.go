@@ -77,6 +77,7 @@ type Cluster struct {
 	up        bool
 	downSince time.Time
 	held      map[string]time.Time // lease -> until when it is ours
+	killed    bool
 	log       *cachedLog
 }
 
@@ -131,14 +132,35 @@ func (c *Cluster) Run(ctx context.Context) {
 	t := time.NewTicker(c.interval())
 	defer t.Stop()
 	for {
+		if c.isKilled() {
+			return
+		}
 		c.tick(ctx)
 		select {
 		case <-ctx.Done():
-			c.leave()
+			if !c.isKilled() {
+				c.leave()
+			}
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// Kill stops this member at once as a killed process would stop: no more
+// beats, renewals or leaving; what it holds passes on when it expires.
+// For failover tests.
+func (c *Cluster) Kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.killed = true
+	clear(c.held)
+}
+
+func (c *Cluster) isKilled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.killed
 }
 
 // tick beats once, writes the log back if the store just returned, and

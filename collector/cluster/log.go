@@ -64,6 +64,9 @@ func (l *cachedLog) Get(ctx context.Context, receiver, group string) (alerting.L
 }
 
 func (l *cachedLog) Put(ctx context.Context, receiver, group string, e alerting.LogEntry) error {
+	if l.c.isKilled() {
+		return nil
+	}
 	k := logKey{receiver, group}
 	e.Starts = maps.Clone(e.Starts)
 	l.mu.Lock()

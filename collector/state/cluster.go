@@ -163,18 +163,21 @@ func (d *DB) Leases(ctx context.Context) ([]Lease, error) {
 }
 
 // Claim takes a once-only item for r.Instance: granted when nobody had it,
-// when the instance had it already, or when its claimer is dead (not seen
-// since r.DeadBefore) or let it expire unsettled; refused (ErrClaimed)
-// when done, or held by a live claimer. takenFrom is the instance it was
-// taken over from ("" unless taken over): that claimer may have done it.
+// when the instance had it already, when its claimer is dead (not seen
+// since r.DeadBefore), or when its hold is over (settled or not); refused
+// (ErrClaimed) while done or held by a live claimer. takenFrom is the
+// instance it was taken over from unsettled ("" otherwise): that claimer
+// may have done it. An item is asked for only while the state it follows
+// is current, so a done claim need not outlive its hold (and a log entry
+// collected and made anew is not refused forever).
 func (d *DB) Claim(ctx context.Context, r ClaimRequest) (takenFrom string, err error) {
 	now := r.Now.UnixMilli()
 	var prior string
 	err = d.db.QueryRowContext(ctx, d.dialect.rebind(`INSERT INTO cluster_claims AS c (item, what, instance, member, prior, claimed_ms, expires_ms, done_ms)
 		VALUES (?, ?, ?, ?, '', ?, ?, 0) ON CONFLICT (item) DO UPDATE SET instance = excluded.instance, member = excluded.member,
-		prior = CASE WHEN c.instance = excluded.instance THEN c.prior ELSE c.instance END,
-		claimed_ms = excluded.claimed_ms, expires_ms = excluded.expires_ms
-		WHERE c.done_ms = 0 AND (c.instance = excluded.instance OR c.expires_ms < excluded.claimed_ms
+		prior = CASE WHEN c.done_ms <> 0 THEN '' WHEN c.instance = excluded.instance THEN c.prior ELSE c.instance END,
+		claimed_ms = excluded.claimed_ms, expires_ms = excluded.expires_ms, done_ms = 0
+		WHERE c.expires_ms < excluded.claimed_ms OR c.done_ms = 0 AND (c.instance = excluded.instance
 			OR NOT EXISTS (SELECT 1 FROM cluster_members m WHERE m.instance = c.instance AND m.last_seen_ms >= ?))
 		RETURNING prior`), r.Item, r.What, r.Instance, r.Member, now, r.Now.Add(r.Hold).UnixMilli(), r.DeadBefore.UnixMilli()).Scan(&prior)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -186,8 +189,8 @@ func (d *DB) Claim(ctx context.Context, r ClaimRequest) (takenFrom string, err e
 	return prior, nil
 }
 
-// Settle ends instance's claim of item: done (never granted again), or
-// released for another to take at once.
+// Settle ends instance's claim of item: done (refused to others until its
+// hold ends), or released for another to take at once.
 func (d *DB) Settle(ctx context.Context, item, instance string, done bool, now time.Time) error {
 	q := `DELETE FROM cluster_claims WHERE item = ? AND instance = ? AND done_ms = 0`
 	args := []any{item, instance}

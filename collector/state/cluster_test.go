@@ -54,9 +54,13 @@ func TestClusterLeasesAndClaims(t *testing.T) {
 		if err := db.Settle(ctx, "x", "b1", true, t0.Add(12*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := claim("a1", t0.Add(time.Hour)); !errors.Is(err, ErrClaimed) {
+		if _, err := claim("a1", t0.Add(30*time.Second)); !errors.Is(err, ErrClaimed) {
 			t.Fatalf("claim of a done item: %v", err)
 		}
+		if from, err := claim("a1", t0.Add(time.Hour)); err != nil || from != "" {
+			t.Fatalf("claim of a done item past its hold: %q %v", from, err)
+		}
+		db.Settle(ctx, "x", "a1", true, t0.Add(time.Hour))
 		// Released, an item is free at once; an unsettled one past its hold too.
 		if _, err := db.Claim(ctx, ClaimRequest{Item: "y", Instance: "a1", Now: t0, Hold: time.Minute}); err != nil {
 			t.Fatal(err)
@@ -80,7 +84,7 @@ func TestClusterLeasesAndClaims(t *testing.T) {
 		if len(ls) != 0 || len(ms) != 1 {
 			t.Fatalf("after b left: leases %v members %v", ls, ms)
 		}
-		if n, err := db.GCClaims(ctx, t0.Add(time.Minute)); err != nil || n != 1 {
+		if n, err := db.GCClaims(ctx, t0.Add(2*time.Minute)); err != nil || n != 1 {
 			t.Fatalf("claims GC: %d %v", n, err)
 		}
 	})
