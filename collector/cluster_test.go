@@ -323,3 +323,90 @@ func TestClusterPairPagesOnce(t *testing.T) {
 			last.From, last.Incident, c, res.From, res.Dup, len(p.log()), 2*(outages+1))
 	}
 }
+
+// ready is a member's /-/ready answer.
+func ready(t *testing.T, a *App) (int, string) {
+	resp, err := http.Get("http://" + a.Addr() + "/-/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Issue 22: PostgreSQL stopped mid-incident. Both collectors keep paging
+// (each page of the outage marked and counted a possible duplicate),
+// /-/ready and bulwark_cluster_state_up say degraded; when it returns the
+// pair converges: the next outage is paged once again.
+func TestClusterStateDownMidIncident(t *testing.T) {
+	srv := postgres.New(t)
+	dsn := srv.NewDatabase(t)
+	p := newPager(t)
+	a, b := startMember(t, dsn, "a", "2s", p), startMember(t, dsn, "b", "2s", p)
+	outage(t, p, 1, a, b)
+
+	// An incident opens, then the database stops.
+	probe(t, false, a, b)
+	waitFor(t, 15*time.Second, "the second outage paged and seen by both", func() bool {
+		return p.count("firing") == 2 && firing(t, a) && firing(t, b)
+	})
+	before := len(p.log())
+	if err := srv.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "both members degraded", func() bool {
+		for _, m := range []*App{a, b} {
+			code, body := ready(t, m)
+			if code != 200 || !strings.Contains(body, "degraded") || metricSum(t, m.Registry(), "bulwark_cluster_state_up") != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// The incident resolves, another comes and goes, all while it is down.
+	probe(t, true, a, b)
+	waitFor(t, 15*time.Second, "the open incident resolved while the database is down", func() bool { return p.count("resolved") >= 2 })
+	probe(t, false, a, b)
+	waitFor(t, 15*time.Second, "a new outage paged while the database is down", func() bool {
+		return p.count("firing") >= 3 && firing(t, a) && firing(t, b)
+	})
+	probe(t, true, a, b)
+	waitFor(t, 15*time.Second, "its resolution paged while the database is down", func() bool {
+		return p.count("resolved") >= 3 && !firing(t, a) && !firing(t, b)
+	})
+	time.Sleep(2 * time.Second)
+	down := p.log()[before:]
+	for _, pg := range down {
+		if !pg.Dup {
+			t.Errorf("a page sent while the database was down is not marked a possible duplicate: %+v", pg)
+		}
+	}
+	if counted := metricSum(t, a.Registry(), "bulwark_cluster_possible_duplicates_total") + metricSum(t, b.Registry(), "bulwark_cluster_possible_duplicates_total"); counted != float64(len(down)) {
+		t.Errorf("%v possible duplicates counted, %d pages sent while the database was down", counted, len(down))
+	}
+	t.Logf("while the database was down: %d pages (firing %d of 2 incidents)", len(down), p.count("firing")-2)
+
+	// It returns: both converge, and the next outage is paged once.
+	if err := srv.Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "both members back", func() bool {
+		for _, m := range []*App{a, b} {
+			if code, body := ready(t, m); code != 200 || body != "Bulwark is ready.\n" || metricSum(t, m.Registry(), "bulwark_cluster_state_up") != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(2 * time.Second) // a lease: both have written their log back
+	after := len(p.log())
+	f, r := p.count("firing"), p.count("resolved")
+	outage(t, p, f+1, a, b)
+	time.Sleep(2 * time.Second)
+	last := p.log()[after:]
+	if len(last) != 2 || last[0].Status != "firing" || last[1].Status != "resolved" || last[0].Incident != last[1].Incident || last[0].Dup || last[1].Dup ||
+		p.count("resolved") != r+1 {
+		t.Fatalf("the outage after the database returned paged %+v, want one firing and one resolved, unmarked", last)
+	}
+}

@@ -17,7 +17,7 @@ var _ alerting.Claims = (*Cluster)(nil)
 // Claim takes a once-only item for this member: granted once across the
 // cluster, again to a member taking over a dead claimer's (dup: it may
 // have been done), and always when the shared state is unreachable (dup:
-// another member may do it too). Never refused for want of an answer: a
+// another member may do it too, and for a lease after it returns). Never refused for want of an answer: a
 // page missed is worse than a page twice.
 func (c *Cluster) Claim(ctx context.Context, item, what string, hold time.Duration) (granted, dup bool) {
 	if c.Alone() {
@@ -25,6 +25,13 @@ func (c *Cluster) Claim(ctx context.Context, item, what string, hold time.Durati
 	}
 	if c.isKilled() {
 		return false, false
+	}
+	if !c.settled() {
+		// Unreachable, or just back: the log this member read may be its
+		// own, not the one the others read.
+		c.m.claims.WithLabelValues("unreachable").Inc()
+		c.m.dups.WithLabelValues("unreachable").Inc()
+		return true, true
 	}
 	now := c.opts.Now()
 	cctx, cancel := c.callCtx(ctx)

@@ -76,6 +76,7 @@ type Cluster struct {
 	mu        sync.Mutex
 	up        bool
 	downSince time.Time
+	backAt    time.Time // when the store last answered again after failing
 	held      map[string]time.Time // lease -> until when it is ours
 	killed    bool
 	log       *cachedLog
@@ -222,7 +223,8 @@ func (c *Cluster) result(err error) bool {
 	defer c.mu.Unlock()
 	if err == nil {
 		if !c.up {
-			c.opts.Logger.Info("cluster: the state database is back", "down_for", c.opts.Now().Sub(c.downSince).Round(time.Second))
+			c.backAt = c.opts.Now()
+			c.opts.Logger.Info("cluster: the state database is back", "down_for", c.backAt.Sub(c.downSince).Round(time.Second))
 		}
 		c.up = true
 		return true
@@ -240,6 +242,15 @@ func (c *Cluster) Up() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.up
+}
+
+// settled reports whether this member's view of the shared log can be
+// trusted for a claim: the store answers, and has for a lease, long
+// enough for every member to have written back what it logged alone.
+func (c *Cluster) settled() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.up && (c.backAt.IsZero() || c.opts.Now().Sub(c.backAt) >= c.opts.Lease)
 }
 
 // Degraded describes why this member works alone ("" when it does not).

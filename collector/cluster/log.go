@@ -49,13 +49,21 @@ func (l *cachedLog) Get(ctx context.Context, receiver, group string) (alerting.L
 		return e, ok, nil
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.dirty[k] {
-		// Not written back yet: the newer of the two counts.
-		if mine := l.entries[k]; !ok || mine.SentAt.After(e.SentAt) {
-			e, ok = mine, true
+	mine, dirty := l.entries[k], l.dirty[k]
+	l.mu.Unlock()
+	if dirty && (!ok || mine.SentAt.After(e.SentAt)) {
+		// Not written back yet, and newer: write it back now.
+		cctx, cancel := l.c.callCtx(ctx)
+		err := l.c.opts.Store.Put(cctx, receiver, group, mine)
+		cancel()
+		e, ok = mine, true
+		if !l.c.result(err) {
+			return e, ok, nil
 		}
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.dirty, k)
 	if ok {
 		l.entries[k] = e
 	}
