@@ -76,7 +76,7 @@ type Cluster struct {
 	mu        sync.Mutex
 	up        bool
 	downSince time.Time
-	backAt    time.Time // when the store last answered again after failing
+	backAt    time.Time            // when the store last answered again after failing
 	held      map[string]time.Time // lease -> until when it is ours
 	killed    bool
 	log       *cachedLog
