@@ -410,3 +410,56 @@ func TestClusterStateDownMidIncident(t *testing.T) {
 		t.Fatalf("the outage after the database returned paged %+v, want one firing and one resolved, unmarked", last)
 	}
 }
+
+// tried reports whether the pager was sent a firing page by member from.
+func (p *pager) triedBy(from string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pg := range p.tried {
+		if pg.From == from && pg.Status == "firing" {
+			return true
+		}
+	}
+	return false
+}
+
+// Issue 22, failover (three members, lease 10s, evaluation every 1s):
+// an outage that begins as the active member is killed is paged by a
+// survivor within its own evaluation; a member killed while its page is
+// in flight (claimed, not settled) has its claim taken over once it has
+// been silent for a lease, and the survivor pages, marked and counted a
+// possible duplicate. Both figures are logged for docs/BENCHMARKS.md.
+func TestClusterFailover(t *testing.T) {
+	dsn := postgres.New(t).NewDatabase(t)
+	p := newPager(t)
+	p.hang["c"] = true
+	a, b, c := startMember(t, dsn, "a", "10s", p), startMember(t, dsn, "b", "10s", p), startMember(t, dsn, "c", "10s", p)
+	outage(t, p, 1, a, b)
+
+	// An outage begins as b is killed.
+	t0 := time.Now()
+	kill(b)
+	probe(t, false, a)
+	waitFor(t, 15*time.Second, "the survivor paged the outage begun at the kill", func() bool { return p.count("firing") == 2 })
+	newOutage := p.log()[len(p.log())-1].At.Sub(t0)
+	probe(t, true, a)
+	waitFor(t, 15*time.Second, "resolved", func() bool { return p.count("resolved") == 2 && !firing(t, a) })
+
+	// c claims the next page and is killed while sending it.
+	probe(t, false, c)
+	waitFor(t, 15*time.Second, "c sending its page", func() bool { return p.triedBy("c") })
+	probe(t, false, a)
+	t1 := time.Now()
+	kill(c)
+	waitFor(t, 30*time.Second, "the survivor took the page over", func() bool { return p.count("firing") == 3 })
+	took := p.log()[len(p.log())-1]
+	takeover := took.At.Sub(t1)
+	if took.From != "a" || !took.Dup || metricSum(t, a.Registry(), "bulwark_cluster_possible_duplicates_total") != 1 {
+		t.Fatalf("the page taken over: %+v; a counted %v possible duplicates, want 1", took, metricSum(t, a.Registry(), "bulwark_cluster_possible_duplicates_total"))
+	}
+	t.Logf("failover, lease 10s, evaluation 1s: an outage begun at the kill paged by the survivor in %s; "+
+		"a page in flight at the kill taken over and sent in %s", newOutage.Round(10*time.Millisecond), takeover.Round(10*time.Millisecond))
+	if newOutage > 5*time.Second || takeover > 15*time.Second {
+		t.Errorf("failover slower than one evaluation plus the lease")
+	}
+}
