@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bulwarkhq/bulwark/collector/auth"
+	"github.com/bulwarkhq/bulwark/collector/cluster"
 	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/internal/testenv/postgres"
 	"github.com/bulwarkhq/bulwark/internal/wire"
@@ -261,6 +262,23 @@ func TestClusterPairPagesOnce(t *testing.T) {
 	dsn := postgres.New(t).NewDatabase(t)
 	p := newPager(t)
 	a, b := startMember(t, dsn, "a", "10s", p), startMember(t, dsn, "b", "10s", p)
+	// Both members and the three leases show in either's status.
+	waitFor(t, 10*time.Second, "the status lists both members and three leases held", func() bool {
+		resp, err := http.Get("http://" + b.Addr() + "/api/v1/status/cluster")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st struct{ Data cluster.Status }
+		json.NewDecoder(resp.Body).Decode(&st)
+		alive := 0
+		for _, m := range st.Data.Members {
+			if m.Alive {
+				alive++
+			}
+		}
+		return st.Data.Mode == "postgres" && st.Data.StateUp && alive == 2 && len(st.Data.Leases) == 3
+	})
 	const outages = 20
 	start := time.Now()
 	for i := 1; i <= outages; i++ {

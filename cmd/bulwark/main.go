@@ -61,6 +61,8 @@ Commands:
   restore FILE --data DIR   restore a backup into a new data directory
   state migrate --from sqlite:PATH --to postgres:DSN [--replace]
                             copy a stopped collector's state to PostgreSQL, checked row by row
+  cluster status [--collector URL]
+                            the collectors sharing the state, their leases, whether each sees it (viewer)
   verify [--key FILE] FILE  check a signed audit export, run timeline or drill report: the first altered entry
   geo import --libloc --out DIR
                             build the IP databases from Debian's libloc-database
@@ -128,6 +130,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSilence(ctx, args[1:], stdout, stderr)
 	case "state":
 		return runState(ctx, args[1:], stdout, stderr)
+	case "cluster":
+		return runCluster(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "bulwark", Version)
 		return nil
