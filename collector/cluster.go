@@ -72,3 +72,21 @@ func (a *App) readyText() string {
 	}
 	return "Bulwark is ready."
 }
+
+// onceAcross claims a once-only item of this collector's own schedule (a
+// scheduled playbook run, a scheduled drill) across the cluster: true
+// for the one member that does it. A claim possibly done by another (the
+// state unreachable, or taken over from a member gone silent) is not
+// done: a scheduled run missed is better than an acting step run twice.
+// done records that it was.
+func (a *App) onceAcross(ctx context.Context, item, what string) (done func(), ok bool) {
+	granted, dup := a.cluster.Claim(ctx, item, what, time.Hour)
+	if !granted {
+		return nil, false
+	}
+	if dup {
+		a.opts.Logger.Warn("scheduled work skipped: another member may have done it (the state database unreachable, or its claimer gone silent)", "what", what)
+		return nil, false
+	}
+	return func() { a.cluster.Settle(context.WithoutCancel(ctx), item, true) }, true
+}

@@ -119,13 +119,14 @@ alerting:
 `
 
 // startMember starts collector name on the PostgreSQL at dsn, paging p.
-func startMember(t *testing.T, dsn, name, lease string, p *pager) *App {
+func startMember(t *testing.T, dsn, name, lease string, p *pager, extra ...string) *App {
 	t.Helper()
 	dir := t.TempDir()
 	dsnFile, rules, file := filepath.Join(dir, "state.dsn"), filepath.Join(dir, "svc.rules.yml"), filepath.Join(dir, "bulwark.yml")
 	os.WriteFile(dsnFile, []byte(dsn), 0o600)
 	os.WriteFile(rules, []byte("groups:\n  - name: svc\n    rules:\n      - alert: SvcDown\n        expr: probe_success{target=\"svc\"} == 0\n"), 0o600)
-	y := fmt.Sprintf(clusterConfig, filepath.Join(dir, "data"), auth.Hash("agent-token"), dsnFile, name, lease, rules, p.srv.URL+"/?from="+name)
+	y := fmt.Sprintf(clusterConfig, filepath.Join(dir, "data"), auth.Hash("agent-token"), dsnFile, name, lease, rules, p.srv.URL+"/?from="+name) +
+		strings.Join(extra, "")
 	if err := os.WriteFile(file, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -480,4 +481,74 @@ func TestClusterFailover(t *testing.T) {
 	if newOutage > 5*time.Second || takeover > 15*time.Second {
 		t.Errorf("failover slower than one evaluation plus the lease")
 	}
+}
+
+// Issue 22: a scheduled playbook and a scheduled drill, configured on
+// both members of a pair, start once per scheduled time across the pair.
+func TestClusterSchedulesOnce(t *testing.T) {
+	dsn := postgres.New(t).NewDatabase(t)
+	p := newPager(t)
+	pb := filepath.Join(t.TempDir(), "check.yml")
+	os.WriteFile(pb, []byte("name: check\nowner: cert-duty\ntriggers:\n  - schedule: '@every 1s'\nsteps:\n  - name: look\n    checklist: {items: [green]}\n"), 0o600)
+	extra := "playbooks: {files: [" + pb + "]}\ndrills:\n  - {name: range, schedule: '@every 1s', cut: {cidrs: [203.0.113.0/24]}, duration: 1s}\n"
+	a, b := startMember(t, dsn, "a", "10s", p, extra), startMember(t, dsn, "b", "10s", p, extra)
+	time.Sleep(5 * time.Second)
+	runs := map[string]map[string]bool{} // key -> run ids
+	drills := map[string]time.Time{}
+	for _, m := range []*App{a, b} {
+		var r struct{ Data []struct{ ID, Key string } }
+		_, body := getJSON(t, m, "/api/v1/playbooks/runs")
+		json.Unmarshal([]byte(body), &r)
+		for _, run := range r.Data {
+			if runs[run.Key] == nil {
+				runs[run.Key] = map[string]bool{}
+			}
+			runs[run.Key][run.ID] = true
+		}
+		var d struct {
+			Data []struct {
+				ID      string
+				Started time.Time
+			}
+		}
+		_, body = getJSON(t, m, "/api/v1/drills")
+		json.Unmarshal([]byte(body), &d)
+		for _, dr := range d.Data {
+			drills[dr.ID] = dr.Started
+		}
+	}
+	if len(runs) < 3 {
+		t.Fatalf("%d scheduled times run in 5s, want at least 3", len(runs))
+	}
+	for key, ids := range runs {
+		if len(ids) != 1 {
+			t.Errorf("scheduled time %s started %d runs across the pair", key, len(ids))
+		}
+	}
+	// At most one drill per scheduled second across the pair (a time
+	// whose claimer found a drill still running starts none).
+	seconds := map[int64]int{}
+	for _, at := range drills {
+		seconds[at.Unix()]++
+	}
+	for sec, n := range seconds {
+		if n > 1 {
+			t.Errorf("%d drills started at %s across the pair", n, time.Unix(sec, 0).UTC())
+		}
+	}
+	if len(drills) == 0 {
+		t.Error("no scheduled drill started")
+	}
+	t.Logf("%d scheduled playbook times, %d drills in 5s across the pair", len(runs), len(drills))
+}
+
+func getJSON(t *testing.T, a *App, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + a.Addr() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
