@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -40,10 +41,19 @@ type pager struct {
 	pages []page
 	tried []page // every POST, held ones too
 	hang  map[string]bool
+	// hb takes the members' heartbeats, counted by member.
+	hb    *httptest.Server
+	beats map[string]int
 }
 
 func newPager(t *testing.T) *pager {
-	p := &pager{hang: map[string]bool{}}
+	p := &pager{hang: map[string]bool{}, beats: map[string]int{}}
+	p.hb = httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.beats[r.URL.Query().Get("from")]++
+		p.mu.Unlock()
+	}))
+	t.Cleanup(p.hb.Close)
 	release := make(chan struct{})
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m struct {
@@ -108,6 +118,7 @@ state: {driver: postgres, dsn_file: %s}
 cluster: {member: %s, lease: %s}
 alerting:
   evaluation_interval: 1s
+  heartbeat: {url: %q, interval: 1s}
   rule_files: [%s]
   receivers: [{name: duty, webhook: {url: %q}}, {name: none, discard: true}]
   routes:
@@ -125,7 +136,7 @@ func startMember(t *testing.T, dsn, name, lease string, p *pager, extra ...strin
 	dsnFile, rules, file := filepath.Join(dir, "state.dsn"), filepath.Join(dir, "svc.rules.yml"), filepath.Join(dir, "bulwark.yml")
 	os.WriteFile(dsnFile, []byte(dsn), 0o600)
 	os.WriteFile(rules, []byte("groups:\n  - name: svc\n    rules:\n      - alert: SvcDown\n        expr: probe_success{target=\"svc\"} == 0\n"), 0o600)
-	y := fmt.Sprintf(clusterConfig, filepath.Join(dir, "data"), auth.Hash("agent-token"), dsnFile, name, lease, rules, p.srv.URL+"/?from="+name) +
+	y := fmt.Sprintf(clusterConfig, filepath.Join(dir, "data"), auth.Hash("agent-token"), dsnFile, name, lease, p.hb.URL+"/?from="+name, rules, p.srv.URL+"/?from="+name) +
 		strings.Join(extra, "")
 	if err := os.WriteFile(file, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
@@ -493,6 +504,13 @@ func TestClusterSchedulesOnce(t *testing.T) {
 	extra := "playbooks: {files: [" + pb + "]}\ndrills:\n  - {name: range, schedule: '@every 1s', cut: {cidrs: [203.0.113.0/24]}, duration: 1s}\n"
 	a, b := startMember(t, dsn, "a", "10s", p, extra), startMember(t, dsn, "b", "10s", p, extra)
 	time.Sleep(5 * time.Second)
+	// The heartbeat too: one member sends it, every second.
+	p.mu.Lock()
+	beats := maps.Clone(p.beats)
+	p.mu.Unlock()
+	if len(beats) != 1 || beats["a"]+beats["b"] < 3 || beats["a"]+beats["b"] > 6 {
+		t.Errorf("heartbeats in 5s by member: %v; want 3-6 from one member", beats)
+	}
 	runs := map[string]map[string]bool{} // key -> run ids
 	drills := map[string]time.Time{}
 	for _, m := range []*App{a, b} {
