@@ -98,7 +98,11 @@ func Copy(ctx context.Context, from, to *DB, o CopyOptions) ([]TableCopy, error)
 			}
 		}
 	}
-	src, err := from.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	read := &sql.TxOptions{ReadOnly: true} // SQLite: one snapshot already
+	if from.dialect.name == Postgres {
+		read.Isolation = sql.LevelRepeatableRead // one snapshot for every table
+	}
+	src, err := from.db.BeginTx(ctx, read)
 	if err != nil {
 		return nil, fmt.Errorf("state: copy: %w", err)
 	}
