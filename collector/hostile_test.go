@@ -125,11 +125,15 @@ func get(t *testing.T, app *App, path, token string) (int, string) {
 }
 
 // Issue 9: a target no agent has reported is shown as no-data, not left
-// out of the console.
+// out of the console: counted on the overview, listed on the services page.
 func TestConsoleShowsNoData(t *testing.T) {
 	app, _ := startRoles(t, "targets:\n  - {id: never-probed, sector: health, url: 'https://never-probed.example/'}\n")
 	code, page := get(t, app, "/", "viewer-token")
+	if code != 200 || !strings.Contains(page, `<span class="state no-data">1 no data</span>`) || !strings.Contains(page, "Production: 1 service ·") {
+		t.Fatalf("overview: %d\n%.3000s", code, page[max(strings.Index(page, "<body"), 0):])
+	}
+	code, page = get(t, app, "/services", "viewer-token")
 	if code != 200 || !strings.Contains(page, `data-target="never-probed" data-state="no-data"`) {
-		t.Fatalf("console: %d\n%.2000s", code, page)
+		t.Fatalf("services: %d\n%.3000s", code, page[max(strings.Index(page, "<body"), 0):])
 	}
 }
