@@ -77,7 +77,6 @@ type Cluster struct {
 	up        bool
 	downSince time.Time
 	backAt    time.Time            // when the store last answered again after failing
-	peersBack bool                 // every member alive at the outage has beaten (so written back) since backAt
 	held      map[string]time.Time // lease -> until when it is ours
 	killed    bool
 	log       *cachedLog
@@ -169,12 +168,6 @@ func (c *Cluster) isKilled() bool {
 // takes or renews the duties.
 func (c *Cluster) tick(ctx context.Context) {
 	now := c.opts.Now()
-	// Written back before beating: a member's beat after an outage says
-	// it has written back what it logged alone (settled waits for that).
-	c.log.reconcile(ctx)
-	if !c.Up() {
-		return
-	}
 	cctx, cancel := c.callCtx(ctx)
 	err := c.opts.Store.Beat(cctx, state.Member{Instance: c.instance, Member: c.opts.Member, Address: c.opts.Address,
 		Version: c.opts.Version, Started: c.started, LastSeen: now})
@@ -182,7 +175,7 @@ func (c *Cluster) tick(ctx context.Context) {
 	if !c.result(err) {
 		return
 	}
-	c.checkPeersBack(ctx)
+	c.log.reconcile(ctx)
 	for _, name := range c.opts.Duties {
 		cctx, cancel := c.callCtx(ctx)
 		ok, err := c.opts.Store.AcquireLease(cctx, name, c.instance, c.opts.Member, now, c.opts.Lease)
@@ -200,33 +193,6 @@ func (c *Cluster) tick(ctx context.Context) {
 		}
 		c.mu.Unlock()
 	}
-}
-
-// checkPeersBack notes, after an outage, whether every member alive when
-// it began has beaten since this member saw the store again.
-func (c *Cluster) checkPeersBack(ctx context.Context) {
-	c.mu.Lock()
-	pending, backAt, downSince := !c.backAt.IsZero() && !c.peersBack, c.backAt, c.downSince
-	c.mu.Unlock()
-	if !pending {
-		return
-	}
-	cctx, cancel := c.callCtx(ctx)
-	ms, err := c.opts.Store.Members(cctx)
-	cancel()
-	if !c.result(err) {
-		return
-	}
-	for _, m := range ms {
-		if m.Instance != c.instance && m.LastSeen.After(downSince.Add(-c.opts.Lease)) && !m.LastSeen.After(backAt) {
-			return // alive at the outage, not back yet
-		}
-	}
-	c.mu.Lock()
-	if c.backAt.Equal(backAt) {
-		c.peersBack = true
-	}
-	c.mu.Unlock()
 }
 
 // leave frees this member's leases (a graceful stop).
@@ -257,7 +223,7 @@ func (c *Cluster) result(err error) bool {
 	defer c.mu.Unlock()
 	if err == nil {
 		if !c.up {
-			c.backAt, c.peersBack = c.opts.Now(), false
+			c.backAt = c.opts.Now()
 			c.opts.Logger.Info("cluster: the state database is back", "down_for", c.backAt.Sub(c.downSince).Round(time.Second))
 		}
 		c.up = true
@@ -279,17 +245,12 @@ func (c *Cluster) Up() bool {
 }
 
 // settled reports whether this member's view of the shared log can be
-// trusted for a claim: the store answers, has for a lease, and every
-// member alive at the outage has written back what it logged alone
-// (beaten since), or three leases have passed (a member that died then).
+// trusted for a claim: the store answers, and has for a lease, long
+// enough for every member to have written back what it logged alone.
 func (c *Cluster) settled() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.up {
-		return false
-	}
-	since := c.opts.Now().Sub(c.backAt)
-	return c.backAt.IsZero() || since >= c.opts.Lease && (c.peersBack || since >= 3*c.opts.Lease)
+	return c.up && (c.backAt.IsZero() || c.opts.Now().Sub(c.backAt) >= c.opts.Lease)
 }
 
 // Degraded describes why this member works alone ("" when it does not).
