@@ -44,9 +44,7 @@ CREATE TABLE IF NOT EXISTS cluster_claims (
 `
 
 // CoordinationTables returns the cluster's tables, which Copy does not move.
-func CoordinationTables() []string {
-	return []string{"cluster_members", "cluster_leases", "cluster_claims"}
-}
+func CoordinationTables() []string { return []string{"cluster_members", "cluster_leases", "cluster_claims"} }
 
 // Member is one running collector as the cluster sees it.
 type Member struct {
