@@ -85,11 +85,6 @@ type Notification struct {
 	// (kept across restarts).
 	Incident string    `json:"incident,omitempty"`
 	StartsAt time.Time `json:"startsAt,omitzero"`
-	// PossibleDuplicate marks a notification that another collector may
-	// have sent already (it took over a dead member's claim, or decided
-	// alone while the shared state was unreachable): same ID, so a
-	// receiver can drop the second copy.
-	PossibleDuplicate bool `json:"possibleDuplicate,omitempty"`
 }
 
 // Firing returns the alerts still firing.

@@ -46,9 +46,6 @@ type DispatcherOptions struct {
 	// (default 500ms); the waits double, with jitter, until the send's
 	// deadline.
 	RetryInitial time.Duration
-	// Claims, when set, decide which of several collectors sharing Log
-	// sends each notification (nil: this one sends everything).
-	Claims Claims
 }
 
 // Dispatcher routes alerts into groups and notifies each group's receiver

@@ -41,12 +41,7 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time, sources
 	repeat := told && firing && ack == nil && now.Sub(prev.SentAt) >= time.Duration(g.route.RepeatInterval)
 	// A resolution is told of an open incident: told firing, or perhaps
 	// told (its record lost in a crash after the send).
-	// A resolution is not told from alerts that all ended before the open
-	// incident began: they are of an earlier one, and this collector has
-	// not seen the incident another collector sharing the log told (its
-	// rules are behind); the incident stays open.
-	stale := !firing && prev.open() && endedBefore(alerts, prev)
-	resolution := !firing && prev.open() && !stale
+	resolution := !firing && prev.open()
 	if len(alerts) > 0 && (firing && (changed || repeat) || resolution) {
 		var ok bool
 		if prev, ok = d.tell(ctx, g, n, prev, fh, rh, now); !ok {
@@ -66,7 +61,7 @@ func (d *Dispatcher) flush(ctx context.Context, g *group, now time.Time, sources
 		delete(d.groups, g.key)
 	}
 	d.mu.Unlock()
-	if ended && prev.open() && !stale {
+	if ended && prev.open() {
 		// The group ends with no resolution told (its alerts were muted,
 		// or never told): the incident ends all the same.
 		d.closeIncident(ctx, g.route.Receiver, g.key, prev.closed(prev.ResolvedHash, prev.SentAt))
@@ -143,14 +138,6 @@ func (d *Dispatcher) tell(ctx context.Context, g *group, n *Notification, prev L
 	if !firing {
 		starts = prev.Starts
 	}
-	// Of the members sharing the log, the one that claims what follows
-	// prev tells it; the others see it told at their next look.
-	item := claimItem(n.Receiver, n.GroupKey, prev)
-	granted, dup := d.claim(ctx, item, n.Status+" "+n.GroupKey+" to "+n.Receiver, g.route)
-	if !granted {
-		return prev, false
-	}
-	n.PossibleDuplicate = dup
 	if incident != prev.Incident || !maps.Equal(starts, prev.Starts) {
 		ahead := prev
 		ahead.Incident, ahead.Starts = incident, starts
@@ -164,7 +151,6 @@ func (d *Dispatcher) tell(ctx context.Context, g *group, n *Notification, prev L
 	if err != nil {
 		d.failed.WithLabelValues(n.Receiver).Inc()
 		d.opts.Logger.Error("notification failed", "receiver", n.Receiver, "group", n.GroupKey, "err", err)
-		d.settle(ctx, item, false)
 		d.fallback(ctx, g, n, fh, rh, now)
 		return prev, false
 	}
@@ -172,7 +158,6 @@ func (d *Dispatcher) tell(ctx context.Context, g *group, n *Notification, prev L
 	if !firing { // the resolution is told: the incident, its thread and its ack end
 		e := prev.closed(rh, now)
 		d.closeIncident(ctx, n.Receiver, n.GroupKey, e)
-		d.settle(ctx, item, true)
 		return e, true
 	}
 	if thread == "" {
@@ -188,7 +173,6 @@ func (d *Dispatcher) tell(ctx context.Context, g *group, n *Notification, prev L
 	if err := d.opts.Log.Put(ctx, n.Receiver, n.GroupKey, e); err != nil {
 		d.opts.Logger.Error("notification log", "err", err)
 	}
-	d.settle(ctx, item, true)
 	return e, true
 }
 
@@ -201,27 +185,18 @@ func (d *Dispatcher) fallback(ctx context.Context, g *group, n *Notification, fh
 	}
 	alt := *n
 	alt.Receiver, alt.GroupKey, alt.Thread = fb, g.key+"#fallback", ""
-	e, told, _ := d.opts.Log.Get(ctx, fb, alt.GroupKey)
-	if told && e.Incident == n.Incident && e.FiringHash == fh && e.ResolvedHash == rh {
+	if e, told, _ := d.opts.Log.Get(ctx, fb, alt.GroupKey); told && e.Incident == n.Incident && e.FiringHash == fh && e.ResolvedHash == rh {
 		return // the fallback already has this
 	}
-	item := claimItem(fb, alt.GroupKey, e)
-	granted, dup := d.claim(ctx, item, "fallback "+alt.GroupKey+" to "+fb, g.route)
-	if !granted {
-		return
-	}
-	alt.PossibleDuplicate = alt.PossibleDuplicate || dup
 	if _, err := d.send(ctx, &alt, sendBudget(g.route)); err != nil {
 		d.failed.WithLabelValues(fb).Inc()
 		d.opts.Logger.Error("fallback notification failed", "receiver", fb, "group", n.GroupKey, "err", err)
-		d.settle(ctx, item, false)
 		return
 	}
 	d.sent.WithLabelValues(fb).Inc()
 	if err := d.opts.Log.Put(ctx, fb, alt.GroupKey, LogEntry{FiringHash: fh, ResolvedHash: rh, SentAt: now, Incident: n.Incident}); err != nil {
 		d.opts.Logger.Error("notification log", "err", err)
 	}
-	d.settle(ctx, item, true)
 }
 
 // closeIncident records that a group's incident has ended, and ends its
@@ -249,29 +224,20 @@ func (d *Dispatcher) escalate(ctx context.Context, g *group, n *Notification, fi
 		return
 	}
 	key := g.key + "#escalated"
-	e, done, err := d.opts.Log.Get(ctx, r.EscalateTo, key)
-	if err != nil || done && e.Since.Equal(since) {
+	if e, done, err := d.opts.Log.Get(ctx, r.EscalateTo, key); err != nil || done && e.Since.Equal(since) {
 		return // this incident was escalated already
-	}
-	item := claimItem(r.EscalateTo, key, e)
-	granted, dup := d.claim(ctx, item, "escalation "+key+" to "+r.EscalateTo, r)
-	if !granted {
-		return
 	}
 	esc := *n
 	esc.Receiver, esc.GroupKey, esc.Thread = r.EscalateTo, key, ""
-	esc.PossibleDuplicate = dup
 	if _, err := d.send(ctx, &esc, sendBudget(r)); err != nil {
 		d.failed.WithLabelValues(esc.Receiver).Inc()
 		d.opts.Logger.Error("escalation failed", "receiver", esc.Receiver, "group", g.key, "err", err)
-		d.settle(ctx, item, false)
 		return
 	}
 	d.sent.WithLabelValues(esc.Receiver).Inc()
 	if err := d.opts.Log.Put(ctx, r.EscalateTo, key, LogEntry{SentAt: now, Since: since, Incident: n.Incident}); err != nil {
 		d.opts.Logger.Error("notification log", "err", err)
 	}
-	d.settle(ctx, item, true)
 }
 
 // downTargets are the distinct targets of availability alerts.
@@ -297,24 +263,4 @@ func earliest(alerts []*Alert) time.Time {
 		}
 	}
 	return t
-}
-
-// endedBefore reports whether every resolved alert of alerts ended before
-// the first alert of prev's incident began.
-func endedBefore(alerts []*Alert, prev LogEntry) bool {
-	var start time.Time
-	for _, t := range prev.Starts {
-		if start.IsZero() || t.Before(start) {
-			start = t
-		}
-	}
-	if start.IsZero() {
-		return false
-	}
-	for _, a := range alerts {
-		if a.Resolved() && !a.EndsAt.Before(start) {
-			return false
-		}
-	}
-	return true
 }

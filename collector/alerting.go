@@ -85,7 +85,7 @@ func (a *App) newRules(api *query.API) error {
 			interval = time.Minute
 		}
 		a.heartbeat = &alerting.Heartbeat{URL: u, Interval: interval, Logger: a.opts.Logger.With("component", "heartbeat"),
-			Alive: func() bool { return a.cluster.Duty(leaseHeartbeat) && a.pipelineHealthy() }}
+			Alive: a.pipelineHealthy}
 		a.heartbeat.Register(a.registry)
 	}
 	var err error
@@ -127,7 +127,7 @@ func (a *App) newDrillDispatcher() error {
 	var err error
 	a.drillDispatcher, err = alerting.NewDispatcher(alerting.DispatcherOptions{
 		Routes:    []alerting.Route{route},
-		Receivers: a.receiverMap, Log: a.cluster.Log(a.state), Claims: a.cluster, InhibitRules: a.opts.Config.Alerting.InhibitRules,
+		Receivers: a.receiverMap, Log: a.state, InhibitRules: a.opts.Config.Alerting.InhibitRules,
 		Logger: a.opts.Logger.With("component", "notify", "route", "drill"),
 		// Its counters stay apart from production's: a drill's notifications are in its report.
 		Registerer: prometheus.NewRegistry(),
@@ -217,7 +217,7 @@ func (a *App) newDispatcher() error {
 	if len(routes) == 0 {
 		return nil
 	}
-	a.dispatcher, err = alerting.NewDispatcher(alerting.DispatcherOptions{Routes: routes, Receivers: receivers, Log: a.cluster.Log(a.state), Claims: a.cluster,
+	a.dispatcher, err = alerting.NewDispatcher(alerting.DispatcherOptions{Routes: routes, Receivers: receivers, Log: a.state,
 		Cause: a.sharedCause, Silencer: a.silencer, InhibitRules: ac.InhibitRules, Logger: a.opts.Logger.With("component", "notify"), Registerer: a.registry})
 	if err != nil {
 		return fmt.Errorf("collector: %w", err)

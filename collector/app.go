@@ -26,7 +26,6 @@ import (
 	"github.com/bulwarkhq/bulwark/alerting/notify/alertmanager"
 	"github.com/bulwarkhq/bulwark/alerting/rule"
 	"github.com/bulwarkhq/bulwark/collector/auth"
-	"github.com/bulwarkhq/bulwark/collector/cluster"
 	"github.com/bulwarkhq/bulwark/collector/collectorconfig"
 	"github.com/bulwarkhq/bulwark/collector/ingest"
 	"github.com/bulwarkhq/bulwark/collector/inventory"
@@ -108,10 +107,6 @@ type App struct {
 
 	// slackSeen refuses a replayed Slack request (issue 19 item 8).
 	slackSeen replayCache
-
-	// cluster is this collector's membership of those sharing the state.
-	cluster     *cluster.Cluster
-	clusterDone chan struct{}
 }
 
 // New opens the store and builds the HTTP handlers; nothing listens yet.
@@ -204,7 +199,6 @@ func (a *App) Start(ln net.Listener) error {
 	a.stopDeps, a.depsDone = cancel, make(chan struct{})
 	go func() { defer close(a.depsDone); a.deps.Run(ctx) }()
 	a.runCtx = ctx
-	a.startCluster(ctx)
 	a.runner.Resume(ctx)
 	go a.runSchedules(ctx)
 	go a.expireDrills(ctx)
@@ -278,7 +272,6 @@ func (a *App) stop(ctx context.Context) error {
 		a.stopDeps()
 		<-a.depsDone
 	}
-	a.stopCluster()
 	if a.runner != nil {
 		a.runner.Wait() // runs save their state before the database closes
 	}

@@ -133,7 +133,6 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 	mux.HandleFunc("GET /api/v1/audit", a.auditLog)
 	mux.HandleFunc("GET /api/v1/audit/export", a.auditExport)
 	mux.HandleFunc("POST /api/v1/slack/interactions", a.slackInteractions)
-	mux.HandleFunc("GET /api/v1/status/cluster", a.clusterStatus)
 	mux.HandleFunc("/api/", notFound)
 	mux.Handle("/api/v1/write", ing)
 	mux.Handle("GET /api/v1/agents/{id}/targets", tl)
@@ -172,7 +171,7 @@ func (a *App) routes(agents *auth.Agents) (*http.ServeMux, error) {
 			http.Error(w, "Bulwark is not ready.", http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, a.readyText())
+		fmt.Fprintln(w, "Bulwark is ready.")
 	})
 	return mux.mux, mux.err()
 }

@@ -51,9 +51,6 @@ func (a *App) sovereignty() error {
 	if a.signer, err = signingKey(filepath.Join(a.opts.Config.DataDir, "state")); err != nil {
 		return fmt.Errorf("collector: %w", err)
 	}
-	if err := a.newCluster(); err != nil {
-		return err
-	}
 	a.deps, err = depgraph.NewEvaluator(depgraph.EvaluatorOptions{
 		Queryable: a.series, Appendable: a.store,
 		Attributor: a.attributor, Policy: &a.policy,

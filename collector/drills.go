@@ -183,13 +183,7 @@ func (a *App) runDrillSchedules(ctx context.Context) {
 			continue // checked when loaded
 		}
 		who := "schedule:" + d.Name
-		jobs = append(jobs, &cronJob{sched: s, fire: func(ctx context.Context, at time.Time) {
-			item := "drill " + d.Name + " schedule@" + at.UTC().Format(time.RFC3339)
-			done, ok := a.onceAcross(ctx, item, item)
-			if !ok {
-				return // another collector sharing the state starts it
-			}
-			defer done()
+		jobs = append(jobs, &cronJob{sched: s, fire: func(ctx context.Context, _ time.Time) {
 			req := drill.Request{Cut: scheduledCut(d.Cut), Duration: time.Duration(d.Duration), Playbooks: d.Playbooks}
 			dr, err := a.beginDrill(ctx, req, who)
 			if err != nil {

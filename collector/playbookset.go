@@ -108,11 +108,6 @@ func (a *App) scheduleJobs() []*cronJob {
 			}
 			jobs = append(jobs, &cronJob{sched: s, fire: func(ctx context.Context, at time.Time) {
 				key := "schedule@" + at.UTC().Format(time.RFC3339)
-				done, ok := a.onceAcross(ctx, "playbook "+pb.Name+" "+key, "playbook "+pb.Name+" "+key)
-				if !ok {
-					return // another collector sharing the state starts it
-				}
-				defer done()
 				if _, err := a.runner.Start(ctx, pb, key, "schedule", "", "bulwark", nil, nil); err != nil {
 					a.opts.Logger.Warn("scheduled playbook not started", "playbook", pb.Name, "err", err)
 				}

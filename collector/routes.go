@@ -50,7 +50,6 @@ var routeTable = map[string]routeSpec{
 	"/api/v1/labels":                   {auth.RoleViewer, classQuery},
 	"/api/v1/label/{name}/values":      {auth.RoleViewer, classQuery},
 	"/api/v1/status/buildinfo":         {auth.RoleViewer, classFast},
-	"GET /api/v1/status/cluster":       {auth.RoleViewer, classFast},
 	"/api/v1/metadata":                 {auth.RoleViewer, classFast},
 	"/api/v1/query_exemplars":          {auth.RoleViewer, classQuery},
 	"/api/v1/format_query":             {auth.RoleViewer, classFast},

@@ -62,8 +62,6 @@ Commands:
   state migrate --from sqlite:PATH --to postgres:DSN [--replace]
                             copy a stopped collector's state to PostgreSQL, checked row by row
   user hash-password        read a password on stdin, print its argon2id hash for users[].password_hash
-  cluster status [--collector URL]
-                            the collectors sharing the state, their leases, whether each sees it (viewer)
   verify [--key FILE] FILE  check a signed audit export, run timeline or drill report: the first altered entry
   geo import --libloc --out DIR
                             build the IP databases from Debian's libloc-database
@@ -133,8 +131,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runState(ctx, args[1:], stdout, stderr)
 	case "user":
 		return runUser(args[1:], os.Stdin, stdout, stderr)
-	case "cluster":
-		return runCluster(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "bulwark", Version)
 		return nil

@@ -31,8 +31,6 @@ type Config struct {
 	Sinks       Sinks           `yaml:"sinks"`
 	// State is where the state database lives (SQLite by default).
 	State State `yaml:"state"`
-	// Cluster names this collector among those sharing the state.
-	Cluster Cluster `yaml:"cluster"`
 }
 
 // Auth says who may do what without a token.

@@ -106,7 +106,6 @@ func (c *Config) Validate() []configfile.Problem {
 	ps = append(ps, c.Sinks.validate()...)
 	ps = append(ps, validateRemoteWrite(c.Storage.RemoteWrite, c.Query)...)
 	ps = append(ps, c.State.validate(configfile.Path{"state"})...)
-	ps = append(ps, c.Cluster.validate(configfile.Path{"cluster"})...)
 	ps = append(ps, c.Attribution.Policy.Validate(configfile.Path{"attribution", "policy"})...)
 	if c.Attribution.Interval < configfile.Duration(time.Second) {
 		p(configfile.Path{"attribution", "interval"}, "must be at least 1s")

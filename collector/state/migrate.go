@@ -30,7 +30,6 @@ var migrations = []migration{
 		return addColumn(ctx, tx, d, "notification_log", "meta", "TEXT NOT NULL DEFAULT '{}'")
 	}},
 	{4, "imported targets", ddl(targetsSQLite4, targetsPostgres4)},
-	{5, "cluster coordination", ddl(schemaCluster, schemaCluster)},
 }
 
 // SchemaVersion is the schema version this binary writes.

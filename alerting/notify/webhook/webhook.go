@@ -71,8 +71,6 @@ type Message struct {
 	StartsAt time.Time       `json:"startsAt,omitzero"`  // when the incident began
 	Cause    *alerting.Cause `json:"cause"`
 	Ack      *alerting.Ack   `json:"ack,omitempty"`
-	// PossibleDuplicate: another collector may have sent this one (same id).
-	PossibleDuplicate bool `json:"possibleDuplicate,omitempty"`
 }
 
 // Alert is one alert as Alertmanager's webhook gives it: its own status,
@@ -92,7 +90,7 @@ type Alert struct {
 func NewMessage(n *alerting.Notification, externalURL string) *Message {
 	m := &Message{Version: "4", GroupKey: n.GroupKey, Receiver: n.Receiver, Status: n.Status, GroupLabels: n.GroupLabels,
 		ExternalURL: externalURL, ID: n.ID, Incident: n.Incident, StartsAt: n.StartsAt, Cause: n.Cause, Ack: n.Ack,
-		PossibleDuplicate: n.PossibleDuplicate, Alerts: make([]Alert, 0, len(n.Alerts))}
+		Alerts: make([]Alert, 0, len(n.Alerts))}
 	if m.GroupLabels == nil {
 		m.GroupLabels = map[string]string{}
 	}
